@@ -1,0 +1,3 @@
+//! cronq: a crontab that lives in git.
+
+pub mod cron;
