@@ -1,0 +1,168 @@
+//! The schedule's model: jobs and their settings, with cronq's defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+use super::node::Position;
+use crate::cron::Timing;
+
+/// A whole schedule file, its jobs in file order.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub jobs: Vec<Job>,
+}
+
+impl Schedule {
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|job| job.name == name)
+    }
+}
+
+/// One entry of `jobs:`: a command and when it runs.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub name: String,
+    /// Where the job's name stands in the file, for warnings about the job as a whole.
+    pub at: Position,
+    /// `None`: the job runs only when triggered by hand.
+    pub schedule: Option<JobSchedule>,
+    pub timezone: Tz,
+    pub command: Command,
+    pub queue: String,
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL when the timeout strikes or the run is cancelled.
+    pub kill_grace: Duration,
+    pub retries: u32,
+    pub concurrency: Concurrency,
+    pub lock: Lock,
+    pub catch_up: CatchUp,
+    /// How late a missed instant may still start under `catch_up`.
+    pub starting_deadline: Duration,
+    /// The window of the fixed per-job offset; zero for none.
+    pub jitter: Duration,
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<PathBuf>,
+    pub user: Option<String>,
+    pub allow_args: bool,
+    pub keep: Keep,
+    pub on_failure: Option<Command>,
+    pub description: Option<String>,
+}
+
+impl Job {
+    /// The job's fixed offset within `jitter`: derived from its name, so the same on
+    /// every host and after every restart.
+    /// Whole seconds, unless the window is shorter than a second.
+    pub fn jitter_offset(&self) -> Duration {
+        let hash = fnv1a(self.name.as_bytes());
+        match (self.jitter.as_secs(), self.jitter.as_millis() as u64) {
+            (0, 0) => Duration::ZERO,
+            (0, window_ms) => Duration::from_millis(hash % window_ms),
+            (window_s, _) => Duration::from_secs(hash % window_s),
+        }
+    }
+
+    /// The first fire strictly after `after`, jitter included; `None` for a job
+    /// without instants (no schedule, or `@reboot`).
+    pub fn next_fire(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
+        let timing = &self.schedule.as_ref()?.timing;
+        let offset = TimeDelta::from_std(self.jitter_offset()).ok()?;
+        Some(timing.next_after(after - offset, self.timezone)? + offset)
+    }
+}
+
+/// FNV-1a, 64 bits: a hash whose value is fixed by its definition, unlike std's
+/// `DefaultHasher`, which may change between Rust releases.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A `schedule:` value: the text as written and what it means.
+#[derive(Clone, Debug)]
+pub struct JobSchedule {
+    pub text: String,
+    pub timing: Timing,
+}
+
+/// What a run executes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// An argv, executed directly: no shell, no quoting surprises.
+    Argv(Vec<String>),
+    /// A string, run by `/bin/sh -c`.
+    Shell(String),
+}
+
+/// What happens when a run is due while another run of the job is still running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Skip the new run and record it as `skipped`.
+    Forbid,
+    /// Run both.
+    Allow,
+    /// Cancel the running one, then start the new one.
+    Replace,
+    /// Start the new one when the running one ends.
+    Queue,
+}
+
+/// Where the overlap lock lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// A file lock in the state dir: one host.
+    Host,
+    /// A lock in the store: every host that shares it.
+    Cluster,
+}
+
+/// What the daemon does with instants it missed while it was down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatchUp {
+    None,
+    Once,
+    All,
+}
+
+/// How much history of a job to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keep {
+    pub succeeded: u32,
+    pub failed: u32,
+    pub max_age: Duration,
+}
+
+pub const DEFAULT_QUEUE: &str = "default";
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_STARTING_DEADLINE: Duration = Duration::from_secs(10 * 60);
+pub const DEFAULT_KEEP: Keep = Keep {
+    succeeded: 100,
+    failed: 500,
+    max_age: Duration::from_secs(30 * 24 * 3600),
+};
+
+impl Concurrency {
+    pub const CHOICES: &[(&str, Concurrency)] = &[
+        ("forbid", Concurrency::Forbid),
+        ("allow", Concurrency::Allow),
+        ("replace", Concurrency::Replace),
+        ("queue", Concurrency::Queue),
+    ];
+}
+
+impl Lock {
+    pub const CHOICES: &[(&str, Lock)] = &[("host", Lock::Host), ("cluster", Lock::Cluster)];
+}
+
+impl CatchUp {
+    pub const CHOICES: &[(&str, CatchUp)] = &[
+        ("none", CatchUp::None),
+        ("once", CatchUp::Once),
+        ("all", CatchUp::All),
+    ];
+}

@@ -1,0 +1,363 @@
+//! Schedule text to [`Schedule`], reporting every problem of the file in one pass.
+//!
+//! Takes the text and the file's name; reads nothing from disk. The host's time zone
+//! comes in as an argument for jobs that name none.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::DateTime;
+use chrono_tz::Tz;
+
+use super::diagnostic::{Diagnostic, Report, closest};
+use super::job::{
+    CatchUp, Command, Concurrency, DEFAULT_KEEP, DEFAULT_KILL_GRACE, DEFAULT_QUEUE,
+    DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, Lock, Schedule,
+};
+use super::node::{self, Node, Value};
+use crate::cron::Timing;
+
+const JOB_KEYS: &[&str] = &[
+    "schedule",
+    "command",
+    "description",
+    "timezone",
+    "queue",
+    "timeout",
+    "kill_grace",
+    "retries",
+    "concurrency",
+    "lock",
+    "catch_up",
+    "starting_deadline",
+    "jitter",
+    "env",
+    "workdir",
+    "user",
+    "allow_args",
+    "keep",
+    "on_failure",
+];
+
+/// What `defaults:` may set: every job key but those that make a job what it is.
+const DEFAULT_KEYS: &[&str] = &[
+    "timezone",
+    "queue",
+    "timeout",
+    "kill_grace",
+    "retries",
+    "concurrency",
+    "lock",
+    "catch_up",
+    "starting_deadline",
+    "jitter",
+    "env",
+    "workdir",
+    "user",
+    "allow_args",
+    "keep",
+    "on_failure",
+];
+
+/// Parses a schedule file. `file` is the name diagnostics print.
+pub fn load(text: &str, file: &str, host_zone: Tz) -> Result<Schedule, Vec<Diagnostic>> {
+    let mut report = Report::new(file);
+    let document = match node::parse(text) {
+        Ok(document) => document,
+        Err(syntax) => {
+            report.error(syntax.at, syntax.message);
+            return Err(report.diagnostics);
+        }
+    };
+    let mut defaults = Spec::default();
+    let mut jobs_node = None;
+    for (key, value) in report.entries(&document, "the schedule", &["defaults", "jobs"]) {
+        match key.name.as_str() {
+            "defaults" => defaults = read_spec(&mut report, value, "`defaults`", DEFAULT_KEYS),
+            _ => jobs_node = Some(value),
+        }
+    }
+    let Some(jobs_node) = jobs_node else {
+        report.error(
+            document.at,
+            "the schedule has no `jobs:` mapping; expected `jobs:` with one entry per job",
+        );
+        return Err(report.diagnostics);
+    };
+    let mut jobs = Vec::new();
+    for (name, value) in report.entries(jobs_node, "`jobs`", &[]) {
+        let what = format!("job `{}`", name.name);
+        if let Err(message) = check_job_name(&name.name) {
+            report.error(name.at, message);
+        }
+        let spec = read_spec(&mut report, value, &what, JOB_KEYS);
+        let Some(command) = spec.command.clone() else {
+            let missing = match &value.value {
+                Value::Map(entries) => !entries.iter().any(|(k, _)| k.name == "command"),
+                Value::Null => true,
+                _ => false, // already reported as not a mapping
+            };
+            if missing {
+                report.error(
+                    name.at,
+                    format!("{what} has no `command`; every job needs one"),
+                );
+            }
+            continue;
+        };
+        jobs.push(
+            defaults
+                .clone()
+                .overlaid_by(spec)
+                .into_job(&name.name, name.at, command, host_zone),
+        );
+    }
+    match report.finish() {
+        Ok(_) => Ok(Schedule { jobs }),
+        Err(diagnostics) => Err(diagnostics),
+    }
+}
+
+/// Job names appear in commands, lock files and store keys: keep them plain.
+fn check_job_name(name: &str) -> Result<(), String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() || !name.chars().all(plain) || name.starts_with(['-', '.']) {
+        return Err(format!(
+            "job name `{name}` must be letters, digits, `-`, `_` and `.`, not starting with `-` or `.`"
+        ));
+    }
+    Ok(())
+}
+
+/// The keys of one job, or of `defaults:`, as far as they were given.
+#[derive(Clone, Default)]
+struct Spec {
+    schedule: Option<JobSchedule>,
+    command: Option<Command>,
+    description: Option<String>,
+    timezone: Option<Tz>,
+    queue: Option<String>,
+    timeout: Option<std::time::Duration>,
+    kill_grace: Option<std::time::Duration>,
+    retries: Option<u32>,
+    concurrency: Option<Concurrency>,
+    lock: Option<Lock>,
+    catch_up: Option<CatchUp>,
+    starting_deadline: Option<std::time::Duration>,
+    jitter: Option<std::time::Duration>,
+    env: BTreeMap<String, String>,
+    workdir: Option<PathBuf>,
+    user: Option<String>,
+    allow_args: Option<bool>,
+    keep: KeepSpec,
+    on_failure: Option<Command>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct KeepSpec {
+    succeeded: Option<u32>,
+    failed: Option<u32>,
+    max_age: Option<std::time::Duration>,
+}
+
+fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Spec {
+    let mut spec = Spec::default();
+    for (key, value) in report.entries(node, what, known) {
+        match key.name.as_str() {
+            "schedule" => spec.schedule = report.read(value, read_schedule),
+            "command" => spec.command = report.read(value, read_command),
+            "description" => spec.description = report.read(value, Node::string),
+            "timezone" => spec.timezone = report.read(value, read_zone),
+            "queue" => spec.queue = report.read(value, read_queue),
+            "timeout" => spec.timeout = report.read(value, positive_duration),
+            "kill_grace" => spec.kill_grace = report.read(value, Node::duration),
+            "retries" => spec.retries = report.read(value, Node::count),
+            "concurrency" => {
+                spec.concurrency = report.read(value, |n| n.choice(Concurrency::CHOICES))
+            }
+            "lock" => spec.lock = report.read(value, |n| n.choice(Lock::CHOICES)),
+            "catch_up" => spec.catch_up = report.read(value, |n| n.choice(CatchUp::CHOICES)),
+            "starting_deadline" => spec.starting_deadline = report.read(value, Node::duration),
+            "jitter" => spec.jitter = report.read(value, Node::duration),
+            "env" => spec.env = read_env(report, value, what),
+            "workdir" => spec.workdir = report.read(value, |n| non_empty(n).map(PathBuf::from)),
+            "user" => spec.user = report.read(value, non_empty),
+            "allow_args" => spec.allow_args = report.read(value, Node::boolean),
+            "keep" => spec.keep = read_keep(report, value, what),
+            "on_failure" => spec.on_failure = report.read(value, read_command),
+            other => unreachable!("`{other}` passed the known-key filter without a reader"),
+        }
+    }
+    spec
+}
+
+fn read_schedule(node: &Node) -> Result<JobSchedule, String> {
+    let text = node.string()?;
+    let timing: Timing = text
+        .parse()
+        .map_err(|e| format!("invalid schedule `{text}`: {e}"))?;
+    if let Timing::Cron(expr) = &timing {
+        // Some AND-ed day combinations are only found impossible by searching; the
+        // calendar repeats every 400 years, which the search covers from any start.
+        if expr.next_after(DateTime::UNIX_EPOCH, Tz::UTC).is_none() {
+            return Err(format!(
+                "schedule `{text}` never fires: no date matches all its fields"
+            ));
+        }
+    }
+    Ok(JobSchedule { text, timing })
+}
+
+fn read_command(node: &Node) -> Result<Command, String> {
+    match &node.value {
+        Value::Str(line) if line.trim().is_empty() => Err("the command is empty".into()),
+        Value::Str(line) => Ok(Command::Shell(line.clone())),
+        Value::Seq(items) => {
+            let argv = items
+                .iter()
+                .map(Node::scalar_text)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("each argument of the command must be a string: {e}"))?;
+            match argv.first() {
+                None => Err("the command is empty".into()),
+                Some(program) if program.is_empty() => Err("the command's program is empty".into()),
+                Some(_) => Ok(Command::Argv(argv)),
+            }
+        }
+        other => Err(format!(
+            "expected a command: a list of arguments, or a string for /bin/sh -c; found {}",
+            other.kind()
+        )),
+    }
+}
+
+fn read_zone(node: &Node) -> Result<Tz, String> {
+    let name = node.string()?;
+    name.parse().map_err(|_| {
+        let hint = closest(&name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
+            .map(|near| format!(" (did you mean {near}?)"))
+            .unwrap_or_default();
+        format!(
+            "unknown time zone `{name}`{hint}; expected an IANA name such as Europe/Berlin or UTC"
+        )
+    })
+}
+
+fn read_queue(node: &Node) -> Result<String, String> {
+    let queue = non_empty(node)?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if !queue.chars().all(plain) {
+        return Err(format!(
+            "queue name `{queue}` must be letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    Ok(queue)
+}
+
+fn positive_duration(node: &Node) -> Result<std::time::Duration, String> {
+    let duration = node.duration()?;
+    if duration.is_zero() {
+        return Err("the duration must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+fn non_empty(node: &Node) -> Result<String, String> {
+    let text = node.string()?;
+    if text.trim().is_empty() {
+        return Err("expected a value, found an empty string".into());
+    }
+    Ok(text)
+}
+
+fn read_env(report: &mut Report, node: &Node, what: &str) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for (key, value) in report.entries(node, &format!("the `env` of {what}"), &[]) {
+        if key.name.is_empty() || key.name.contains('=') || key.name.contains('\0') {
+            report.error(
+                key.at,
+                format!("`{}` is not a valid environment variable name", key.name),
+            );
+        } else if let Some(text) = report.read(value, Node::scalar_text) {
+            env.insert(key.name.clone(), text);
+        }
+    }
+    env
+}
+
+fn read_keep(report: &mut Report, node: &Node, what: &str) -> KeepSpec {
+    let mut keep = KeepSpec::default();
+    let known = ["succeeded", "failed", "max_age"];
+    for (key, value) in report.entries(node, &format!("the `keep` of {what}"), &known) {
+        match key.name.as_str() {
+            "succeeded" => keep.succeeded = report.read(value, Node::count),
+            "failed" => keep.failed = report.read(value, Node::count),
+            _ => keep.max_age = report.read(value, positive_duration),
+        }
+    }
+    keep
+}
+
+impl Spec {
+    /// These settings with `job`'s on top: a job's own key wins; `env` merges by name.
+    fn overlaid_by(self, job: Spec) -> Spec {
+        let mut env = self.env;
+        env.extend(job.env);
+        Spec {
+            schedule: job.schedule.or(self.schedule),
+            command: job.command.or(self.command),
+            description: job.description.or(self.description),
+            timezone: job.timezone.or(self.timezone),
+            queue: job.queue.or(self.queue),
+            timeout: job.timeout.or(self.timeout),
+            kill_grace: job.kill_grace.or(self.kill_grace),
+            retries: job.retries.or(self.retries),
+            concurrency: job.concurrency.or(self.concurrency),
+            lock: job.lock.or(self.lock),
+            catch_up: job.catch_up.or(self.catch_up),
+            starting_deadline: job.starting_deadline.or(self.starting_deadline),
+            jitter: job.jitter.or(self.jitter),
+            env,
+            workdir: job.workdir.or(self.workdir),
+            user: job.user.or(self.user),
+            allow_args: job.allow_args.or(self.allow_args),
+            keep: KeepSpec {
+                succeeded: job.keep.succeeded.or(self.keep.succeeded),
+                failed: job.keep.failed.or(self.keep.failed),
+                max_age: job.keep.max_age.or(self.keep.max_age),
+            },
+            on_failure: job.on_failure.or(self.on_failure),
+        }
+    }
+
+    /// The job with cronq's defaults for whatever neither it nor `defaults:` set.
+    fn into_job(self, name: &str, at: node::Position, command: Command, host_zone: Tz) -> Job {
+        Job {
+            name: name.to_string(),
+            at,
+            schedule: self.schedule,
+            timezone: self.timezone.unwrap_or(host_zone),
+            command,
+            queue: self.queue.unwrap_or_else(|| DEFAULT_QUEUE.to_string()),
+            timeout: self.timeout,
+            kill_grace: self.kill_grace.unwrap_or(DEFAULT_KILL_GRACE),
+            retries: self.retries.unwrap_or(0),
+            concurrency: self.concurrency.unwrap_or(Concurrency::Forbid),
+            lock: self.lock.unwrap_or(Lock::Cluster),
+            catch_up: self.catch_up.unwrap_or(CatchUp::Once),
+            starting_deadline: self.starting_deadline.unwrap_or(DEFAULT_STARTING_DEADLINE),
+            jitter: self.jitter.unwrap_or_default(),
+            env: self.env,
+            workdir: self.workdir,
+            user: self.user,
+            allow_args: self.allow_args.unwrap_or(false),
+            keep: Keep {
+                succeeded: self.keep.succeeded.unwrap_or(DEFAULT_KEEP.succeeded),
+                failed: self.keep.failed.unwrap_or(DEFAULT_KEEP.failed),
+                max_age: self.keep.max_age.unwrap_or(DEFAULT_KEEP.max_age),
+            },
+            on_failure: self.on_failure,
+            description: self.description,
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The schedule file: what runs when. Plain code without I/O: loaders take the
+//! file's text and name.
+
+pub mod diagnostic;
+mod job;
+mod load;
+pub mod node;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use job::{CatchUp, Command, Concurrency, Job, JobSchedule, Keep, Lock, Schedule};
+pub use load::load;
+
+#[cfg(test)]
+mod tests;

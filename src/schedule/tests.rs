@@ -1,0 +1,223 @@
+//! Loading schedules: the model, the defaults, and every diagnostic.
+
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use super::{CatchUp, Command, Concurrency, Lock, Schedule, load};
+
+const HOST: Tz = chrono_tz::Europe::Paris;
+
+fn ok(text: &str) -> Schedule {
+    load(text, "crontab.yaml", HOST).unwrap_or_else(|d| panic!("{d:#?}"))
+}
+
+/// Every diagnostic, printed as `check` prints it.
+fn errors(text: &str) -> Vec<String> {
+    match load(text, "crontab.yaml", HOST) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(diagnostics) => diagnostics.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_job_gets_cronq_defaults() {
+    let schedule = ok(
+        "jobs:\n  backup:\n    schedule: \"30 2 * * *\"\n    command: [/usr/local/bin/backup, --full]\n",
+    );
+    let job = schedule.job("backup").unwrap();
+    assert_eq!(
+        job.command,
+        Command::Argv(vec!["/usr/local/bin/backup".into(), "--full".into()])
+    );
+    assert_eq!(job.schedule.as_ref().unwrap().text, "30 2 * * *");
+    assert_eq!(job.timezone, HOST);
+    assert_eq!(job.queue, "default");
+    assert_eq!((job.retries, job.timeout, job.allow_args), (0, None, false));
+    assert_eq!(job.concurrency, Concurrency::Forbid);
+    assert_eq!(job.lock, Lock::Cluster);
+    assert_eq!(job.catch_up, CatchUp::Once);
+    assert_eq!(job.starting_deadline, Duration::from_secs(600));
+    assert_eq!(job.kill_grace, Duration::from_secs(10));
+    assert_eq!(job.keep.succeeded, 100);
+    assert_eq!((job.at.line, job.at.column), (2, 3));
+}
+
+#[test]
+fn defaults_apply_and_a_job_overrides_them() {
+    let schedule = ok(r#"
+defaults:
+  timezone: America/New_York
+  queue: batch
+  retries: 3
+  env: {A: "1", B: "2"}
+  keep: {failed: 7}
+jobs:
+  a:
+    command: "echo a"
+  b:
+    command: "echo b"
+    timezone: UTC
+    retries: 0
+    env: {B: "3", PORT: 5432}
+    keep: {succeeded: 2}
+"#);
+    let (a, b) = (schedule.job("a").unwrap(), schedule.job("b").unwrap());
+    assert_eq!(a.timezone, chrono_tz::America::New_York);
+    assert_eq!((a.queue.as_str(), a.retries), ("batch", 3));
+    assert_eq!(a.command, Command::Shell("echo a".into()));
+    assert!(
+        a.schedule.is_none(),
+        "a job without schedule runs only by hand"
+    );
+    assert_eq!(b.timezone, Tz::UTC);
+    assert_eq!(b.retries, 0);
+    let env: Vec<_> = b.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(env, ["A=1", "B=3", "PORT=5432"]);
+    assert_eq!((b.keep.succeeded, b.keep.failed), (2, 7));
+}
+
+#[test]
+fn every_problem_is_reported_in_one_pass_with_its_position() {
+    let text = "\
+jobs:
+  backup:
+    schedule: \"61 * * * *\"
+    command: \"\"
+    retrys: 2
+  report:
+    timezone: Europe/Berln
+    command: [report]
+    timeout: 30
+    concurrency: sometimes
+";
+    assert_eq!(
+        errors(text),
+        [
+            "crontab.yaml:3:15: invalid schedule `61 * * * *`: minute field `61`: 61 is out of range 0-59",
+            "crontab.yaml:4:14: the command is empty",
+            "crontab.yaml:5:5: unknown key `retrys` in job `backup`; did you mean `retries`?",
+            "crontab.yaml:7:15: unknown time zone `Europe/Berln` (did you mean Europe/Berlin?); expected an IANA name such as Europe/Berlin or UTC",
+            "crontab.yaml:9:14: expected a duration such as 90s, 5m, 2h or 30d, found the bare number 30; add a unit, e.g. 30s",
+            "crontab.yaml:10:18: `sometimes` is not one of forbid, allow, replace, queue",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_job_names_and_keys_are_errors() {
+    let text = "jobs:\n  a:\n    command: x\n    command: y\n  a:\n    command: z\n";
+    assert_eq!(
+        errors(text),
+        [
+            "crontab.yaml:4:5: duplicate key `command` in job `a` (first at line 3)",
+            "crontab.yaml:5:3: duplicate key `a` in `jobs` (first at line 2)",
+        ]
+    );
+}
+
+#[test]
+fn wrong_types_name_what_was_expected() {
+    let text = "\
+jobs:
+  a:
+    command: {run: x}
+    retries: lots
+    allow_args: yes
+    queue: 7
+    env: [A]
+  b: just-a-string
+  c:
+    schedule: \"@daily\"
+";
+    assert_eq!(
+        errors(text),
+        [
+            "crontab.yaml:3:14: expected a command: a list of arguments, or a string for /bin/sh -c; found a mapping",
+            "crontab.yaml:4:14: expected a whole number, found a string",
+            "crontab.yaml:5:17: expected true or false, found a string",
+            "crontab.yaml:6:12: expected a string, found a number",
+            "crontab.yaml:7:10: the `env` of job `a` must be a mapping of keys, found a list",
+            "crontab.yaml:8:6: job `b` must be a mapping of keys, found a string",
+            "crontab.yaml:9:3: job `c` has no `command`; every job needs one",
+        ]
+    );
+}
+
+#[test]
+fn impossible_dates_and_bad_names_are_refused() {
+    let text = "\
+jobs:
+  feb30:
+    schedule: \"0 0 30 2 *\"
+    command: x
+  fifth-friday-in-feb:
+    schedule: \"0 0 */10 2 5#5\"
+    command: x
+  \"has space\":
+    command: x
+";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(errors[0].starts_with(
+        "crontab.yaml:3:15: invalid schedule `0 0 30 2 *`: day-of-month `30` never occurs"
+    ));
+    assert_eq!(
+        errors[1],
+        "crontab.yaml:6:15: schedule `0 0 */10 2 5#5` never fires: no date matches all its fields"
+    );
+    assert!(errors[2].starts_with("crontab.yaml:8:3: job name `has space` must be"));
+}
+
+#[test]
+fn the_file_needs_jobs_and_known_top_level_keys() {
+    assert_eq!(
+        errors(""),
+        [
+            "crontab.yaml:1:1: the schedule has no `jobs:` mapping; expected `jobs:` with one entry per job"
+        ]
+    );
+    assert_eq!(
+        errors("job:\n  a: {command: x}\n"),
+        [
+            "crontab.yaml:1:1: unknown key `job` in the schedule; did you mean `jobs`?",
+            "crontab.yaml:1:1: the schedule has no `jobs:` mapping; expected `jobs:` with one entry per job",
+        ]
+    );
+    assert_eq!(
+        errors("defaults:\n  command: x\njobs: {}\n"),
+        [
+            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, keep, on_failure"
+        ]
+    );
+    assert!(ok("jobs: {}\n").jobs.is_empty());
+}
+
+#[test]
+fn a_yaml_syntax_error_is_located() {
+    let errors = errors("jobs:\n  a:\n    command: [x\n");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("crontab.yaml:"), "{errors:?}");
+}
+
+#[test]
+fn jitter_is_a_stable_offset_inside_its_window() {
+    let schedule = ok(
+        "jobs:\n  a: {command: x, schedule: \"0 * * * *\", jitter: 5m, timezone: UTC}\n  b: {command: x, schedule: \"0 * * * *\", timezone: UTC}\n",
+    );
+    let a = schedule.job("a").unwrap();
+    let offset = a.jitter_offset();
+    assert!(offset < Duration::from_secs(300), "{offset:?}");
+    assert_eq!(offset, schedule.job("a").unwrap().jitter_offset());
+    let after = "2026-01-01T00:00:00Z".parse().unwrap();
+    let next = a.next_fire(after).unwrap();
+    assert_eq!(
+        next.timestamp() - after.timestamp(),
+        offset.as_secs() as i64
+    );
+    let b = schedule.job("b").unwrap();
+    assert_eq!(
+        b.next_fire(after).unwrap().to_rfc3339(),
+        "2026-01-01T01:00:00+00:00"
+    );
+}
