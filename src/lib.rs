@@ -1,4 +1,6 @@
 //! cronq: a crontab that lives in git.
 
+pub mod cli;
 pub mod cron;
 pub mod schedule;
+pub mod settings;

@@ -232,9 +232,13 @@ fn read_command(node: &Node) -> Result<Command, String> {
 }
 
 fn read_zone(node: &Node) -> Result<Tz, String> {
-    let name = node.string()?;
+    parse_zone(&node.string()?)
+}
+
+/// An IANA zone name, with a suggestion when it looks like a typo.
+pub fn parse_zone(name: &str) -> Result<Tz, String> {
     name.parse().map_err(|_| {
-        let hint = closest(&name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
+        let hint = closest(name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()))
             .map(|near| format!(" (did you mean {near}?)"))
             .unwrap_or_default();
         format!(

@@ -2,13 +2,14 @@
 //! file's text and name.
 
 pub mod diagnostic;
+pub mod import;
 mod job;
 mod load;
 pub mod node;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use job::{CatchUp, Command, Concurrency, Job, JobSchedule, Keep, Lock, Schedule};
-pub use load::load;
+pub use load::{load, parse_zone};
 
 #[cfg(test)]
 mod tests;

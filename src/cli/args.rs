@@ -1,0 +1,172 @@
+//! The command line, as clap structs. Each setting is also a `CRONQ_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{self, LogFormat, Overrides, QueueWorkers};
+
+/// A crontab that lives in git: a daemon fires jobs into queues, workers run them,
+/// and every run is recorded.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cronq",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 the thing asked about failed, 2 usage or validation error, 3 store unreachable."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the schedule and list each job with its next fire
+    #[command(
+        long_about = "Validate the schedule and list each job: name, schedule, zone, queue and next fire.\n\nEvery problem is printed as FILE:LINE:COL: message, all of them in one pass; the exit code is then 2."
+    )]
+    Check(CheckArgs),
+    /// Print the next fire instants of a cron expression or of a job
+    #[command(
+        long_about = "Print the next fire instants of a cron expression or of a job of the schedule, one RFC 3339 instant per line, with the zone's offset at that instant.\n\nDST follows Debian's cron: a fixed-time job in a spring-forward gap fires once right after the gap, and once on the first pass of a repeated hour; a job whose minute or hour starts with `*` fires at every real matching instant."
+    )]
+    Next(NextArgs),
+    /// Convert a crontab into schedule YAML on stdout
+    #[command(
+        long_about = "Convert a crontab into schedule YAML on stdout.\n\nComments above a line become its description; CRON_TZ becomes the timezone; other variables go into env; MAILTO becomes an on_failure mail; `%` in a command becomes its standard input. A line that cannot be converted is reported on stderr with its line number, and the exit code is then 2."
+    )]
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print one JSON document instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["expr", "job"]))]
+pub struct NextArgs {
+    /// A cron expression: 5 fields, 6 with seconds first, @daily and friends, @every 90s
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
+    pub expr: Option<String>,
+    /// A job of the schedule instead of an expression
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// The IANA time zone [default: the host's: TZ, else /etc/localtime, else UTC]
+    #[arg(long, value_name = "ZONE", conflicts_with = "job")]
+    pub tz: Option<String>,
+    /// List instants strictly after this one [default: now]
+    #[arg(long, value_name = "RFC3339")]
+    pub after: Option<String>,
+    /// How many instants to print
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 5)]
+    pub count: usize,
+    /// Print one JSON document: {"fires": [...]}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The crontab to convert (`crontab -l > crontab.txt`, or /etc/crontab)
+    #[arg(value_name = "CRONTAB")]
+    pub crontab: PathBuf,
+    /// The system format of /etc/crontab and /etc/cron.d: a user column before the command
+    #[arg(long)]
+    pub system: bool,
+}
+
+/// The settings every command takes: flag, then `CRONQ_*` variable, then the settings
+/// file, then the default.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Settings")]
+pub struct SettingsArgs {
+    /// The settings file [default: config/cronq.yaml when it exists]
+    #[arg(
+        long,
+        env = "CRONQ_SETTINGS",
+        value_name = "FILE",
+        global = true,
+        hide_env_values = true
+    )]
+    pub settings: Option<PathBuf>,
+    /// The schedule file [default: `schedule:` in the settings, else ./crontab.yaml]
+    #[arg(
+        long,
+        env = "CRONQ_SCHEDULE",
+        value_name = "FILE",
+        global = true,
+        hide_env_values = true
+    )]
+    pub schedule: Option<PathBuf>,
+    /// The store: sqlite:PATH, redis://[user:pass@]host:port/db or rediss://… [default: sqlite:STATE_DIR/cronq.db]
+    #[arg(
+        long,
+        env = "CRONQ_STORE",
+        value_name = "URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
+    /// Lock files and the embedded store [default: $XDG_STATE_HOME/cronq, /var/lib/cronq for root, ~/.local/state/cronq]
+    #[arg(
+        long,
+        env = "CRONQ_STATE_DIR",
+        value_name = "DIR",
+        global = true,
+        hide_env_values = true
+    )]
+    pub state_dir: Option<PathBuf>,
+    /// Queues this host works and their concurrent runs, in priority order [default: every queue of the schedule, 4 each]
+    #[arg(long, env = "CRONQ_WORKERS", value_name = "QUEUE=N,…", value_parser = parse_workers, global = true, hide_env_values = true)]
+    pub workers: Option<WorkerList>,
+    /// Log format
+    #[arg(
+        long,
+        env = "CRONQ_LOG_FORMAT",
+        value_name = "FORMAT",
+        global = true,
+        hide_env_values = true
+    )]
+    pub log_format: Option<LogFormat>,
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9184 [default: off]
+    #[arg(
+        long,
+        env = "CRONQ_METRICS_ADDR",
+        value_name = "ADDR",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// The value of `--workers`, one argument holding every queue.
+#[derive(Clone, Debug)]
+pub struct WorkerList(pub Vec<QueueWorkers>);
+
+fn parse_workers(text: &str) -> Result<WorkerList, String> {
+    settings::parse_workers(text).map(WorkerList)
+}
+
+impl SettingsArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            settings: self.settings.clone(),
+            schedule: self.schedule.clone(),
+            store: self.store.clone(),
+            state_dir: self.state_dir.clone(),
+            workers: self.workers.clone().map(|list| list.0),
+            log_format: self.log_format,
+            metrics_addr: self.metrics_addr,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The command line: one file per subcommand, thin glue over the layers below. Errors
+//! become exit codes in one place, [`exit_code`].
+
+pub mod args;
+mod check;
+mod import;
+mod next;
+mod output;
+
+use std::path::Path;
+
+use crate::schedule::{self, Diagnostic, Schedule};
+use crate::settings::{self, Settings};
+
+pub use args::Cli;
+use args::Command;
+
+/// An error that decides the exit code. Anything else is exit 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad usage or input: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// A file that does not validate: exit 2, one line per problem.
+    #[error("{}", render(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// The thing asked about failed: exit 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+/// The documented exit code for an error: 1 failed, 2 usage or validation, 3 store
+/// unreachable.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    match error.downcast_ref::<CliError>() {
+        Some(CliError::Usage(_) | CliError::Invalid(_)) => 2,
+        Some(CliError::Failed(_)) => 1,
+        None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
+        None => 1,
+    }
+}
+
+/// Prints an error on stderr: diagnostics one per line as `FILE:LINE:COL: message`,
+/// anything else as one sentence after `cronq: `.
+pub fn print_error(error: &anyhow::Error) {
+    let diagnostics = match (error.downcast_ref(), error.downcast_ref()) {
+        (Some(CliError::Invalid(diagnostics)), _) => diagnostics,
+        (_, Some(settings::SettingsError::Invalid(diagnostics))) => diagnostics,
+        _ => return eprintln!("cronq: {error}"),
+    };
+    eprintln!("{}", render(diagnostics));
+}
+
+/// Runs one command; output goes to stdout, problems to stderr.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let env = |name: &str| std::env::var(name).ok();
+    match cli.command {
+        Command::Import(args) => import::run(&args),
+        Command::Next(args) => {
+            next::run(&args, || settings_and_schedule(&cli.settings, &env), &env)
+        }
+        Command::Check(args) => {
+            let (settings, schedule, file) = settings_and_schedule(&cli.settings, &env)?;
+            check::run(&args, &settings, &schedule, &file)
+        }
+    }
+}
+
+/// Resolves the settings and loads the schedule they point at.
+fn settings_and_schedule(
+    args: &args::SettingsArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<(Settings, Schedule, String)> {
+    let settings = Settings::resolve(args.overrides(), env)?;
+    let host_zone = settings::host_zone(env).map_err(CliError::Usage)?;
+    let (path, source) = &settings.schedule;
+    let text = read_schedule(path, source)?;
+    let file = path.display().to_string();
+    let schedule = schedule::load(&text, &file, host_zone).map_err(CliError::Invalid)?;
+    Ok((settings, schedule, file))
+}
+
+fn read_schedule(path: &Path, source: &str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|error| {
+        let path = path.display();
+        match error.kind() {
+            std::io::ErrorKind::NotFound => CliError::Usage(format!(
+                "no schedule file: tried {path} ({source}); name one with --schedule FILE, CRONQ_SCHEDULE or `schedule:` in config/cronq.yaml"
+            )),
+            _ => CliError::Usage(format!("cannot read the schedule file {path}: {error}")),
+        }
+    })
+}

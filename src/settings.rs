@@ -1,0 +1,573 @@
+//! Where things are: the schedule file, the store, the state dir, the queues this host
+//! works, the log format and the metrics address.
+//!
+//! Each key is a flag, a `CRONQ_*` variable and a key of the settings file
+//! (`config/cronq.yaml`), in that order of precedence, then a default. `${VAR}` in the
+//! file is read from the environment, so secrets stay out of git. Only this module
+//! and `main.rs` read the process environment for settings.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+
+use crate::schedule::diagnostic::Report;
+use crate::schedule::node::{self, Node, Value};
+use crate::schedule::{Diagnostic, parse_zone};
+
+/// The settings file read when none is named.
+pub const DEFAULT_SETTINGS_FILE: &str = "config/cronq.yaml";
+/// The schedule file read when none is named.
+pub const DEFAULT_SCHEDULE_FILE: &str = "crontab.yaml";
+
+/// Settings given as flags or `CRONQ_*` variables; `None` where neither was given.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub settings: Option<PathBuf>,
+    pub schedule: Option<PathBuf>,
+    pub store: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub workers: Option<Vec<QueueWorkers>>,
+    pub log_format: Option<LogFormat>,
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// The keys of a settings file, as far as it sets them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SettingsFile {
+    pub schedule: Option<PathBuf>,
+    pub store: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub workers: Option<Vec<QueueWorkers>>,
+    pub log_format: Option<LogFormat>,
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// The settings in force, every layer applied.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The schedule file, and which layer named it (for "paths tried" messages).
+    pub schedule: (PathBuf, &'static str),
+    pub store: StoreUrl,
+    pub state_dir: PathBuf,
+    /// Queues this host works, in priority order; `None`: every queue of the schedule.
+    pub workers: Option<Vec<QueueWorkers>>,
+    pub log_format: LogFormat,
+    pub metrics_addr: Option<SocketAddr>,
+    /// The settings file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// A queue and how many runs of it this host executes at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueWorkers {
+    pub queue: String,
+    pub workers: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Where the store is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// The embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A Redis server: `redis://[user:pass@]host:port/db` or `rediss://` for TLS.
+    Redis(String),
+}
+
+/// A settings problem that is not tied to a position in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+    #[error("{0}")]
+    Value(String),
+}
+
+impl Settings {
+    /// Applies flags and variables over the settings file over the defaults.
+    /// `env` reads the process environment (a parameter so tests can pass their own).
+    pub fn resolve(
+        overrides: Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SettingsError> {
+        let (file, path) = match &overrides.settings {
+            Some(path) => (read_file(path, env)?, Some(path.clone())),
+            None if Path::new(DEFAULT_SETTINGS_FILE).is_file() => {
+                let path = PathBuf::from(DEFAULT_SETTINGS_FILE);
+                (read_file(&path, env)?, Some(path))
+            }
+            None => (SettingsFile::default(), None),
+        };
+        let schedule = match (overrides.schedule, file.schedule) {
+            (Some(path), _) => (path, "--schedule or CRONQ_SCHEDULE"),
+            (None, Some(path)) => (path, "`schedule:` in the settings"),
+            (None, None) => (PathBuf::from(DEFAULT_SCHEDULE_FILE), "the default"),
+        };
+        let state_dir = match overrides.state_dir.or(file.state_dir) {
+            Some(dir) => dir,
+            None => default_state_dir(env)?,
+        };
+        let store = match overrides.store.or(file.store) {
+            Some(url) => StoreUrl::parse(&url).map_err(SettingsError::Value)?,
+            None => StoreUrl::Sqlite(state_dir.join("cronq.db")),
+        };
+        Ok(Settings {
+            schedule,
+            store,
+            state_dir,
+            workers: overrides.workers.or(file.workers),
+            log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+            metrics_addr: overrides.metrics_addr.or(file.metrics_addr),
+            file: path,
+        })
+    }
+
+    /// Whether a worker of this host serves `queue`.
+    pub fn serves(&self, queue: &str) -> bool {
+        self.workers
+            .as_ref()
+            .is_none_or(|workers| workers.iter().any(|w| w.queue == queue))
+    }
+}
+
+fn read_file(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SettingsFile, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string(), env).map_err(SettingsError::Invalid)
+}
+
+/// `--state-dir` unset: `$XDG_STATE_HOME/cronq`, `/var/lib/cronq` for root, else
+/// `~/.local/state/cronq`.
+fn default_state_dir(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, SettingsError> {
+    if let Some(dir) = env("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("cronq"));
+    }
+    if nix::unistd::geteuid().is_root() {
+        return Ok(PathBuf::from("/var/lib/cronq"));
+    }
+    match env("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/cronq")),
+        None => Err(SettingsError::Value(
+            "cannot choose a state dir: neither XDG_STATE_HOME nor HOME is set; pass --state-dir DIR or set CRONQ_STATE_DIR".into(),
+        )),
+    }
+}
+
+/// Parses a settings file. `env` answers `${VAR}`.
+pub fn parse(
+    text: &str,
+    file: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SettingsFile, Vec<Diagnostic>> {
+    const KEYS: &[&str] = &[
+        "schedule",
+        "store",
+        "state_dir",
+        "workers",
+        "log_format",
+        "metrics_addr",
+    ];
+    let mut report = Report::new(file);
+    let document = match node::parse(text) {
+        Ok(document) => document,
+        Err(syntax) => {
+            report.error(syntax.at, syntax.message);
+            return Err(report.diagnostics);
+        }
+    };
+    let mut settings = SettingsFile::default();
+    for (key, value) in report.entries(&document, "the settings", KEYS) {
+        let Some(value) = report.read(value, |n| expand_vars(n, env)) else {
+            continue;
+        };
+        match key.name.as_str() {
+            "schedule" => {
+                settings.schedule = report.read(&value, |n| n.string().map(PathBuf::from))
+            }
+            "store" => {
+                settings.store = report.read(&value, |n| {
+                    n.string()
+                        .and_then(|url| StoreUrl::parse(&url).map(|_| url))
+                })
+            }
+            "state_dir" => {
+                settings.state_dir = report.read(&value, |n| n.string().map(PathBuf::from))
+            }
+            "workers" => settings.workers = Some(read_workers(&mut report, &value)),
+            "log_format" => {
+                settings.log_format = report.read(&value, |n| {
+                    n.choice(&[("text", LogFormat::Text), ("json", LogFormat::Json)])
+                })
+            }
+            _ => {
+                settings.metrics_addr =
+                    report.read(&value, |n| n.string().and_then(|a| parse_addr(&a)))
+            }
+        }
+    }
+    report.finish().map(|_| settings)
+}
+
+/// `workers: {default: 4, reports: 1}`: queues in priority order, with their counts.
+fn read_workers(report: &mut Report, node: &Node) -> Vec<QueueWorkers> {
+    let mut workers = Vec::new();
+    for (key, value) in report.entries(node, "`workers`", &[]) {
+        if let Some(count) = report.read(value, positive_count) {
+            workers.push(QueueWorkers {
+                queue: key.name.clone(),
+                workers: count,
+            });
+        }
+    }
+    workers
+}
+
+fn positive_count(node: &Node) -> Result<u32, String> {
+    match node.count()? {
+        0 => Err("expected at least 1 worker; leave the queue out to serve it nowhere".into()),
+        n => Ok(n),
+    }
+}
+
+/// Replaces `${VAR}` in every string of `node` from the environment; `$$` is a `$`.
+fn expand_vars(node: &Node, env: &dyn Fn(&str) -> Option<String>) -> Result<Node, String> {
+    let value = match &node.value {
+        Value::Str(text) => Value::Str(expand(text, env)?),
+        Value::Seq(items) => Value::Seq(
+            items
+                .iter()
+                .map(|n| expand_vars(n, env))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, n)| Ok((k.clone(), expand_vars(n, env)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    };
+    Ok(Node { at: node.at, value })
+}
+
+fn expand(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(dollar) = rest.find('$') {
+        out.push_str(&rest[..dollar]);
+        rest = &rest[dollar..];
+        if let Some(after) = rest.strip_prefix("$$") {
+            out.push('$');
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("${") {
+            let end = after
+                .find('}')
+                .ok_or_else(|| format!("`${{` without a closing `}}` in `{text}`"))?;
+            let name = &after[..end];
+            let value = env(name).ok_or_else(|| {
+                format!("environment variable {name} is not set (used as ${{{name}}})")
+            })?;
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not an address; expected IP:PORT such as 127.0.0.1:9184"))
+}
+
+impl StoreUrl {
+    /// `sqlite:PATH` or a plain path, `redis://…` or `rediss://…`.
+    pub fn parse(url: &str) -> Result<StoreUrl, String> {
+        if url.starts_with("redis://") || url.starts_with("rediss://") {
+            return Ok(StoreUrl::Redis(url.to_string()));
+        }
+        let path = url.strip_prefix("sqlite:").unwrap_or(url);
+        if path.is_empty() || (url.contains("://") && !url.starts_with("sqlite:")) {
+            return Err(format!(
+                "`{}` is not a store cronq knows; expected sqlite:PATH, a file path, redis://host:port/db or rediss://…",
+                redact(url)
+            ));
+        }
+        Ok(StoreUrl::Sqlite(PathBuf::from(path)))
+    }
+}
+
+impl fmt::Display for StoreUrl {
+    /// The URL with any password replaced by `***`, fit for logs and error messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            StoreUrl::Redis(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at]
+                .split_once(':')
+                .map_or(&rest[..at], |(user, _)| user);
+            let colon = if rest[..at].contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{colon}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Parses `default=4,reports=1`, the form of `--workers` and `CRONQ_WORKERS`.
+pub fn parse_workers(text: &str) -> Result<Vec<QueueWorkers>, String> {
+    text.split(',')
+        .map(|pair| {
+            let (queue, count) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}`: expected QUEUE=COUNT, such as default=4"))?;
+            let workers = count
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    format!("`{pair}`: the count must be a whole number of at least 1")
+                })?;
+            Ok(QueueWorkers {
+                queue: queue.trim().to_string(),
+                workers,
+            })
+        })
+        .collect()
+}
+
+/// The host's time zone: `TZ`, else `/etc/localtime`, else `/etc/timezone`, else UTC.
+pub fn host_zone(env: &dyn Fn(&str) -> Option<String>) -> Result<Tz, String> {
+    if let Some(tz) = env("TZ").filter(|tz| !tz.is_empty()) {
+        // glibc forms: `Europe/Berlin`, `:Europe/Berlin`, `:/usr/share/zoneinfo/Europe/Berlin`.
+        let name = tz.trim_start_matches(':');
+        let name = name.rsplit_once("zoneinfo/").map_or(name, |(_, zone)| zone);
+        return parse_zone(name).map_err(|e| format!("TZ={tz}: {e}"));
+    }
+    let linked = std::fs::read_link("/etc/localtime")
+        .ok()
+        .and_then(|target| {
+            let target = target.to_string_lossy().into_owned();
+            let (_, zone) = target.rsplit_once("zoneinfo/")?;
+            zone.parse().ok()
+        });
+    let named = || {
+        let text = std::fs::read_to_string("/etc/timezone").ok()?;
+        text.trim().parse().ok()
+    };
+    Ok(linked.or_else(named).unwrap_or(Tz::UTC))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn a_settings_file_with_every_key() {
+        let text = "\
+schedule: deploy/crontab.yaml
+store: redis://cronq:${REDIS_PASSWORD}@redis.internal:6379/0
+state_dir: /srv/cronq
+workers:
+  critical: 2
+  default: 4
+log_format: json
+metrics_addr: 127.0.0.1:9184
+";
+        let file = parse(text, "cronq.yaml", &env_of(&[("REDIS_PASSWORD", "s3cret")])).unwrap();
+        assert_eq!(
+            file.store.as_deref(),
+            Some("redis://cronq:s3cret@redis.internal:6379/0")
+        );
+        assert_eq!(file.schedule, Some(PathBuf::from("deploy/crontab.yaml")));
+        let workers = file.workers.unwrap();
+        assert_eq!(
+            workers[0],
+            QueueWorkers {
+                queue: "critical".into(),
+                workers: 2
+            }
+        );
+        assert_eq!(workers[1].queue, "default");
+        assert_eq!(file.log_format, Some(LogFormat::Json));
+        assert_eq!(file.metrics_addr, Some("127.0.0.1:9184".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_missing_variable_and_unknown_keys_are_located_errors() {
+        let text = "store: redis://:${REDIS_PASSWORD}@host/0\nworkerz: 3\nlog_format: xml\nworkers: {default: 0}\n";
+        let errors: Vec<String> = parse(text, "cronq.yaml", &env_of(&[]))
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "cronq.yaml:1:8: environment variable REDIS_PASSWORD is not set (used as ${REDIS_PASSWORD})",
+                "cronq.yaml:2:1: unknown key `workerz` in the settings; did you mean `workers`?",
+                "cronq.yaml:3:13: `xml` is not one of text, json",
+                "cronq.yaml:4:20: expected at least 1 worker; leave the queue out to serve it nowhere",
+            ]
+        );
+    }
+
+    #[test]
+    fn dollar_dollar_is_a_literal_dollar() {
+        let env = env_of(&[("A", "x")]);
+        assert_eq!(expand("p$$w${A}$", &env).unwrap(), "p$wx$");
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronq.yaml");
+        std::fs::write(
+            &path,
+            "store: sqlite:/from/file.db\nstate_dir: /from/file\nlog_format: json\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            settings: Some(path.clone()),
+            store: Some("redis://127.0.0.1:6379/0".into()),
+            ..Overrides::default()
+        };
+        let settings = Settings::resolve(overrides, &env_of(&[])).unwrap();
+        assert_eq!(
+            settings.store,
+            StoreUrl::Redis("redis://127.0.0.1:6379/0".into())
+        );
+        assert_eq!(settings.state_dir, PathBuf::from("/from/file"));
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.schedule.0, PathBuf::from("crontab.yaml"));
+        assert!(
+            settings.serves("anything"),
+            "no workers set: every queue is served"
+        );
+
+        let bare = Overrides {
+            settings: Some(dir.path().join("missing.yaml")),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            Settings::resolve(bare, &env_of(&[])),
+            Err(SettingsError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn the_embedded_store_defaults_into_the_state_dir() {
+        let overrides = Overrides {
+            settings: None,
+            ..Overrides::default()
+        };
+        let settings =
+            Settings::resolve(overrides, &env_of(&[("XDG_STATE_HOME", "/x/state")])).unwrap();
+        assert_eq!(settings.state_dir, PathBuf::from("/x/state/cronq"));
+        assert_eq!(
+            settings.store,
+            StoreUrl::Sqlite(PathBuf::from("/x/state/cronq/cronq.db"))
+        );
+    }
+
+    #[test]
+    fn store_urls_parse_and_print_without_their_password() {
+        assert_eq!(
+            StoreUrl::parse("sqlite:/a/b.db"),
+            Ok(StoreUrl::Sqlite("/a/b.db".into()))
+        );
+        assert_eq!(
+            StoreUrl::parse("./c.db"),
+            Ok(StoreUrl::Sqlite("./c.db".into()))
+        );
+        let redis = StoreUrl::parse("rediss://app:hunter2@cache:6380/1").unwrap();
+        assert_eq!(redis.to_string(), "rediss://app:***@cache:6380/1");
+        assert_eq!(
+            StoreUrl::parse("redis://cache/0").unwrap().to_string(),
+            "redis://cache/0"
+        );
+        let error = StoreUrl::parse("postgres://u:pw@db/x").unwrap_err();
+        assert!(
+            error.contains("postgres://u:***@db/x") && !error.contains("pw"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn workers_flag_form() {
+        let workers = parse_workers("default=4, reports=1").unwrap();
+        assert_eq!(workers.len(), 2);
+        assert_eq!(
+            workers[1],
+            QueueWorkers {
+                queue: "reports".into(),
+                workers: 1
+            }
+        );
+        assert!(
+            parse_workers("default")
+                .unwrap_err()
+                .contains("QUEUE=COUNT")
+        );
+        assert!(parse_workers("default=0").is_err());
+    }
+
+    #[test]
+    fn the_host_zone_comes_from_tz_first() {
+        let zone = |tz: &str| host_zone(&env_of(&[("TZ", tz)]));
+        assert_eq!(zone("Europe/Berlin"), Ok(chrono_tz::Europe::Berlin));
+        assert_eq!(zone(":America/New_York"), Ok(chrono_tz::America::New_York));
+        assert_eq!(
+            zone(":/usr/share/zoneinfo/Asia/Tokyo"),
+            Ok(chrono_tz::Asia::Tokyo)
+        );
+        assert!(
+            zone("Mars/Olympus")
+                .unwrap_err()
+                .starts_with("TZ=Mars/Olympus: unknown time zone")
+        );
+    }
+}
