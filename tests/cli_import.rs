@@ -17,7 +17,13 @@ CRON_TZ=America/New_York
 
 /// Runs `cronq next` and returns its lines.
 fn next(scratch: &Scratch, args: &[&str]) -> Vec<String> {
-    let output = scratch.cronq().arg("next").args(args).args(["--after", "2026-03-06T00:00:00Z", "-n", "12"]).output().unwrap();
+    let output = scratch
+        .cronq()
+        .arg("next")
+        .args(args)
+        .args(["--after", "2026-03-06T00:00:00Z", "-n", "12"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", texts(&output).1);
     texts(&output).0.lines().map(str::to_string).collect()
 }
@@ -26,7 +32,11 @@ fn next(scratch: &Scratch, args: &[&str]) -> Vec<String> {
 fn imported_jobs_pass_check_and_fire_as_their_crontab_lines() {
     let scratch = Scratch::new();
     scratch.write("crontab.txt", CRONTAB);
-    let output = scratch.cronq().args(["import", "crontab.txt"]).output().unwrap();
+    let output = scratch
+        .cronq()
+        .args(["import", "crontab.txt"])
+        .output()
+        .unwrap();
     let (yaml, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     scratch.write("crontab.yaml", &yaml);
@@ -34,8 +44,16 @@ fn imported_jobs_pass_check_and_fire_as_their_crontab_lines() {
     let output = scratch.cronq().args(["check", "--json"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", texts(&output).1);
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let names: Vec<&str> = doc["jobs"].as_array().unwrap().iter().map(|j| j["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["backup", "report-sh", "monthly", "backup-2", "date"]);
+    let names: Vec<&str> = doc["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["backup", "report-sh", "monthly", "backup-2", "date"]
+    );
 
     // The host zone (TZ=UTC in these tests) until CRON_TZ, New York after it.
     for (job, expr, zone) in [
@@ -45,7 +63,11 @@ fn imported_jobs_pass_check_and_fire_as_their_crontab_lines() {
         ("backup-2", "*/10 * * * *", "America/New_York"),
         ("date", "@hourly", "America/New_York"),
     ] {
-        assert_eq!(next(&scratch, &["--job", job]), next(&scratch, &[expr, "--tz", zone]), "job {job}");
+        assert_eq!(
+            next(&scratch, &["--job", job]),
+            next(&scratch, &[expr, "--tz", zone]),
+            "job {job}"
+        );
     }
 }
 
@@ -56,7 +78,11 @@ fn the_system_format_keeps_the_user_and_a_bad_line_is_reported_with_its_number()
         "crontab",
         "SHELL=/bin/sh\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n61 * * * * root broken\n",
     );
-    let output = scratch.cronq().args(["import", "--system", "crontab"]).output().unwrap();
+    let output = scratch
+        .cronq()
+        .args(["import", "--system", "crontab"])
+        .output()
+        .unwrap();
     let (yaml, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(2));
     assert!(yaml.contains("    user: \"root\"\n"), "{yaml}");
@@ -65,13 +91,24 @@ fn the_system_format_keeps_the_user_and_a_bad_line_is_reported_with_its_number()
         stderr.contains("crontab:3: cannot convert `61 * * * * root broken`: minute field `61`: 61 is out of range 0-59"),
         "{stderr}"
     );
-    assert!(stderr.contains("1 line(s) of crontab could not be converted"), "{stderr}");
+    assert!(
+        stderr.contains("1 line(s) of crontab could not be converted"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_missing_crontab_is_exit_2() {
     let scratch = Scratch::new();
-    let output = scratch.cronq().args(["import", "nope.txt"]).output().unwrap();
+    let output = scratch
+        .cronq()
+        .args(["import", "nope.txt"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(texts(&output).1.starts_with("cronq: cannot read the crontab nope.txt:"));
+    assert!(
+        texts(&output)
+            .1
+            .starts_with("cronq: cannot read the crontab nope.txt:")
+    );
 }

@@ -27,7 +27,7 @@ pub enum Timing {
 
 /// A parsed cron expression: one bitset per field plus the Vixie flags.
 ///
-/// About 40 bytes, so 100,000 jobs fit in a few megabytes.
+/// 64 bytes, so 100,000 jobs fit in a few megabytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CronExpr {
     seconds: u64,

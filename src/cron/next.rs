@@ -197,7 +197,7 @@ impl CronExpr {
     }
 
     /// The days of one month that match, as bits 1..=31.
-    fn day_mask(&self, year: i32, month: u32) -> u64 {
+    pub(super) fn day_mask(&self, year: i32, month: u32) -> u64 {
         let len = days_in_month(year, month);
         let Some(first) = NaiveDate::from_ymd_opt(year, month, 1) else {
             return 0;

@@ -31,6 +31,14 @@ pub enum ParseError {
     Every { text: String, reason: String },
     #[error("day-of-month `{days}` never occurs in month `{months}`, so the job would never fire")]
     NeverFires { days: String, months: String },
+    #[error(
+        "day-of-month `{days}` and day-of-week `{weekdays}` never fall on the same day in month `{months}` (a day field that starts with `*` makes them AND-ed), so the job would never fire"
+    )]
+    DaysNeverMeet {
+        days: String,
+        weekdays: String,
+        months: String,
+    },
 }
 
 /// What is wrong inside one field.
@@ -51,9 +59,7 @@ pub enum Problem {
     Reversed { lo: u32, hi: u32 },
     #[error("a step must be at least 1")]
     ZeroStep,
-    #[error(
-        "step {step} is too large for a field that runs {lo}-{hi}: it would match one value only"
-    )]
+    #[error("step {step} is too large for a field that runs {lo}-{hi}")]
     StepTooLarge { step: String, lo: u32, hi: u32 },
     #[error("only one `/` step is allowed")]
     DoubleStep,
@@ -148,6 +154,13 @@ fn cron([s, m, h, dom, mon, dow]: [&str; 6]) -> Result<CronExpr, ParseError> {
             months: mon.to_string(),
         });
     }
+    if !expr.days_ever_meet() {
+        return Err(ParseError::DaysNeverMeet {
+            days: dom.to_string(),
+            weekdays: dow.to_string(),
+            months: mon.to_string(),
+        });
+    }
     Ok(expr)
 }
 
@@ -161,6 +174,22 @@ impl CronExpr {
         // The longest each month can be: February counts its leap day.
         const LONGEST: [u32; 13] = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
         (1..=12).any(|m| has(self.months, m) && self.days & bits(1, LONGEST[m as usize], 1) != 0)
+    }
+
+    /// Whether AND-ed day fields ever agree on a day. `LW` and the weekday extras can
+    /// rule out every day the other field allows: `*/20` (1, 21) with `1#5` (29-31),
+    /// `LW` with `*/6` (weekends).
+    fn days_ever_meet(&self) -> bool {
+        let plain = self.last_weekdays == 0 && self.nth_weekdays == 0 && !self.last_workday;
+        // A date that exists falls on every weekday in some year.
+        if self.days_are_ored() || plain {
+            return true;
+        }
+        // 2001-2028 holds every pair (leap year or not, weekday of 1 January), so every
+        // way a month can fall.
+        (2001..=2028).any(|year| {
+            (1..=12).any(|month| has(self.months, month) && self.day_mask(year, month) != 0)
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Problems found in a file, each with its position: `FILE:LINE:COL: message`.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use super::node::{Key, Node, Position, Value};
@@ -102,10 +103,11 @@ impl Report {
             }
             return Vec::new();
         };
-        let mut kept: Vec<(&Key, &Node)> = Vec::new();
+        let mut kept: Vec<(&Key, &Node)> = Vec::with_capacity(entries.len());
+        // A schedule may hold 100,000 jobs: find duplicates by hash, not by scan.
+        let mut first_at: HashMap<&str, u64> = HashMap::with_capacity(entries.len());
         for (key, value) in entries {
-            if let Some((first, _)) = kept.iter().find(|(k, _)| k.name == key.name) {
-                let line = first.at.line;
+            if let Some(line) = first_at.get(key.name.as_str()) {
                 self.error(
                     key.at,
                     format!(
@@ -123,6 +125,7 @@ impl Report {
                     format!("unknown key `{}` in {what}; {hint}", key.name),
                 );
             } else {
+                first_at.insert(&key.name, key.at.line);
                 kept.push((key, value));
             }
         }

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::{DuplicateKeyPolicy, Options, Spanned};
+use serde_saphyr::{Budget, DuplicateKeyPolicy, Options, Spanned};
 
 /// A 1-based line and column in a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,7 +58,14 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             value: Value::Null,
         });
     }
+    // The default budget stops at 250,000 nodes; a schedule of 100,000 jobs has about
+    // ten per job. The alias limits, which guard against YAML bombs, stay as they are.
+    let mut budget = Budget::default();
+    budget.max_nodes = 20_000_000;
+    budget.max_events = 50_000_000;
+    budget.max_total_scalar_bytes = 256 << 20;
     let mut options = Options::default();
+    options.budget = Some(budget);
     options.duplicate_keys = DuplicateKeyPolicy::PassThrough;
     options.with_snippet = false;
     // YAML 1.2: only true and false are booleans, so `country: no` stays a string.

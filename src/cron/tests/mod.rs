@@ -1,6 +1,9 @@
-//! Tests of the cron engine: syntax, DST, and properties.
+//! Tests of the cron engine: syntax, errors, DST, and properties.
 
 mod dst;
+mod errors;
+mod properties;
+mod syntax;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
