@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 
 use crate::schedule::diagnostic::Report;
-use crate::schedule::node::{self, Node, Value};
+use crate::schedule::node::{Node, Value};
 use crate::schedule::{Diagnostic, parse_zone};
 
 /// The settings file read when none is named.
@@ -21,21 +21,18 @@ pub const DEFAULT_SETTINGS_FILE: &str = "config/cronq.yaml";
 /// The schedule file read when none is named.
 pub const DEFAULT_SCHEDULE_FILE: &str = "crontab.yaml";
 
-/// Settings given as flags or `CRONQ_*` variables; `None` where neither was given.
+/// Settings given as flags or `CRONQ_*` variables: which settings file to read, and a
+/// layer that goes over it.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub settings: Option<PathBuf>,
-    pub schedule: Option<PathBuf>,
-    pub store: Option<String>,
-    pub state_dir: Option<PathBuf>,
-    pub workers: Option<Vec<QueueWorkers>>,
-    pub log_format: Option<LogFormat>,
-    pub metrics_addr: Option<SocketAddr>,
+    pub layer: Layer,
 }
 
-/// The keys of a settings file, as far as it sets them.
+/// The settings one source gives (the flags and variables, or the file); `None` where
+/// it gives none.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct SettingsFile {
+pub struct Layer {
     pub schedule: Option<PathBuf>,
     pub store: Option<String>,
     pub state_dir: Option<PathBuf>,
@@ -103,24 +100,25 @@ impl Settings {
         overrides: Overrides,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, SettingsError> {
+        let top = overrides.layer;
         let (file, path) = match &overrides.settings {
             Some(path) => (read_file(path, env)?, Some(path.clone())),
             None if Path::new(DEFAULT_SETTINGS_FILE).is_file() => {
                 let path = PathBuf::from(DEFAULT_SETTINGS_FILE);
                 (read_file(&path, env)?, Some(path))
             }
-            None => (SettingsFile::default(), None),
+            None => (Layer::default(), None),
         };
-        let schedule = match (overrides.schedule, file.schedule) {
+        let schedule = match (top.schedule, file.schedule) {
             (Some(path), _) => (path, "--schedule or CRONQ_SCHEDULE"),
             (None, Some(path)) => (path, "`schedule:` in the settings"),
             (None, None) => (PathBuf::from(DEFAULT_SCHEDULE_FILE), "the default"),
         };
-        let state_dir = match overrides.state_dir.or(file.state_dir) {
+        let state_dir = match top.state_dir.or(file.state_dir) {
             Some(dir) => dir,
             None => default_state_dir(env)?,
         };
-        let store = match overrides.store.or(file.store) {
+        let store = match top.store.or(file.store) {
             Some(url) => StoreUrl::parse(&url).map_err(SettingsError::Value)?,
             None => StoreUrl::Sqlite(state_dir.join("cronq.db")),
         };
@@ -128,9 +126,9 @@ impl Settings {
             schedule,
             store,
             state_dir,
-            workers: overrides.workers.or(file.workers),
-            log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
-            metrics_addr: overrides.metrics_addr.or(file.metrics_addr),
+            workers: top.workers.or(file.workers),
+            log_format: top.log_format.or(file.log_format).unwrap_or_default(),
+            metrics_addr: top.metrics_addr.or(file.metrics_addr),
             file: path,
         })
     }
@@ -143,10 +141,7 @@ impl Settings {
     }
 }
 
-fn read_file(
-    path: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<SettingsFile, SettingsError> {
+fn read_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Layer, SettingsError> {
     let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
         path: path.to_path_buf(),
         source,
@@ -176,7 +171,7 @@ pub fn parse(
     text: &str,
     file: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<SettingsFile, Vec<Diagnostic>> {
+) -> Result<Layer, Vec<Diagnostic>> {
     const KEYS: &[&str] = &[
         "schedule",
         "store",
@@ -186,14 +181,10 @@ pub fn parse(
         "metrics_addr",
     ];
     let mut report = Report::new(file);
-    let document = match node::parse(text) {
-        Ok(document) => document,
-        Err(syntax) => {
-            report.error(syntax.at, syntax.message);
-            return Err(report.diagnostics);
-        }
+    let Some(document) = report.document(text) else {
+        return Err(report.diagnostics);
     };
-    let mut settings = SettingsFile::default();
+    let mut settings = Layer::default();
     for (key, value) in report.entries(&document, "the settings", KEYS) {
         let Some(value) = report.read(value, |n| expand_vars(n, env)) else {
             continue;
@@ -472,8 +463,10 @@ metrics_addr: 127.0.0.1:9184
         .unwrap();
         let overrides = Overrides {
             settings: Some(path.clone()),
-            store: Some("redis://127.0.0.1:6379/0".into()),
-            ..Overrides::default()
+            layer: Layer {
+                store: Some("redis://127.0.0.1:6379/0".into()),
+                ..Layer::default()
+            },
         };
         let settings = Settings::resolve(overrides, &env_of(&[])).unwrap();
         assert_eq!(
@@ -490,7 +483,7 @@ metrics_addr: 127.0.0.1:9184
 
         let bare = Overrides {
             settings: Some(dir.path().join("missing.yaml")),
-            ..Overrides::default()
+            layer: Layer::default(),
         };
         assert!(matches!(
             Settings::resolve(bare, &env_of(&[])),
@@ -500,10 +493,7 @@ metrics_addr: 127.0.0.1:9184
 
     #[test]
     fn the_embedded_store_defaults_into_the_state_dir() {
-        let overrides = Overrides {
-            settings: None,
-            ..Overrides::default()
-        };
+        let overrides = Overrides::default();
         let settings =
             Settings::resolve(overrides, &env_of(&[("XDG_STATE_HOME", "/x/state")])).unwrap();
         assert_eq!(settings.state_dir, PathBuf::from("/x/state/cronq"));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{self, LogFormat, Overrides, QueueWorkers};
+use crate::settings::{self, Layer, LogFormat, Overrides, QueueWorkers};
 
 /// A crontab that lives in git: a daemon fires jobs into queues, workers run them,
 /// and every run is recorded.
@@ -161,12 +161,14 @@ impl SettingsArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             settings: self.settings.clone(),
-            schedule: self.schedule.clone(),
-            store: self.store.clone(),
-            state_dir: self.state_dir.clone(),
-            workers: self.workers.clone().map(|list| list.0),
-            log_format: self.log_format,
-            metrics_addr: self.metrics_addr,
+            layer: Layer {
+                schedule: self.schedule.clone(),
+                store: self.store.clone(),
+                state_dir: self.state_dir.clone(),
+                workers: self.workers.clone().map(|list| list.0),
+                log_format: self.log_format,
+                metrics_addr: self.metrics_addr,
+            },
         }
     }
 }

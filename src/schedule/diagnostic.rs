@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::node::{Key, Node, Position, Value};
+use super::node::{self, Key, Node, Position, Value};
 
 /// Whether a problem refuses the file or only deserves a look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -74,7 +74,14 @@ impl Report {
             .any(|d| d.severity == Severity::Error)
     }
 
-    /// Reads the value of `what`, if it was given, reporting a wrong one at its position.
+    /// The file's YAML tree, or `None` with the syntax error reported.
+    pub fn document(&mut self, text: &str) -> Option<Node> {
+        node::parse(text)
+            .map_err(|syntax| self.error(syntax.at, syntax.message))
+            .ok()
+    }
+
+    /// Reads `node` with `read`; a wrong value is reported at its position and gives `None`.
     pub fn read<T>(
         &mut self,
         node: &Node,

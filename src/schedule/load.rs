@@ -16,6 +16,7 @@ use super::job::{
 use super::node::{self, Node, Value};
 use crate::cron::Timing;
 
+/// Every key of a job. The first three make a job what it is; `defaults:` may set the rest.
 const JOB_KEYS: &[&str] = &[
     "schedule",
     "command",
@@ -37,36 +38,13 @@ const JOB_KEYS: &[&str] = &[
     "keep",
     "on_failure",
 ];
-
-/// What `defaults:` may set: every job key but those that make a job what it is.
-const DEFAULT_KEYS: &[&str] = &[
-    "timezone",
-    "queue",
-    "timeout",
-    "kill_grace",
-    "retries",
-    "concurrency",
-    "lock",
-    "catch_up",
-    "starting_deadline",
-    "jitter",
-    "env",
-    "workdir",
-    "user",
-    "allow_args",
-    "keep",
-    "on_failure",
-];
+const DEFAULT_KEYS: &[&str] = JOB_KEYS.split_at(3).1;
 
 /// Parses a schedule file. `file` is the name diagnostics print.
 pub fn load(text: &str, file: &str, host_zone: Tz) -> Result<Schedule, Vec<Diagnostic>> {
     let mut report = Report::new(file);
-    let document = match node::parse(text) {
-        Ok(document) => document,
-        Err(syntax) => {
-            report.error(syntax.at, syntax.message);
-            return Err(report.diagnostics);
-        }
+    let Some(document) = report.document(text) else {
+        return Err(report.diagnostics);
     };
     let mut defaults = Spec::default();
     let mut jobs_node = None;
