@@ -4,3 +4,4 @@ pub mod cli;
 pub mod cron;
 pub mod schedule;
 pub mod settings;
+pub mod store;

@@ -9,8 +9,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono_tz::Tz;
+
+use crate::store::redis::{self, RedisStore};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{DEFAULT_OUTPUT_TAIL_BYTES, Store, StoreError};
 
 use crate::schedule::diagnostic::Report;
 use crate::schedule::node::{Node, Value};
@@ -35,6 +40,7 @@ pub struct Overrides {
 pub struct Layer {
     pub schedule: Option<PathBuf>,
     pub store: Option<String>,
+    pub redis_prefix: Option<String>,
     pub state_dir: Option<PathBuf>,
     pub workers: Option<Vec<QueueWorkers>>,
     pub log_format: Option<LogFormat>,
@@ -47,6 +53,8 @@ pub struct Settings {
     /// The schedule file, and which layer named it (for "paths tried" messages).
     pub schedule: (PathBuf, &'static str),
     pub store: StoreUrl,
+    /// Every Redis key starts with it; its `{…}` hash tag keeps them on one Cluster slot.
+    pub redis_prefix: String,
     pub state_dir: PathBuf,
     /// Queues this host works, in priority order; `None`: every queue of the schedule.
     pub workers: Option<Vec<QueueWorkers>>,
@@ -129,6 +137,10 @@ impl Settings {
             workers: top.workers.or(file.workers),
             log_format: top.log_format.or(file.log_format).unwrap_or_default(),
             metrics_addr: top.metrics_addr.or(file.metrics_addr),
+            redis_prefix: match top.redis_prefix.or(file.redis_prefix) {
+                Some(prefix) => check_redis_prefix(&prefix).map_err(SettingsError::Value)?,
+                None => redis::DEFAULT_PREFIX.to_string(),
+            },
             file: path,
         })
     }
@@ -175,6 +187,7 @@ pub fn parse(
     const KEYS: &[&str] = &[
         "schedule",
         "store",
+        "redis_prefix",
         "state_dir",
         "workers",
         "log_format",
@@ -199,6 +212,10 @@ pub fn parse(
                         .and_then(|url| StoreUrl::parse(&url).map(|_| url))
                 })
             }
+            "redis_prefix" => {
+                settings.redis_prefix =
+                    report.read(&value, |n| n.string().and_then(|p| check_redis_prefix(&p)))
+            }
             "state_dir" => {
                 settings.state_dir = report.read(&value, |n| n.string().map(PathBuf::from))
             }
@@ -215,6 +232,19 @@ pub fn parse(
         }
     }
     report.finish().map(|_| settings)
+}
+
+/// A prefix needs a `{hash tag}` so that cronq's multi-key scripts run on Redis Cluster.
+fn check_redis_prefix(prefix: &str) -> Result<String, String> {
+    let tagged = prefix
+        .split_once('{')
+        .is_some_and(|(_, rest)| rest.find('}').is_some_and(|end| end > 0));
+    if !tagged {
+        return Err(format!(
+            "redis_prefix `{prefix}` needs a hash tag such as `{{cronq}}:`, so that every key lands on one Redis Cluster slot"
+        ));
+    }
+    Ok(prefix.to_string())
 }
 
 /// `workers: {default: 4, reports: 1}`: queues in priority order, with their counts.
@@ -293,6 +323,16 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 impl StoreUrl {
+    /// Opens the store this URL names; Redis keys start with `redis_prefix`.
+    pub async fn open(&self, redis_prefix: &str) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            StoreUrl::Sqlite(path) => Arc::new(SqliteStore::open(path, DEFAULT_OUTPUT_TAIL_BYTES)?),
+            StoreUrl::Redis(url) => {
+                Arc::new(RedisStore::connect(url, redis_prefix, DEFAULT_OUTPUT_TAIL_BYTES).await?)
+            }
+        })
+    }
+
     /// `sqlite:PATH` or a plain path, `redis://…` or `rediss://…`.
     pub fn parse(url: &str) -> Result<StoreUrl, String> {
         if url.starts_with("redis://") || url.starts_with("rediss://") {
@@ -524,6 +564,19 @@ metrics_addr: 127.0.0.1:9184
             error.contains("postgres://u:***@db/x") && !error.contains("pw"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_redis_prefix_needs_a_hash_tag() {
+        assert_eq!(check_redis_prefix("{app1}:").unwrap(), "{app1}:");
+        assert!(
+            check_redis_prefix("app1:")
+                .unwrap_err()
+                .contains("hash tag")
+        );
+        assert!(check_redis_prefix("{}:").is_err());
+        let settings = Settings::resolve(Overrides::default(), &env_of(&[("HOME", "/h")])).unwrap();
+        assert_eq!(settings.redis_prefix, "{cronq}:");
     }
 
     #[test]

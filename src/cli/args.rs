@@ -117,6 +117,15 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub store: Option<String>,
+    /// Prefix of every Redis key, with a hash tag for Redis Cluster [default: {cronq}:]
+    #[arg(
+        long,
+        env = "CRONQ_REDIS_PREFIX",
+        value_name = "PREFIX",
+        global = true,
+        hide_env_values = true
+    )]
+    pub redis_prefix: Option<String>,
     /// Lock files and the embedded store [default: $XDG_STATE_HOME/cronq, /var/lib/cronq for root, ~/.local/state/cronq]
     #[arg(
         long,
@@ -164,6 +173,7 @@ impl SettingsArgs {
             layer: Layer {
                 schedule: self.schedule.clone(),
                 store: self.store.clone(),
+                redis_prefix: self.redis_prefix.clone(),
                 state_dir: self.state_dir.clone(),
                 workers: self.workers.clone().map(|list| list.0),
                 log_format: self.log_format,

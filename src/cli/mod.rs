@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::schedule::{self, Diagnostic, Schedule};
 use crate::settings::{self, Settings};
+use crate::store::StoreError;
 
 pub use args::Cli;
 use args::Command;
@@ -41,7 +42,10 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         Some(CliError::Usage(_) | CliError::Invalid(_)) => 2,
         Some(CliError::Failed(_)) => 1,
         None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
-        None => 1,
+        None => match error.downcast_ref::<StoreError>() {
+            Some(StoreError::Unreachable { .. }) => 3,
+            _ => 1,
+        },
     }
 }
 

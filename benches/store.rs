@@ -1,0 +1,241 @@
+//! Store throughput on both backends, next to `redis-benchmark` on the same server in
+//! the same run: enqueue/s, reserve+ack/s, and the history query `job = J, limit 50`
+//! over a large history.
+//!
+//! Run with `cargo bench --bench store`. `CRONQ_BENCH_RUNS` (default 20,000) sets the
+//! runs per throughput figure, `CRONQ_BENCH_HISTORY` (default 1,000,000) the history
+//! size. Needs `redis-server` and `redis-benchmark` (Debian: redis-server, redis-tools).
+
+#[path = "../tests/common/redis_server.rs"]
+mod redis_server;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cronq::store::redis::RedisStore;
+use cronq::store::sqlite::SqliteStore;
+use cronq::store::{
+    DEFAULT_OUTPUT_TAIL_BYTES, HistoryFilter, NewRun, Outcome, RunStatus, Store, Trigger, WorkerRef,
+};
+
+/// Concurrent clients for enqueue, as `redis-benchmark -c 50`.
+const CLIENTS: usize = 50;
+/// Concurrent workers for reserve+ack.
+const WORKERS: usize = 8;
+/// Jobs the history is spread over.
+const HISTORY_JOBS: usize = 1_000;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let runs = env_count("CRONQ_BENCH_RUNS", 20_000);
+    let history = env_count("CRONQ_BENCH_HISTORY", 1_000_000);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let server = redis_server::RedisServer::start();
+    let redis_url = server.url();
+
+    println!("store benchmark: {runs} runs per throughput figure, history of {history} runs");
+    println!();
+    println!(
+        "{:<8} {:>12} {:>15} {:>26}",
+        "backend", "enqueue/s", "reserve+ack/s", "history job=J limit 50"
+    );
+
+    let sqlite_path = dir.path().join("bench.db");
+    let sqlite: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&sqlite_path, DEFAULT_OUTPUT_TAIL_BYTES).expect("open"));
+    let sqlite_figures = figures(sqlite, runs, 1).await;
+    let sqlite_history = {
+        let path = dir.path().join("history.db");
+        let fill: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&path, DEFAULT_OUTPUT_TAIL_BYTES).expect("open"));
+        fill_history(fill, history, 1).await;
+        // A fresh handle, as a `cronq history` process would open.
+        let fresh = SqliteStore::open(&path, DEFAULT_OUTPUT_TAIL_BYTES).expect("open");
+        history_query(&fresh).await
+    };
+    print_row("sqlite", sqlite_figures, sqlite_history);
+
+    let redis: Arc<dyn Store> = Arc::new(connect(&redis_url, "{bench}:").await);
+    let redis_figures = figures(redis, runs, WORKERS).await;
+    let redis_history = {
+        let fill: Arc<dyn Store> = Arc::new(connect(&redis_url, "{history}:").await);
+        fill_history(fill, history, CLIENTS).await;
+        history_query(&connect(&redis_url, "{history}:").await).await
+    };
+    print_row("redis", redis_figures, redis_history);
+
+    let lpush = redis_benchmark_lpush(server.port());
+    println!();
+    println!("redis-benchmark -t lpush -c {CLIENTS} (no pipelining), same server: {lpush:.0}/s");
+    println!(
+        "cronq redis enqueue / redis-benchmark lpush: {:.0}% (target >= 50%)",
+        redis_figures.0 / lpush * 100.0
+    );
+}
+
+async fn connect(url: &str, prefix: &str) -> RedisStore {
+    RedisStore::connect(url, prefix, DEFAULT_OUTPUT_TAIL_BYTES)
+        .await
+        .expect("connect to redis")
+}
+
+fn print_row(backend: &str, (enqueue, reserve_ack): (f64, f64), history: Duration) {
+    println!(
+        "{backend:<8} {enqueue:>12.0} {reserve_ack:>15.0} {:>23.2} ms",
+        history.as_secs_f64() * 1e3
+    );
+}
+
+/// (enqueue/s from `CLIENTS` tasks, reserve+ack/s from `workers` tasks).
+async fn figures(store: Arc<dyn Store>, runs: usize, workers: usize) -> (f64, f64) {
+    let start = Instant::now();
+    let enqueuer = Arc::clone(&store);
+    spread(runs, CLIENTS, move |_| {
+        let store = Arc::clone(&enqueuer);
+        async move {
+            store
+                .enqueue(new_run("bench", "bench"))
+                .await
+                .expect("enqueue");
+        }
+    })
+    .await;
+    let enqueue = runs as f64 / start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    spread(runs, workers, move |task| {
+        let store = Arc::clone(&store);
+        async move {
+            let worker = WorkerRef {
+                id: format!("bench-{task}"),
+                host: "bench".into(),
+            };
+            let queues = ["bench".to_string()];
+            let (_, lease) = store
+                .reserve(&queues, &worker, Duration::from_secs(60), Duration::ZERO)
+                .await
+                .expect("reserve")
+                .expect("a queued run");
+            let done = Outcome {
+                status: RunStatus::Succeeded,
+                exit_code: Some(0),
+                signal: None,
+                reason: None,
+            };
+            store
+                .finish(&lease, done, Duration::ZERO)
+                .await
+                .expect("ack");
+        }
+    })
+    .await;
+    (enqueue, runs as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Fills the history with `runs` runs spread over `HISTORY_JOBS` jobs.
+async fn fill_history(store: Arc<dyn Store>, runs: usize, clients: usize) {
+    let start = Instant::now();
+    spread(runs, clients, move |i| {
+        let store = Arc::clone(&store);
+        async move {
+            let job = format!("job-{}", i % HISTORY_JOBS);
+            store
+                .enqueue(new_run(&job, "history"))
+                .await
+                .expect("enqueue");
+        }
+    })
+    .await;
+    eprintln!(
+        "  (filled {runs} runs in {:.1} s)",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+/// The median of 21 `history --job J --limit 50` queries.
+async fn history_query(store: &dyn Store) -> Duration {
+    let mut times: Vec<Duration> = Vec::new();
+    for i in 0..21 {
+        let filter = HistoryFilter {
+            job: Some(format!("job-{}", (i * 37) % HISTORY_JOBS)),
+            limit: 50,
+            ..HistoryFilter::default()
+        };
+        let start = Instant::now();
+        let runs = store.history(&filter).await.expect("history");
+        times.push(start.elapsed());
+        assert!(!runs.is_empty());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Runs `work(i)` for i in 0..count on `tasks` concurrent tasks.
+async fn spread<F, Fut>(count: usize, tasks: usize, work: F)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let work = Arc::new(work);
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let work = Arc::clone(&work);
+            tokio::spawn(async move {
+                for i in (task..count).step_by(tasks) {
+                    work(i).await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("a bench task");
+    }
+}
+
+fn new_run(job: &str, queue: &str) -> NewRun {
+    NewRun {
+        job: job.into(),
+        queue: queue.into(),
+        trigger: Trigger::Manual,
+        scheduled_for: None,
+        max_attempts: 1,
+        args: Vec::new(),
+        env: BTreeMap::new(),
+        not_before: None,
+        lock: None,
+    }
+}
+
+/// `redis-benchmark -t lpush` requests per second against the server on `port`.
+fn redis_benchmark_lpush(port: u16) -> f64 {
+    let output = Command::new("redis-benchmark")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "lpush",
+            "-n",
+            "200000",
+        ])
+        .args(["-c", &CLIENTS.to_string(), "-q"])
+        .output()
+        .expect("redis-benchmark runs (Debian: apt-get install -y redis-tools)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    // `LPUSH: 64102.56 requests per second, p50=0.391 msec`; progress lines end in \r.
+    text.split(['\r', '\n'])
+        .filter_map(|line| line.strip_prefix("LPUSH: "))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .next_back()
+        .unwrap_or_else(|| panic!("no LPUSH figure in redis-benchmark's output: {text}"))
+}
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,461 @@
+//! The store: queues, runs (the history), fire claims, locks and the worker registry,
+//! behind one trait with two backends, the embedded SQLite file and Redis.
+//!
+//! Every process talks only to the store, so every method here is one atomic step in
+//! both backends, and a state change whose precondition fails (an ack by a worker whose
+//! lease is gone, a cancel of a finished run) is a typed [`StoreError`], never a silent
+//! overwrite. The store knows nothing of the CLI, the daemon or the schedule file; the
+//! tests in `tests/store_conformance.rs` hold both backends to the same behaviour.
+//!
+//! Time: the store stamps `queued_at`, `started_at`, `finished_at` and lease expiries
+//! with the clock of the process that calls it. Instants are kept to the millisecond.
+
+pub mod redis;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// A run's id: a ULID, so ids sort by creation time.
+pub type RunId = String;
+
+/// The bytes of output kept per run when a backend is not told otherwise: the tail.
+pub const DEFAULT_OUTPUT_TAIL_BYTES: usize = 1 << 20;
+
+/// Where a run is in its life: queued → running → one of the finished statuses;
+/// `skipped` is recorded instead of queued when a run is not started at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Lost,
+    Skipped,
+}
+
+/// Why a run exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The daemon fired it at a scheduled instant.
+    Schedule,
+    /// Someone ran `cronq run`.
+    Manual,
+    /// The next attempt of a failed or lost run.
+    Retry,
+    /// The daemon fired an instant it had missed.
+    CatchUp,
+}
+
+/// What a run's cluster lock does when another run holds it at reserve time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnBusy {
+    /// Record this run `skipped` (`concurrency: forbid`).
+    Skip,
+    /// Leave this run queued until the lock is free (`concurrency: queue`).
+    Wait,
+}
+
+/// A store lock that a run must hold while it runs (`lock: cluster`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunLock {
+    pub name: String,
+    pub on_busy: OnBusy,
+}
+
+/// A run as its creator describes it; the store adds the id, status and times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRun {
+    pub job: String,
+    pub queue: String,
+    pub trigger: Trigger,
+    /// The instant the daemon fired it for; `None` for a manual run.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// 1 + the job's `retries`.
+    pub max_attempts: u32,
+    /// Ad-hoc arguments appended to the job's command (`cronq run JOB -- ARGS`).
+    pub args: Vec<String>,
+    /// Ad-hoc environment (`cronq run JOB --env K=V`).
+    pub env: BTreeMap<String, String>,
+    /// Not to be reserved before this instant (a delayed retry).
+    pub not_before: Option<DateTime<Utc>>,
+    pub lock: Option<RunLock>,
+}
+
+/// One run: the unit of the queue and of the history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub id: RunId,
+    pub job: String,
+    pub queue: String,
+    pub status: RunStatus,
+    pub trigger: Trigger,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// 1 for the first attempt; each retry is a run of its own with the next number.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    /// The run this one retries, for a `Trigger::Retry` run.
+    pub retry_of: Option<RunId>,
+    pub host: Option<String>,
+    pub worker: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// 0-100, as the job last reported it.
+    pub progress: Option<u8>,
+    pub message: Option<String>,
+    /// Why it was skipped, lost, cancelled or failed without an exit code.
+    pub reason: Option<String>,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub lock: Option<RunLock>,
+    /// `cronq cancel` asked the worker running it to stop it.
+    pub cancel_requested: bool,
+}
+
+/// The right to work on a run until `expires_at`; only its holder may extend or end it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub run: RunId,
+    /// Changes with every reserve, so a stale holder is told apart from the current one.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who reserves: written onto the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerRef {
+    pub id: String,
+    pub host: String,
+}
+
+/// How a running run ended, as its worker reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// One of `Succeeded`, `Failed`, `TimedOut`, `Cancelled`; anything else is `Invalid`.
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub reason: Option<String>,
+}
+
+/// What [`Store::finish`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finished {
+    /// The run, now finished.
+    pub run: Run,
+    /// Its next attempt, queued, when the outcome was a failure and attempts remain.
+    pub retry: Option<Run>,
+}
+
+/// What [`Store::cancel`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// It was queued: now out of its queue and recorded `cancelled`.
+    Dequeued,
+    /// It is running: its worker is asked to stop it and will record `cancelled`.
+    Requested,
+}
+
+/// The output a run has produced, from some offset on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Offset of `bytes[0]` in everything the run has written; larger than the offset
+    /// asked for when the tail no longer holds those bytes.
+    pub start: u64,
+    pub bytes: Vec<u8>,
+    /// Everything the run has written so far, in bytes: where to continue from.
+    pub end: u64,
+}
+
+/// A queued run and its place in its queue (1 = next).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuedRun {
+    pub run: Run,
+    pub position: u64,
+}
+
+/// Which finished and unfinished runs `history` returns, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub job: Option<String>,
+    /// Any of these; empty for all.
+    pub statuses: Vec<RunStatus>,
+    /// Queued at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many; 0 for no limit.
+    pub limit: usize,
+}
+
+/// A worker process as the registry knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub queues: Vec<String>,
+    /// The runs it is executing now.
+    pub runs: Vec<RunId>,
+    /// Set by the store at each heartbeat.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// How much history of one job to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub succeeded: u32,
+    /// Runs that did not succeed: failed, timed out, cancelled, lost and skipped.
+    pub failed: u32,
+    pub max_age: Duration,
+}
+
+/// Why a store operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached; `url` carries no password.
+    #[error("the store at {url} is unreachable: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("no run {0}")]
+    NotFound(RunId),
+    /// The caller's lease on the run expired (reaped yet or not), the run was taken
+    /// again, or it has already been finished.
+    #[error("the lease on run {0} is gone: the run was reaped or is held by another worker")]
+    LeaseLost(RunId),
+    /// The run is not in a status the operation needs.
+    #[error("run {id} is {status}")]
+    WrongStatus { id: RunId, status: RunStatus },
+    /// An argument out of its range (a progress of 120, an empty queue list).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store refused an operation for a reason of its own (a full disk, a timeout).
+    #[error("the store failed: {0}")]
+    Failed(String),
+    /// The store answered with something cronq did not write.
+    #[error("the store is corrupt or from another version: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The operations every backend provides, each one atomic.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Records a new run and puts it at the end of its queue: `queued`, attempt 1.
+    async fn enqueue(&self, run: NewRun) -> Result<Run>;
+
+    /// Fires a job at a scheduled instant, at most once per (job, instant) however many
+    /// processes share the store: claims the instant, records the run and queues it (or,
+    /// with `skip`, records it `skipped` with that reason), and moves the job's
+    /// last-fired marker to `instant` if that is later, all in one atomic step. `None`
+    /// when the instant was already claimed, by this process or another.
+    async fn fire(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>>;
+
+    /// The latest instant fired for `job`, for catch-up after downtime.
+    async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>>;
+
+    /// Takes the oldest ready run (its `not_before` passed) of the first queue in
+    /// `queues` that has one, marks it `running` on `worker` and leases it for
+    /// `lease_for`; waits up to `wait` for one, waking promptly when one is queued.
+    ///
+    /// A run with a cluster lock takes the lock (owner: the run's id) in the same step.
+    /// When another owner holds it, the run is recorded `skipped` (`OnBusy::Skip`) or
+    /// stays queued (`OnBusy::Wait`), and the next run is considered.
+    async fn reserve(
+        &self,
+        queues: &[String],
+        worker: &WorkerRef,
+        lease_for: Duration,
+        wait: Duration,
+    ) -> Result<Option<(Run, Lease)>>;
+
+    /// Extends a lease the caller holds, and the run's cluster lock with it. Returns the
+    /// new lease and whether a cancel was requested. `LeaseLost` if it is not held.
+    async fn extend(&self, lease: &Lease, lease_for: Duration) -> Result<(Lease, bool)>;
+
+    /// Ends a run the caller holds the lease of, with its outcome, and releases its
+    /// cluster lock. A failure or timeout with attempts left also queues the next
+    /// attempt (`Trigger::Retry`, `retry_of` this run) to start after `retry_in`; the
+    /// last failed attempt stays `failed`, the dead letter. `LeaseLost` if the lease is
+    /// not held; nothing changes then.
+    async fn finish(&self, lease: &Lease, outcome: Outcome, retry_in: Duration)
+    -> Result<Finished>;
+
+    /// Cancels a run: a queued one leaves its queue and is recorded `cancelled`; for a
+    /// running one a cancel is requested, which its worker sees when it extends the
+    /// lease. `WrongStatus` for a run that has finished.
+    async fn cancel(&self, id: &str) -> Result<Cancelled>;
+
+    /// Appends to the output of a run the caller holds; only the last bytes, up to the
+    /// backend's tail size, are kept.
+    async fn append_output(&self, lease: &Lease, chunk: &[u8]) -> Result<()>;
+
+    /// Records a running run's progress (0-100) and message. `WrongStatus` unless running.
+    async fn set_progress(&self, id: &str, percent: u8, message: Option<&str>) -> Result<()>;
+
+    /// One run. `NotFound` if there is none (or it was pruned).
+    async fn run(&self, id: &str) -> Result<Run>;
+
+    /// A run's output from offset `from` on, as far as the tail still holds it.
+    async fn output(&self, id: &str, from: u64) -> Result<Output>;
+
+    /// Runs matching `filter`, newest first.
+    async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>>;
+
+    /// The running runs, oldest start first.
+    async fn running(&self) -> Result<Vec<Run>>;
+
+    /// The queued runs of every queue: each queue's ready runs in the order reserve takes
+    /// them, then its runs not yet due, soonest first.
+    async fn queued(&self) -> Result<Vec<QueuedRun>>;
+
+    /// The durations in seconds of the job's last `count` successful runs, newest first.
+    async fn durations(&self, job: &str, count: usize) -> Result<Vec<f64>>;
+
+    /// Each queue that holds queued runs, with how many.
+    async fn queue_lengths(&self) -> Result<Vec<(String, u64)>>;
+
+    /// Takes the lock `name` for `owner` until `ttl` from now: true if it was free,
+    /// expired, or already `owner`'s (then it is renewed).
+    async fn lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool>;
+
+    /// Renews a lock only if `owner` still holds it: false once it has expired.
+    async fn renew_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool>;
+
+    /// Releases a lock only if `owner` holds it and it has not expired: false otherwise.
+    async fn unlock(&self, name: &str, owner: &str) -> Result<bool>;
+
+    /// Registers or refreshes a worker; it is forgotten `ttl` after its last heartbeat.
+    async fn heartbeat(&self, worker: &WorkerInfo, ttl: Duration) -> Result<()>;
+
+    /// The registered workers.
+    async fn workers(&self) -> Result<Vec<WorkerInfo>>;
+
+    /// Removes a worker from the registry (a clean stop).
+    async fn unregister(&self, worker_id: &str) -> Result<()>;
+
+    /// Turns each running run whose lease expired into `lost`, releases its cluster
+    /// lock, and queues its next attempt at once if attempts remain. Each expired run
+    /// is reaped exactly once, however many reapers run. Returns the runs made lost.
+    async fn reap(&self) -> Result<Vec<Run>>;
+
+    /// Deletes a job's finished runs beyond `keep`: the newest `succeeded` successes and
+    /// `failed` others are kept, and none older than `max_age`. Returns how many went.
+    async fn prune(&self, job: &str, keep: &Retention) -> Result<u64>;
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 8] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::TimedOut,
+        RunStatus::Cancelled,
+        RunStatus::Lost,
+        RunStatus::Skipped,
+    ];
+
+    /// The statuses `history --failed` means.
+    pub const FAILURES: [RunStatus; 3] = [RunStatus::Failed, RunStatus::TimedOut, RunStatus::Lost];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Lost => "lost",
+            RunStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// No further change will happen to a run in this status.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Retry => "retry",
+            Trigger::CatchUp => "catch_up",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Trigger> {
+        [
+            Trigger::Schedule,
+            Trigger::Manual,
+            Trigger::Retry,
+            Trigger::CatchUp,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+    }
+}
+
+impl OnBusy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBusy::Skip => "skip",
+            OnBusy::Wait => "wait",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OnBusy> {
+        [OnBusy::Skip, OnBusy::Wait]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+impl Run {
+    /// From start to finish, or to now while it runs.
+    pub fn duration_s(&self, now: DateTime<Utc>) -> Option<f64> {
+        let start = self.started_at?;
+        let end = self.finished_at.unwrap_or(now);
+        Some((end - start).num_milliseconds() as f64 / 1000.0)
+    }
+}
+
+/// A fresh run id: a ULID, time-sortable.
+pub fn new_run_id() -> RunId {
+    ulid::Ulid::generate().to_string()
+}
+
+/// A fresh lease token.
+pub fn new_token() -> String {
+    ulid::Ulid::generate().to_string()
+}

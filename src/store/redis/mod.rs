@@ -1,0 +1,508 @@
+//! The Redis backend: every key under one prefix with a hash tag (default `{cronq}:`),
+//! so the multi-key Lua scripts also run on Redis Cluster; every change that touches
+//! several keys is one script (`scripts/*.lua`), never a read-modify-write from here.
+//!
+//! Key layout, `P` being the prefix:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `P` `seq` | string | a counter: each run's creation order (`seq`) |
+//! | `P` `run:ID` | hash | one run (see `record.rs`) |
+//! | `P` `out:ID` | string | the tail of a run's output |
+//! | `P` `ready:Q` | zset | queue Q's ready runs, by seq: reserve takes the lowest |
+//! | `P` `delayed:Q` | zset | queue Q's runs not ready yet, by `not_before` ms |
+//! | `P` `wake:Q` | list | a few tokens that wake the reservers blocked on queue Q |
+//! | `P` `queues` | set | every queue name ever used |
+//! | `P` `inflight` | zset | running runs, by lease expiry ms: what reap looks at |
+//! | `P` `history` | zset | every run, by seq |
+//! | `P` `history:JOB` | zset | the job's runs, by seq |
+//! | `P` `done:ok:JOB` | zset | the job's succeeded runs, by seq |
+//! | `P` `done:other:JOB` | zset | the job's other finished runs, by seq |
+//! | `P` `claim:JOB:INSTANT_MS` | string | the run that fired that instant (expires after 8 days) |
+//! | `P` `fired` | hash | job → last instant fired, ms |
+//! | `P` `lock:NAME` | string | the lock's owner, with its TTL |
+//! | `P` `workers` | hash | worker id → its registration (JSON) |
+//! | `P` `workers:expiry` | zset | worker id, by the ms its registration runs out |
+//!
+//! The store must not know the daemon, the workers or the CLI; it only keeps their state.
+
+mod connection;
+mod queries;
+mod record;
+mod scripts;
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redis::{Script, ScriptInvocation, Value};
+
+use self::connection::{Connection, MAX_BLOCK};
+use self::record::{Record, ms, new_run_fields, reply};
+use self::scripts::Scripts;
+use super::{
+    Cancelled, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, QueuedRun, Result,
+    Retention, Run, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, new_run_id, new_token,
+};
+
+pub use self::connection::redact;
+
+/// The key prefix when none is configured; the braces are the Cluster hash tag.
+pub const DEFAULT_PREFIX: &str = "{cronq}:";
+
+/// How long a fire claim outlives its firing. The job's last-fired marker keeps catch-up
+/// from going back further, so an older claim is never needed.
+const CLAIM_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
+/// Runs a reap or prune script handles at a time, so one script never blocks Redis long.
+const BATCH: usize = 100;
+const LOST_REASON: &str = "lease expired: its worker stopped heartbeating";
+
+/// A store in one Redis server (or a replicated primary). The keys are laid out for
+/// Cluster, but this client connects to a single node.
+pub struct RedisStore {
+    connection: Connection,
+    scripts: Scripts,
+    prefix: String,
+    output_tail_bytes: usize,
+}
+
+impl RedisStore {
+    /// Connects to `redis://[user:pass@]host:port/db` (or `rediss://` for TLS). Every key
+    /// goes under `prefix`; each run keeps the last `output_tail_bytes` of its output.
+    pub async fn connect(url: &str, prefix: &str, output_tail_bytes: usize) -> Result<RedisStore> {
+        if prefix.is_empty() {
+            return Err(StoreError::Invalid(
+                "the Redis key prefix is empty".to_owned(),
+            ));
+        }
+        Ok(RedisStore {
+            connection: Connection::open(url).await?,
+            scripts: Scripts::new(),
+            prefix: prefix.to_owned(),
+            output_tail_bytes,
+        })
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    /// A script call with its two fixed parameters: the prefix and the clock (ms).
+    fn invocation<'a>(&self, script: &'a Script, now_ms: i64) -> ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation.key(&self.prefix).arg(now_ms);
+        invocation
+    }
+
+    /// One reserve attempt: the run and its lease, or the earliest delayed run's instant.
+    async fn try_reserve(
+        &self,
+        queues: &[String],
+        worker: &WorkerRef,
+        lease_ms: i64,
+    ) -> Result<std::result::Result<(Run, Lease), Option<i64>>> {
+        let now = now_ms();
+        let mut call = self.invocation(&self.scripts.reserve, now);
+        call.arg(now + lease_ms)
+            .arg(lease_ms)
+            .arg(new_token())
+            .arg(&worker.id)
+            .arg(&worker.host);
+        call.arg(queues);
+        let value = self.connection.script(&call).await?;
+        let corrupt =
+            |v: &Value| StoreError::Corrupt(format!("an unexpected reserve reply: {v:?}"));
+        let Value::Array(mut items) = value else {
+            return Err(corrupt(&value));
+        };
+        match (items.first().and_then(record::text).as_deref(), items.len()) {
+            (Some("ok"), 2) => {
+                let record = Record::from_value(items.swap_remove(1))?;
+                Ok(Ok((record.run()?, record.lease()?)))
+            }
+            (Some("none"), _) => match items.get(1) {
+                Some(Value::Int(at)) => Ok(Err(Some(*at))),
+                _ => Ok(Err(None)),
+            },
+            _ => Err(corrupt(&Value::Array(items))),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    ms(Utc::now())
+}
+
+/// A duration in whole milliseconds, at least 1 (Redis refuses a TTL of 0).
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4).max(1)
+}
+
+fn time(ms: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("a time of {ms} ms")))
+}
+
+/// A run's `not_before` as a script argument: ms, or empty for none (an absent `Option`
+/// would write no argument at all and shift the rest).
+fn not_before_arg(run: &NewRun) -> String {
+    run.not_before
+        .map(|t| ms(t).to_string())
+        .unwrap_or_default()
+}
+
+/// The run in a reply item, or `None` for a nil.
+fn optional_run(value: Value) -> Result<Option<Run>> {
+    match value {
+        Value::Nil => Ok(None),
+        value => record::run(value).map(Some),
+    }
+}
+
+fn first(items: Vec<Value>) -> Value {
+    items.into_iter().next().unwrap_or(Value::Nil)
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn enqueue(&self, run: NewRun) -> Result<Run> {
+        let (id, now) = (new_run_id(), now_ms());
+        let mut call = self.invocation(&self.scripts.enqueue, now);
+        call.arg(&id)
+            .arg(&run.job)
+            .arg(&run.queue)
+            .arg(not_before_arg(&run));
+        call.arg(new_run_fields(&run, RunStatus::Queued, now));
+        match first(reply(self.connection.script(&call).await?, &id)?) {
+            Value::Nil => record::described_run(id, run, RunStatus::Queued, now),
+            replayed => record::run(replayed),
+        }
+    }
+
+    async fn fire(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>> {
+        let (id, now) = (new_run_id(), now_ms());
+        let status = if skip.is_some() {
+            RunStatus::Skipped
+        } else {
+            RunStatus::Queued
+        };
+        let mut fields = new_run_fields(&run, status, now);
+        if let Some(reason) = &skip {
+            fields.extend([
+                "reason".to_owned(),
+                reason.clone(),
+                "finished_at".to_owned(),
+                now.to_string(),
+            ]);
+        }
+        let mut call = self.invocation(&self.scripts.fire, now);
+        call.arg(&id)
+            .arg(&run.job)
+            .arg(ms(instant))
+            .arg(duration_ms(CLAIM_TTL));
+        call.arg(&run.queue)
+            .arg(not_before_arg(&run))
+            .arg(if skip.is_some() { "1" } else { "0" });
+        call.arg(fields);
+        match first(reply(self.connection.script(&call).await?, &id)?) {
+            Value::Nil => Ok(None),
+            Value::Array(replayed) => record::run(Value::Array(replayed)).map(Some),
+            _ => {
+                let mut fired = record::described_run(id, run, status, now)?;
+                fired.reason = skip;
+                Ok(Some(fired))
+            }
+        }
+    }
+
+    async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = self
+            .connection
+            .query(redis::cmd("HGET").arg(self.key("fired")).arg(job))
+            .await?;
+        at.map(time).transpose()
+    }
+
+    async fn reserve(
+        &self,
+        queues: &[String],
+        worker: &WorkerRef,
+        lease_for: Duration,
+        wait: Duration,
+    ) -> Result<Option<(Run, Lease)>> {
+        if queues.is_empty() {
+            return Err(StoreError::Invalid(
+                "reserve needs at least one queue".to_owned(),
+            ));
+        }
+        let deadline = Instant::now().checked_add(wait);
+        let wake_keys: Vec<String> = queues
+            .iter()
+            .map(|q| self.key(&format!("wake:{q}")))
+            .collect();
+        loop {
+            let earliest = match self
+                .try_reserve(queues, worker, duration_ms(lease_for))
+                .await?
+            {
+                Ok(taken) => return Ok(Some(taken)),
+                Err(earliest) => earliest,
+            };
+            let remaining = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => MAX_BLOCK,
+            };
+            if remaining.is_zero() {
+                return Ok(None);
+            }
+            // Block until woken, the earliest delayed run is due, or the wait is spent.
+            let mut block = remaining.min(MAX_BLOCK);
+            if let Some(at) = earliest {
+                let due_in = u64::try_from(at - now_ms()).unwrap_or(0).max(1);
+                block = block.min(Duration::from_millis(due_in));
+            }
+            self.connection.wait_for_wake(&wake_keys, block).await?;
+        }
+    }
+
+    async fn extend(&self, lease: &Lease, lease_for: Duration) -> Result<(Lease, bool)> {
+        let (now, lease_ms) = (now_ms(), duration_ms(lease_for));
+        let expires = now + lease_ms;
+        let mut call = self.invocation(&self.scripts.extend, now);
+        call.arg(&lease.run)
+            .arg(&lease.token)
+            .arg(expires)
+            .arg(lease_ms);
+        let items = reply(self.connection.script(&call).await?, &lease.run)?;
+        let cancel = items.first().and_then(record::text).as_deref() == Some("1");
+        let renewed = Lease {
+            run: lease.run.clone(),
+            token: lease.token.clone(),
+            expires_at: time(expires)?,
+        };
+        Ok((renewed, cancel))
+    }
+
+    async fn finish(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        retry_in: Duration,
+    ) -> Result<Finished> {
+        use RunStatus::{Cancelled, Failed, Succeeded, TimedOut};
+        if !matches!(outcome.status, Succeeded | Failed | TimedOut | Cancelled) {
+            return Err(StoreError::Invalid(format!(
+                "a run cannot finish as {}: succeeded, failed, timed_out or cancelled",
+                outcome.status
+            )));
+        }
+        let now = now_ms();
+        let mut extra = Vec::new();
+        let optional = [
+            ("exit_code", outcome.exit_code.map(|c| c.to_string())),
+            ("signal", outcome.signal.map(|s| s.to_string())),
+            ("reason", outcome.reason),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                extra.extend([name.to_owned(), value]);
+            }
+        }
+        let retry_at =
+            now.saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 4));
+        let mut call = self.invocation(&self.scripts.finish, now);
+        call.arg(&lease.run)
+            .arg(&lease.token)
+            .arg(outcome.status.as_str());
+        call.arg(new_run_id()).arg(retry_at).arg(extra);
+        let mut items = reply(self.connection.script(&call).await?, &lease.run)?.into_iter();
+        let run = record::run(items.next().unwrap_or(Value::Nil))?;
+        let retry = optional_run(items.next().unwrap_or(Value::Nil))?;
+        Ok(Finished { run, retry })
+    }
+
+    async fn cancel(&self, id: &str) -> Result<Cancelled> {
+        let mut call = self.invocation(&self.scripts.cancel, now_ms());
+        call.arg(id);
+        let items = reply(self.connection.script(&call).await?, id)?;
+        match items.first().and_then(record::text).as_deref() {
+            Some("dequeued") => Ok(Cancelled::Dequeued),
+            Some("requested") => Ok(Cancelled::Requested),
+            other => Err(StoreError::Corrupt(format!(
+                "an unexpected cancel reply: {other:?}"
+            ))),
+        }
+    }
+
+    async fn append_output(&self, lease: &Lease, chunk: &[u8]) -> Result<()> {
+        let mut call = self.invocation(&self.scripts.append_output, now_ms());
+        call.arg(&lease.run)
+            .arg(&lease.token)
+            .arg(chunk)
+            .arg(self.output_tail_bytes);
+        reply(self.connection.script(&call).await?, &lease.run).map(drop)
+    }
+
+    async fn set_progress(&self, id: &str, percent: u8, message: Option<&str>) -> Result<()> {
+        if percent > 100 {
+            return Err(StoreError::Invalid(format!(
+                "a progress of {percent}%: it goes from 0 to 100"
+            )));
+        }
+        let mut call = self.invocation(&self.scripts.set_progress, now_ms());
+        call.arg(id)
+            .arg(percent)
+            .arg(if message.is_some() { "1" } else { "0" });
+        call.arg(message.unwrap_or_default());
+        reply(self.connection.script(&call).await?, id).map(drop)
+    }
+
+    async fn run(&self, id: &str) -> Result<Run> {
+        self.fetch_run(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))
+    }
+
+    async fn output(&self, id: &str, from: u64) -> Result<Output> {
+        self.read_output(id, from).await
+    }
+
+    async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
+        self.scan_history(filter).await
+    }
+
+    async fn running(&self) -> Result<Vec<Run>> {
+        self.list_running().await
+    }
+
+    async fn queued(&self) -> Result<Vec<QueuedRun>> {
+        self.list_queued().await
+    }
+
+    async fn durations(&self, job: &str, count: usize) -> Result<Vec<f64>> {
+        self.last_durations(job, count).await
+    }
+
+    async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {
+        self.count_queued().await
+    }
+
+    async fn lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool> {
+        let mut call = self.invocation(&self.scripts.lock, now_ms());
+        call.arg(name).arg(owner).arg(duration_ms(ttl));
+        Ok(matches!(
+            self.connection.script(&call).await?,
+            Value::Int(1)
+        ))
+    }
+
+    async fn renew_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool> {
+        let mut call = self.invocation(&self.scripts.renew_lock, now_ms());
+        call.arg(name).arg(owner).arg(duration_ms(ttl));
+        Ok(matches!(
+            self.connection.script(&call).await?,
+            Value::Int(1)
+        ))
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<bool> {
+        let mut call = self.invocation(&self.scripts.unlock, now_ms());
+        call.arg(name).arg(owner);
+        Ok(matches!(
+            self.connection.script(&call).await?,
+            Value::Int(1)
+        ))
+    }
+
+    async fn heartbeat(&self, worker: &WorkerInfo, ttl: Duration) -> Result<()> {
+        let now = now_ms();
+        let registration = queries::worker_json(worker, now);
+        let mut call = self.invocation(&self.scripts.heartbeat, now);
+        call.arg(&worker.id)
+            .arg(registration)
+            .arg(now.saturating_add(duration_ms(ttl)));
+        self.connection.script(&call).await.map(drop)
+    }
+
+    async fn workers(&self) -> Result<Vec<WorkerInfo>> {
+        self.list_workers().await
+    }
+
+    async fn unregister(&self, worker_id: &str) -> Result<()> {
+        let mut call = self.invocation(&self.scripts.unregister, now_ms());
+        call.arg(worker_id);
+        self.connection.script(&call).await.map(drop)
+    }
+
+    async fn reap(&self) -> Result<Vec<Run>> {
+        let mut lost = Vec::new();
+        loop {
+            let mut call = self.invocation(&self.scripts.reap, now_ms());
+            call.arg(LOST_REASON)
+                .arg((0..BATCH).map(|_| new_run_id()).collect::<Vec<_>>());
+            let value = self.connection.script(&call).await?;
+            let Value::Array(items) = value else {
+                return Err(StoreError::Corrupt(format!(
+                    "an unexpected reap reply: {value:?}"
+                )));
+            };
+            let mut items = items.into_iter();
+            let taken = match items.next() {
+                Some(Value::Int(n)) => usize::try_from(n).unwrap_or(0),
+                _ => 0,
+            };
+            if let Some(Value::Array(runs)) = items.next() {
+                for run in runs {
+                    lost.push(record::run(run)?);
+                }
+            }
+            if taken < BATCH {
+                return Ok(lost);
+            }
+        }
+    }
+
+    async fn prune(&self, job: &str, keep: &Retention) -> Result<u64> {
+        let mut deleted = 0;
+        loop {
+            let now = now_ms();
+            let max_age = i64::try_from(keep.max_age.as_millis()).unwrap_or(i64::MAX / 4);
+            let mut call = self.invocation(&self.scripts.prune, now);
+            call.arg(job)
+                .arg(keep.succeeded)
+                .arg(keep.failed)
+                .arg(now.saturating_sub(max_age));
+            call.arg(BATCH);
+            let (count, more): (u64, u8) = match self.connection.script(&call).await? {
+                Value::Array(items) if items.len() == 2 => match (&items[0], &items[1]) {
+                    (Value::Int(count), Value::Int(more)) => (*count as u64, *more as u8),
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "an unexpected prune reply: {items:?}"
+                        )));
+                    }
+                },
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "an unexpected prune reply: {other:?}"
+                    )));
+                }
+            };
+            deleted += count;
+            if more == 0 {
+                return Ok(deleted);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisStore({} {})", self.connection.url(), self.prefix)
+    }
+}

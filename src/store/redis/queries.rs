@@ -1,0 +1,291 @@
+//! The read-only side: runs, output, history, queues, durations and workers. Reads need
+//! no script; several keys read together go in one pipeline (MULTI where they must agree).
+
+use chrono::{DateTime, TimeDelta, Utc};
+use redis::Value;
+
+use super::record::Record;
+use super::{RedisStore, now_ms, time};
+use crate::store::{
+    HistoryFilter, Output, QueuedRun, Result, Run, RunStatus, StoreError, WorkerInfo,
+};
+
+/// Runs read per round trip when a history filter has to skip some.
+const HISTORY_CHUNK: usize = 500;
+/// History is kept by creation order, and `since` compares `queued_at`, stamped by each
+/// caller's clock: the scan stops this far past `since`, to allow for clock skew.
+const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
+
+impl RedisStore {
+    /// The records of these runs, in order; pruned ones are left out.
+    async fn records(&self, ids: &[String]) -> Result<Vec<Record>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(self.key(&format!("run:{id}")));
+        }
+        let values: Vec<Value> = self.connection.pipeline(&pipe).await?;
+        values
+            .into_iter()
+            .filter(|v| !matches!(v, Value::Array(items) if items.is_empty()))
+            .filter(|v| !matches!(v, Value::Map(items) if items.is_empty()))
+            .map(Record::from_value)
+            .collect()
+    }
+
+    async fn runs(&self, ids: &[String]) -> Result<Vec<Run>> {
+        self.records(ids).await?.iter().map(Record::run).collect()
+    }
+
+    pub(super) async fn fetch_run(&self, id: &str) -> Result<Option<Run>> {
+        Ok(self.runs(&[id.to_owned()]).await?.pop())
+    }
+
+    pub(super) async fn read_output(&self, id: &str, from: u64) -> Result<Output> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("HGETALL")
+            .arg(self.key(&format!("run:{id}")))
+            .cmd("GET")
+            .arg(self.key(&format!("out:{id}")));
+        let (run, tail): (Value, Option<Vec<u8>>) = self.connection.pipeline(&pipe).await?;
+        if matches!(&run, Value::Array(items) if items.is_empty()) {
+            return Err(StoreError::NotFound(id.to_owned()));
+        }
+        let end = Record::from_value(run)?.output_total()?;
+        let tail = tail.unwrap_or_default();
+        let tail_start = end.saturating_sub(tail.len() as u64);
+        let start = from.max(tail_start).min(end);
+        let skip = usize::try_from(start - tail_start)
+            .unwrap_or(tail.len())
+            .min(tail.len());
+        Ok(Output {
+            start,
+            bytes: tail[skip..].to_vec(),
+            end,
+        })
+    }
+
+    pub(super) async fn scan_history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
+        let index = match &filter.job {
+            Some(job) => self.key(&format!("history:{job}")),
+            None => self.key("history"),
+        };
+        let limit = if filter.limit == 0 {
+            usize::MAX
+        } else {
+            filter.limit
+        };
+        let filtered = !filter.statuses.is_empty() || filter.since.is_some();
+        let chunk = if filtered {
+            HISTORY_CHUNK
+        } else {
+            limit.min(HISTORY_CHUNK)
+        };
+        let stop_before = filter.since.map(|since| since - CLOCK_SKEW);
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let ids: Vec<String> = self
+                .connection
+                .query(
+                    redis::cmd("ZREVRANGE")
+                        .arg(&index)
+                        .arg(offset)
+                        .arg(offset + chunk - 1),
+                )
+                .await?;
+            for run in self.runs(&ids).await? {
+                if stop_before.is_some_and(|stop| run.queued_at < stop) {
+                    return Ok(found);
+                }
+                let wanted = filter.since.is_none_or(|since| run.queued_at >= since)
+                    && (filter.statuses.is_empty() || filter.statuses.contains(&run.status));
+                if wanted {
+                    found.push(run);
+                    if found.len() == limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            if ids.len() < chunk {
+                return Ok(found);
+            }
+            offset += chunk;
+        }
+    }
+
+    pub(super) async fn list_running(&self) -> Result<Vec<Run>> {
+        let ids: Vec<String> = self
+            .connection
+            .query(
+                redis::cmd("ZRANGE")
+                    .arg(self.key("inflight"))
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        let mut runs: Vec<Run> = self.runs(&ids).await?;
+        runs.retain(|run| run.status == RunStatus::Running);
+        runs.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(runs)
+    }
+
+    async fn queue_names(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .connection
+            .query(redis::cmd("SMEMBERS").arg(self.key("queues")))
+            .await?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Queue `queue`'s run ids in the order reserve takes them: ready runs (and delayed
+    /// ones already due, which reserve moves in by seq), then the delayed ones by due time.
+    async fn queue_order(&self, queue: &str) -> Result<Vec<Run>> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("ZRANGE")
+            .arg(self.key(&format!("ready:{queue}")))
+            .arg(0)
+            .arg(-1)
+            .cmd("ZRANGE")
+            .arg(self.key(&format!("delayed:{queue}")))
+            .arg(0)
+            .arg(-1);
+        let (ready, delayed): (Vec<String>, Vec<String>) = self.connection.pipeline(&pipe).await?;
+        let ids: Vec<String> = ready.into_iter().chain(delayed).collect();
+        let mut runs = Vec::with_capacity(ids.len());
+        for record in self.records(&ids).await? {
+            let seq: u64 = record.seq()?;
+            let run = record.run()?;
+            if run.status == RunStatus::Queued {
+                runs.push((seq, run));
+            }
+        }
+        let now = Utc::now();
+        let due_at = |run: &Run| run.not_before.filter(|&at| at > now);
+        runs.sort_by(|(seq_a, a), (seq_b, b)| (due_at(a), seq_a).cmp(&(due_at(b), seq_b)));
+        Ok(runs.into_iter().map(|(_, run)| run).collect())
+    }
+
+    pub(super) async fn list_queued(&self) -> Result<Vec<QueuedRun>> {
+        let mut queued = Vec::new();
+        for queue in self.queue_names().await? {
+            let runs = self.queue_order(&queue).await?;
+            queued.extend(
+                runs.into_iter()
+                    .zip(1..)
+                    .map(|(run, position)| QueuedRun { run, position }),
+            );
+        }
+        Ok(queued)
+    }
+
+    pub(super) async fn count_queued(&self) -> Result<Vec<(String, u64)>> {
+        let names = self.queue_names().await?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for queue in &names {
+            pipe.cmd("ZCARD").arg(self.key(&format!("ready:{queue}")));
+            pipe.cmd("ZCARD").arg(self.key(&format!("delayed:{queue}")));
+        }
+        let counts: Vec<u64> = self.connection.pipeline(&pipe).await?;
+        Ok(names
+            .into_iter()
+            .zip(counts.chunks(2).map(|c| c.iter().sum::<u64>()))
+            .filter(|(_, count)| *count > 0)
+            .collect())
+    }
+
+    pub(super) async fn last_durations(&self, job: &str, count: usize) -> Result<Vec<f64>> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let key = self.key(&format!("done:ok:{job}"));
+        let ids: Vec<String> = self
+            .connection
+            .query(redis::cmd("ZREVRANGE").arg(key).arg(0).arg(count - 1))
+            .await?;
+        let now = Utc::now();
+        Ok(self
+            .runs(&ids)
+            .await?
+            .iter()
+            .filter_map(|run| run.duration_s(now))
+            .collect())
+    }
+
+    pub(super) async fn list_workers(&self) -> Result<Vec<WorkerInfo>> {
+        let ids: Vec<String> = self
+            .connection
+            .query(
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(self.key("workers:expiry"))
+                    .arg(format!("({}", now_ms()))
+                    .arg("+inf"),
+            )
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let registrations: Vec<Option<String>> = self
+            .connection
+            .query(redis::cmd("HMGET").arg(self.key("workers")).arg(&ids))
+            .await?;
+        let mut workers: Vec<WorkerInfo> = registrations
+            .iter()
+            .flatten()
+            .map(|json| parse_worker(json))
+            .collect::<Result<_>>()?;
+        workers.sort_by(|a, b| (&a.host, &a.id).cmp(&(&b.host, &b.id)));
+        Ok(workers)
+    }
+}
+
+/// A worker's registration as stored: JSON, `last_seen` in ms.
+pub(super) fn worker_json(worker: &WorkerInfo, now_ms: i64) -> String {
+    serde_json::json!({
+        "id": worker.id,
+        "host": worker.host,
+        "pid": worker.pid,
+        "queues": worker.queues,
+        "runs": worker.runs,
+        "last_seen": now_ms,
+    })
+    .to_string()
+}
+
+fn parse_worker(json: &str) -> Result<WorkerInfo> {
+    let corrupt = || {
+        StoreError::Corrupt(format!(
+            "a worker registration that cronq did not write: {json}"
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| corrupt())?;
+    let text = |name: &str| value[name].as_str().map(str::to_owned).ok_or_else(corrupt);
+    let list = |name: &str| -> Result<Vec<String>> {
+        value[name]
+            .as_array()
+            .ok_or_else(corrupt)?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or_else(corrupt))
+            .collect()
+    };
+    let last_seen: DateTime<Utc> = time(value["last_seen"].as_i64().ok_or_else(corrupt)?)?;
+    Ok(WorkerInfo {
+        id: text("id")?,
+        host: text("host")?,
+        pid: value["pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(corrupt)?,
+        queues: list("queues")?,
+        runs: list("runs")?,
+        last_seen,
+    })
+}

@@ -1,0 +1,51 @@
+//! The Lua scripts, one per atomic change, each with the shared prelude (`lib.lua`:
+//! the key layout and the steps several changes share) put in front of it.
+
+use redis::Script;
+
+const PRELUDE: &str = include_str!("scripts/lib.lua");
+
+/// Every script the backend runs, compiled once per store.
+pub(super) struct Scripts {
+    pub enqueue: Script,
+    pub fire: Script,
+    pub reserve: Script,
+    pub extend: Script,
+    pub finish: Script,
+    pub cancel: Script,
+    pub append_output: Script,
+    pub set_progress: Script,
+    pub reap: Script,
+    pub prune: Script,
+    pub lock: Script,
+    pub renew_lock: Script,
+    pub unlock: Script,
+    pub heartbeat: Script,
+    pub unregister: Script,
+}
+
+fn with_prelude(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}\n{body}"))
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        Scripts {
+            enqueue: with_prelude(include_str!("scripts/enqueue.lua")),
+            fire: with_prelude(include_str!("scripts/fire.lua")),
+            reserve: with_prelude(include_str!("scripts/reserve.lua")),
+            extend: with_prelude(include_str!("scripts/extend.lua")),
+            finish: with_prelude(include_str!("scripts/finish.lua")),
+            cancel: with_prelude(include_str!("scripts/cancel.lua")),
+            append_output: with_prelude(include_str!("scripts/append_output.lua")),
+            set_progress: with_prelude(include_str!("scripts/set_progress.lua")),
+            reap: with_prelude(include_str!("scripts/reap.lua")),
+            prune: with_prelude(include_str!("scripts/prune.lua")),
+            lock: with_prelude(include_str!("scripts/lock.lua")),
+            renew_lock: with_prelude(include_str!("scripts/renew_lock.lua")),
+            unlock: with_prelude(include_str!("scripts/unlock.lua")),
+            heartbeat: with_prelude(include_str!("scripts/heartbeat.lua")),
+            unregister: with_prelude(include_str!("scripts/unregister.lua")),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+-- fire: claims (job, instant), records the run, queues it or records it skipped, and
+-- moves the job's last-fired marker, in one step.
+-- ARGV: now, id, job, instant_ms, claim_ttl_ms, queue, not_before_ms ('' for none),
+-- skipped ('1' or '0'), field, value, ...
+-- Returns {'ok', 'new'}; {'ok', false} when another fire claimed the instant; or
+-- {'ok', run} for a replay of this very fire (a reply lost to a dropped connection).
+local id, job, instant, ttl, queue, not_before, skipped =
+  ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local claim = P .. 'claim:' .. job .. ':' .. instant
+if not redis.call('SET', claim, id, 'NX', 'PX', ttl) then
+  if redis.call('GET', claim) == id then
+    return { 'ok', run_record(id) }
+  end
+  return { 'ok', false }
+end
+local seq = create_run(id, job, unpack(ARGV, 9))
+if skipped == '1' then
+  index_finished(id, 'skipped')
+else
+  place(id, queue, seq, not_before ~= '' and not_before)
+end
+local last = redis.call('HGET', P .. 'fired', job)
+if not last or tonumber(last) < tonumber(instant) then
+  redis.call('HSET', P .. 'fired', job, instant)
+end
+return { 'ok', 'new' }

@@ -1,0 +1,105 @@
+-- Shared by every script (prepended to each one): the key layout and the steps that
+-- several atomic changes take. KEYS[1] is the prefix itself (it carries the hash tag,
+-- so it routes the script to the slot that holds every key built from it).
+-- ARGV[1] is always the caller's clock in milliseconds.
+local P = KEYS[1]
+local now = tonumber(ARGV[1])
+
+local function run_key(id) return P .. 'run:' .. id end
+
+local function run_record(id) return redis.call('HGETALL', run_key(id)) end
+
+-- Tells waiting reservers of `queue` to look again; a few tokens are enough.
+local function wake(queue)
+  local key = P .. 'wake:' .. queue
+  if redis.call('LLEN', key) < 4 then
+    redis.call('LPUSH', key, '1')
+  end
+end
+
+-- Records run `id` of `job` from its fields (name, value, ...) and indexes it; returns
+-- its seq.
+local function create_run(id, job, ...)
+  local seq = redis.call('INCR', P .. 'seq')
+  redis.call('HSET', run_key(id), 'id', id, 'seq', seq, ...)
+  redis.call('ZADD', P .. 'history', seq, id)
+  redis.call('ZADD', P .. 'history:' .. job, seq, id)
+  return seq
+end
+
+-- Puts a queued run where reserve finds it: ready now (by seq), or delayed (by not_before,
+-- ms, or false for none).
+local function place(id, queue, seq, not_before)
+  redis.call('SADD', P .. 'queues', queue)
+  if not_before and tonumber(not_before) > now then
+    redis.call('ZADD', P .. 'delayed:' .. queue, not_before, id)
+  else
+    redis.call('ZADD', P .. 'ready:' .. queue, seq, id)
+  end
+  wake(queue)
+end
+
+-- Indexes a run that just finished, for durations and retention: by seq, newest last.
+local function index_finished(id, status)
+  local job, seq = unpack(redis.call('HMGET', run_key(id), 'job', 'seq'))
+  if status == 'succeeded' then
+    redis.call('ZADD', P .. 'done:ok:' .. job, seq, id)
+  else
+    redis.call('ZADD', P .. 'done:other:' .. job, seq, id)
+  end
+end
+
+-- Ends a run: status, finished_at, the extra fields, its finished index.
+local function end_run(id, status, extra)
+  redis.call('HSET', run_key(id), 'status', status, 'finished_at', now, unpack(extra))
+  index_finished(id, status)
+end
+
+-- Releases the run's cluster lock if the run owns it, and wakes its queue: a run of the
+-- same job may be waiting for that lock.
+local function release_lock(id)
+  local name, queue = unpack(redis.call('HMGET', run_key(id), 'lock_name', 'queue'))
+  if name then
+    local key = P .. 'lock:' .. name
+    if redis.call('GET', key) == id then
+      redis.call('DEL', key)
+    end
+    wake(queue)
+  end
+end
+
+-- The lease precondition: running, same token, not expired (reap takes it after). Also returns the status
+-- (false for no run) and the token the run holds.
+local function lease_held(id, token)
+  local status, held, expires = unpack(redis.call('HMGET', run_key(id), 'status', 'token', 'lease_expires'))
+  return status == 'running' and held == token and tonumber(expires) >= now, status, held
+end
+
+-- Queues the next attempt of `id` as run `new_id`, not before `not_before` (ms, or false).
+local function queue_retry(id, new_id, not_before)
+  local f = redis.call('HMGET', run_key(id), 'job', 'queue', 'attempt', 'max_attempts', 'args',
+    'env', 'scheduled_for', 'lock_name', 'lock_on_busy')
+  local fields = { 'job', f[1], 'queue', f[2], 'status', 'queued', 'trigger', 'retry',
+    'attempt', tonumber(f[3]) + 1, 'max_attempts', f[4], 'retry_of', id,
+    'queued_at', now }
+  local optional = { 'args', f[5], 'env', f[6], 'scheduled_for', f[7], 'lock_name', f[8],
+    'lock_on_busy', f[9], 'not_before', not_before }
+  for i = 1, #optional, 2 do
+    if optional[i + 1] then
+      fields[#fields + 1] = optional[i]
+      fields[#fields + 1] = optional[i + 1]
+    end
+  end
+  place(new_id, f[2], create_run(new_id, f[1], unpack(fields)), not_before)
+  redis.call('HSET', run_key(id), 'retry_id', new_id)
+end
+
+-- Whether a run ended this way gets another attempt.
+local function retries(id, status)
+  if status ~= 'failed' and status ~= 'timed_out' and status ~= 'lost' then
+    return false
+  end
+  local attempt, max = unpack(redis.call('HMGET', run_key(id), 'attempt', 'max_attempts'))
+  return tonumber(attempt) < tonumber(max)
+end
+

@@ -1,0 +1,1042 @@
+//! The embedded store: one SQLite file in WAL mode that the daemon, the workers and the
+//! CLI of one host share.
+//!
+//! Each write is one `BEGIN IMMEDIATE` transaction, so it takes the write lock up front
+//! and never deadlocks on a lock upgrade; `busy_timeout` makes a second process wait its
+//! turn. A reserve that finds nothing polls every 50 ms (another process may enqueue)
+//! and wakes at once for an enqueue of its own process.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use tokio::sync::Notify;
+
+use super::{
+    Cancelled, Finished, HistoryFilter, Lease, NewRun, OnBusy, Outcome, Output, QueuedRun, Result,
+    Retention, Run, RunLock, RunStatus, Store, StoreError, Trigger, WorkerInfo, WorkerRef,
+    new_run_id, new_token,
+};
+
+/// The longest a waiting reserve sleeps before it looks again.
+const POLL: Duration = Duration::from_millis(50);
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// Version 1. The partial index `runs_ready` lets a reserve read the head of one queue
+/// without sorting the queue.
+const SCHEMA: &str = "
+CREATE TABLE runs (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               TEXT NOT NULL UNIQUE,
+    job              TEXT NOT NULL,
+    queue            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    trigger_kind     TEXT NOT NULL,
+    scheduled_for    INTEGER,
+    attempt          INTEGER NOT NULL,
+    max_attempts     INTEGER NOT NULL,
+    retry_of         TEXT,
+    host             TEXT,
+    worker           TEXT,
+    exit_code        INTEGER,
+    signal           INTEGER,
+    queued_at        INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    progress         INTEGER,
+    message          TEXT,
+    reason           TEXT,
+    args             TEXT NOT NULL,
+    env              TEXT NOT NULL,
+    not_before       INTEGER,
+    lock_name        TEXT,
+    lock_on_busy     TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    lease_token      TEXT,
+    lease_until      INTEGER
+);
+CREATE INDEX runs_ready ON runs (queue, seq) WHERE status = 'queued';
+CREATE INDEX runs_leased ON runs (lease_until) WHERE status = 'running';
+CREATE INDEX runs_job ON runs (job, seq);
+CREATE INDEX runs_status ON runs (status, seq);
+CREATE TABLE outputs (
+    run_id TEXT PRIMARY KEY,
+    tail   BLOB NOT NULL,
+    total  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE fires (
+    job     TEXT NOT NULL,
+    instant INTEGER NOT NULL,
+    run_id  TEXT NOT NULL,
+    PRIMARY KEY (job, instant)
+) WITHOUT ROWID;
+CREATE TABLE last_fired (
+    job     TEXT PRIMARY KEY,
+    instant INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE locks (
+    name       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE workers (
+    id         TEXT PRIMARY KEY,
+    host       TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    queues     TEXT NOT NULL,
+    runs       TEXT NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The columns of a run, in the order [`run_from_row`] reads them.
+const RUN_COLUMNS: &str = "id, job, queue, status, trigger_kind, scheduled_for, attempt, \
+    max_attempts, retry_of, host, worker, exit_code, signal, queued_at, started_at, \
+    finished_at, progress, message, reason, args, env, not_before, lock_name, lock_on_busy, \
+    cancel_requested";
+
+/// The embedded SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    /// One call at a time: the connection serves one anyway, and waiting here, without
+    /// holding a thread, rather than on the mutex keeps threads from piling up.
+    turn: tokio::sync::Semaphore,
+    output_tail_bytes: usize,
+    /// Wakes this process's waiting reserves when it enqueues.
+    enqueued: Notify,
+}
+
+impl SqliteStore {
+    /// Opens the file, creating it (mode 0600, its directory 0700) and its schema if
+    /// needed. Output beyond `output_tail_bytes` per run is dropped from the front.
+    pub fn open(path: &Path, output_tail_bytes: usize) -> Result<SqliteStore> {
+        let unreachable = |reason: String| StoreError::Unreachable {
+            url: format!("sqlite:{}", path.display()),
+            reason,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| unreachable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        // Created here, not by SQLite, so that it never exists with a looser mode.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| unreachable(e.to_string()))?;
+        let mut conn = Connection::open(path).map_err(|e| unreachable(e.to_string()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(|e| unreachable(e.to_string()))?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                conn: Mutex::new(conn),
+                turn: tokio::sync::Semaphore::new(1),
+                output_tail_bytes,
+                enqueued: Notify::new(),
+            }),
+        })
+    }
+
+    /// Runs `work` with the connection. On a multi-thread runtime it runs in place, with
+    /// the worker thread's other tasks moved off (`block_in_place`): SQLite answers in
+    /// microseconds, and a hand-off to the blocking pool cost more than the query. A
+    /// current-thread runtime cannot do that and uses the blocking pool.
+    async fn call<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let turn = self.inner.turn.acquire().await;
+        let inner = Arc::clone(&self.inner);
+        let run = move || {
+            let mut conn = inner
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut conn, &inner)
+        };
+        let answer = if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(run)
+        } else {
+            tokio::task::spawn_blocking(run)
+                .await
+                .map_err(|e| StoreError::Failed(format!("a store task failed: {e}")))?
+        };
+        drop(turn);
+        answer
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Transaction, &Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.call(move |conn, inner| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx, inner)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    match version {
+        0 => {
+            tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        }
+        SCHEMA_VERSION => {}
+        newer => {
+            return Err(StoreError::Corrupt(format!(
+                "the database has schema version {newer}, newer than this cronq knows ({SCHEMA_VERSION}); upgrade cronq"
+            )));
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Failed(error.to_string())
+    }
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, ms))
+}
+
+fn opt_from_ms(ms: Option<i64>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    ms.map(from_ms).transpose()
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A text column read back into one of our enums.
+fn parsed<T>(row: &Row, index: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unknown value `{text}`").into(),
+        )
+    })
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn run_from_row(row: &Row) -> rusqlite::Result<Run> {
+    let lock_name: Option<String> = row.get(22)?;
+    let on_busy: Option<String> = row.get(23)?;
+    let lock = match (lock_name, on_busy.as_deref().and_then(OnBusy::parse)) {
+        (Some(name), Some(on_busy)) => Some(RunLock { name, on_busy }),
+        _ => None,
+    };
+    Ok(Run {
+        id: row.get(0)?,
+        job: row.get(1)?,
+        queue: row.get(2)?,
+        status: parsed(row, 3, RunStatus::parse)?,
+        trigger: parsed(row, 4, Trigger::parse)?,
+        scheduled_for: opt_from_ms(row.get(5)?)?,
+        attempt: row.get(6)?,
+        max_attempts: row.get(7)?,
+        retry_of: row.get(8)?,
+        host: row.get(9)?,
+        worker: row.get(10)?,
+        exit_code: row.get(11)?,
+        signal: row.get(12)?,
+        queued_at: from_ms(row.get(13)?)?,
+        started_at: opt_from_ms(row.get(14)?)?,
+        finished_at: opt_from_ms(row.get(15)?)?,
+        progress: row.get(16)?,
+        message: row.get(17)?,
+        reason: row.get(18)?,
+        args: json_column(row, 19)?,
+        env: json_column(row, 20)?,
+        not_before: opt_from_ms(row.get(21)?)?,
+        lock,
+        cancel_requested: row.get(24)?,
+    })
+}
+
+fn load_run(tx: &Connection, id: &str) -> Result<Run> {
+    tx.query_row(
+        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+        [id],
+        run_from_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(id.to_string()))
+}
+
+fn query_runs(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Run>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let runs = statement
+        .query_map(params, run_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(runs)
+}
+
+/// Inserts a run in `status`; a finished one (skipped) gets its finish time and reason.
+fn insert_run(
+    tx: &Transaction,
+    run: &NewRun,
+    status: RunStatus,
+    attempt: u32,
+    retry_of: Option<&str>,
+    reason: Option<&str>,
+) -> Result<Run> {
+    let id = new_run_id();
+    let now = ms(Utc::now());
+    let finished_at = status.is_finished().then_some(now);
+    let lock_name = run.lock.as_ref().map(|l| l.name.as_str());
+    let on_busy = run.lock.as_ref().map(|l| l.on_busy.as_str());
+    let inserted = tx
+        .prepare_cached(&format!(
+            "INSERT INTO runs (id, job, queue, status, trigger_kind, scheduled_for, attempt, \
+         max_attempts, retry_of, queued_at, finished_at, reason, args, env, not_before, \
+         lock_name, lock_on_busy) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+         RETURNING {RUN_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                id,
+                run.job,
+                run.queue,
+                status.as_str(),
+                run.trigger.as_str(),
+                run.scheduled_for.map(ms),
+                attempt,
+                run.max_attempts,
+                retry_of,
+                now,
+                finished_at,
+                reason,
+                serde_json::to_string(&run.args).expect("strings serialize"),
+                serde_json::to_string(&run.env).expect("strings serialize"),
+                run.not_before.map(ms),
+                lock_name,
+                on_busy,
+            ],
+            run_from_row,
+        )?;
+    Ok(inserted)
+}
+
+/// Checks that `lease` is the current, unexpired lease of a running run.
+fn check_lease(tx: &Connection, lease: &Lease) -> Result<()> {
+    let held: Option<(String, Option<String>, Option<i64>)> = tx
+        .query_row(
+            "SELECT status, lease_token, lease_until FROM runs WHERE id = ?1",
+            [&lease.run],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let now = ms(Utc::now());
+    match held {
+        // An expired lease is gone even before a reaper notices: the run may be reaped
+        // and retried at any moment, so its holder must not act on it.
+        Some((status, Some(token), Some(until)))
+            if status == "running" && token == lease.token && until >= now =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(StoreError::LeaseLost(lease.run.clone())),
+        None => Err(StoreError::NotFound(lease.run.clone())),
+    }
+}
+
+/// Ends a running run, releases its lock, and queues its next attempt when `retry_in`
+/// is given and attempts remain.
+fn end_run(
+    tx: &Transaction,
+    id: &str,
+    outcome: &Outcome,
+    retry_in: Option<Duration>,
+) -> Result<Finished> {
+    let now = Utc::now();
+    let run = tx
+        .prepare_cached(&format!(
+            "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, reason = ?5, \
+             finished_at = ?6, lease_token = NULL, lease_until = NULL WHERE id = ?1 \
+             RETURNING {RUN_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                id,
+                outcome.status.as_str(),
+                outcome.exit_code,
+                outcome.signal,
+                outcome.reason,
+                ms(now)
+            ],
+            run_from_row,
+        )?;
+    if let Some(lock) = &run.lock {
+        tx.execute(
+            "DELETE FROM locks WHERE name = ?1 AND owner = ?2",
+            params![lock.name, id],
+        )?;
+    }
+    let retry = match retry_in {
+        Some(delay) if run.attempt < run.max_attempts => {
+            let next = NewRun {
+                job: run.job.clone(),
+                queue: run.queue.clone(),
+                trigger: Trigger::Retry,
+                scheduled_for: run.scheduled_for,
+                max_attempts: run.max_attempts,
+                args: run.args.clone(),
+                env: run.env.clone(),
+                not_before: Some(now + chrono::Duration::milliseconds(duration_ms(delay))),
+                lock: run.lock.clone(),
+            };
+            Some(insert_run(
+                tx,
+                &next,
+                RunStatus::Queued,
+                run.attempt + 1,
+                Some(id),
+                None,
+            )?)
+        }
+        _ => None,
+    };
+    Ok(Finished { run, retry })
+}
+
+/// One reserve attempt, in its own transaction: the first ready run of the first queue
+/// that has one, with its cluster lock taken.
+fn try_reserve(
+    tx: &Transaction,
+    queues: &[String],
+    worker: &WorkerRef,
+    lease_for: Duration,
+) -> Result<Option<(Run, Lease)>> {
+    let now = ms(Utc::now());
+    for queue in queues {
+        let mut after_seq = 0;
+        // The head alone is nearly always enough; runs waiting for their lock are passed
+        // over a growing batch at a time.
+        let mut batch_size = 1;
+        loop {
+            let batch: Vec<(i64, String, Option<String>, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT seq, id, lock_name, lock_on_busy FROM runs \
+                     WHERE status = 'queued' AND queue = ?1 AND seq > ?2 \
+                     AND (not_before IS NULL OR not_before <= ?3) ORDER BY seq LIMIT ?4",
+                )?
+                .query_map(params![queue, after_seq, now, batch_size], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let Some(last) = batch.last() else { break };
+            after_seq = last.0;
+            batch_size = (batch_size * 8).min(64);
+            for (_, id, lock_name, on_busy) in batch {
+                let lease_until = now + duration_ms(lease_for);
+                let holder = match &lock_name {
+                    Some(name) => take_lock(tx, name, &id, lease_until)?,
+                    None => None,
+                };
+                if let Some(holder) = holder {
+                    if on_busy.as_deref() == Some(OnBusy::Skip.as_str()) {
+                        let name = lock_name.unwrap_or_default();
+                        let reason = format!("skipped: lock `{name}` is held by run {holder}");
+                        tx.execute(
+                            "UPDATE runs SET status = 'skipped', finished_at = ?2, reason = ?3 \
+                             WHERE id = ?1",
+                            params![id, now, reason],
+                        )?;
+                    }
+                    continue;
+                }
+                let token = new_token();
+                let run = tx
+                    .prepare_cached(&format!(
+                        "UPDATE runs SET status = 'running', host = ?2, worker = ?3, \
+                         started_at = ?4, lease_token = ?5, lease_until = ?6 WHERE id = ?1 \
+                         RETURNING {RUN_COLUMNS}"
+                    ))?
+                    .query_row(
+                        params![id, worker.host, worker.id, now, token, lease_until],
+                        run_from_row,
+                    )?;
+                let lease = Lease {
+                    run: id,
+                    token,
+                    expires_at: from_ms(lease_until)?,
+                };
+                return Ok(Some((run, lease)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Takes the lock for `owner` if it is free, expired or already `owner`'s; otherwise
+/// returns the current holder.
+fn take_lock(tx: &Connection, name: &str, owner: &str, expires_at: i64) -> Result<Option<String>> {
+    let now = ms(Utc::now());
+    let taken = tx
+        .prepare_cached(
+            "INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
+             WHERE locks.expires_at <= ?4 OR locks.owner = excluded.owner",
+        )?
+        .execute(params![name, owner, expires_at, now])?;
+    if taken == 1 {
+        return Ok(None);
+    }
+    let holder = tx.query_row("SELECT owner FROM locks WHERE name = ?1", [name], |row| {
+        row.get(0)
+    })?;
+    Ok(Some(holder))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn enqueue(&self, run: NewRun) -> Result<Run> {
+        let run = self
+            .write(move |tx, _| insert_run(tx, &run, RunStatus::Queued, 1, None, None))
+            .await?;
+        self.inner.enqueued.notify_waiters();
+        Ok(run)
+    }
+
+    async fn fire(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>> {
+        let fired = self
+            .write(move |tx, _| {
+                // The write lock is held from BEGIN IMMEDIATE: no other process can
+                // claim between this check and the insert.
+                let claimed: bool = tx
+                    .prepare_cached("SELECT 1 FROM fires WHERE job = ?1 AND instant = ?2")?
+                    .exists(params![run.job, ms(instant)])?;
+                if claimed {
+                    return Ok(None);
+                }
+                let status = if skip.is_some() {
+                    RunStatus::Skipped
+                } else {
+                    RunStatus::Queued
+                };
+                let recorded = insert_run(tx, &run, status, 1, None, skip.as_deref())?;
+                tx.prepare_cached("INSERT INTO fires (job, instant, run_id) VALUES (?1, ?2, ?3)")?
+                    .execute(params![run.job, ms(instant), recorded.id])?;
+                tx.prepare_cached(
+                    "INSERT INTO last_fired (job, instant) VALUES (?1, ?2) \
+                     ON CONFLICT (job) DO UPDATE SET instant = max(instant, excluded.instant)",
+                )?
+                .execute(params![run.job, ms(instant)])?;
+                Ok(Some(recorded))
+            })
+            .await?;
+        if fired
+            .as_ref()
+            .is_some_and(|run| run.status == RunStatus::Queued)
+        {
+            self.inner.enqueued.notify_waiters();
+        }
+        Ok(fired)
+    }
+
+    async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
+        let job = job.to_string();
+        self.call(move |conn, _| {
+            let instant: Option<i64> = conn
+                .query_row(
+                    "SELECT instant FROM last_fired WHERE job = ?1",
+                    [job],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(opt_from_ms(instant)?)
+        })
+        .await
+    }
+
+    async fn reserve(
+        &self,
+        queues: &[String],
+        worker: &WorkerRef,
+        lease_for: Duration,
+        wait: Duration,
+    ) -> Result<Option<(Run, Lease)>> {
+        if queues.is_empty() {
+            return Err(StoreError::Invalid(
+                "reserve needs at least one queue".into(),
+            ));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before the attempt, so an enqueue during it is not missed.
+            let enqueued = self.inner.enqueued.notified();
+            let (queues, worker) = (queues.to_vec(), worker.clone());
+            let taken = self
+                .write(move |tx, _| try_reserve(tx, &queues, &worker, lease_for))
+                .await?;
+            let now = tokio::time::Instant::now();
+            if taken.is_some() || now >= deadline {
+                return Ok(taken);
+            }
+            let nap = POLL.min(deadline - now);
+            let _ = tokio::time::timeout(nap, enqueued).await;
+        }
+    }
+
+    async fn extend(&self, lease: &Lease, lease_for: Duration) -> Result<(Lease, bool)> {
+        let lease = lease.clone();
+        self.write(move |tx, _| {
+            check_lease(tx, &lease)?;
+            let until = ms(Utc::now()) + duration_ms(lease_for);
+            tx.execute(
+                "UPDATE runs SET lease_until = ?2 WHERE id = ?1",
+                params![lease.run, until],
+            )?;
+            tx.execute(
+                "UPDATE locks SET expires_at = ?2 WHERE owner = ?1 AND name = \
+                 (SELECT lock_name FROM runs WHERE id = ?1)",
+                params![lease.run, until],
+            )?;
+            let cancel: bool = tx.query_row(
+                "SELECT cancel_requested FROM runs WHERE id = ?1",
+                [&lease.run],
+                |row| row.get(0),
+            )?;
+            let renewed = Lease {
+                expires_at: from_ms(until)?,
+                ..lease
+            };
+            Ok((renewed, cancel))
+        })
+        .await
+    }
+
+    async fn finish(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        retry_in: Duration,
+    ) -> Result<Finished> {
+        let ends = [
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::TimedOut,
+            RunStatus::Cancelled,
+        ];
+        if !ends.contains(&outcome.status) {
+            return Err(StoreError::Invalid(format!(
+                "a worker cannot finish a run as {}",
+                outcome.status
+            )));
+        }
+        let lease = lease.clone();
+        let finished = self
+            .write(move |tx, _| {
+                check_lease(tx, &lease)?;
+                let retry = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut)
+                    .then_some(retry_in);
+                end_run(tx, &lease.run, &outcome, retry)
+            })
+            .await?;
+        if finished.retry.is_some() {
+            self.inner.enqueued.notify_waiters();
+        }
+        Ok(finished)
+    }
+
+    async fn cancel(&self, id: &str) -> Result<Cancelled> {
+        let id = id.to_string();
+        self.write(move |tx, _| {
+            let run = load_run(tx, &id)?;
+            match run.status {
+                RunStatus::Queued => {
+                    tx.execute(
+                        "UPDATE runs SET status = 'cancelled', finished_at = ?2, \
+                         reason = 'cancelled while queued' WHERE id = ?1",
+                        params![id, ms(Utc::now())],
+                    )?;
+                    Ok(Cancelled::Dequeued)
+                }
+                RunStatus::Running => {
+                    tx.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [&id])?;
+                    Ok(Cancelled::Requested)
+                }
+                status => Err(StoreError::WrongStatus { id, status }),
+            }
+        })
+        .await
+    }
+
+    async fn append_output(&self, lease: &Lease, chunk: &[u8]) -> Result<()> {
+        let (lease, chunk) = (lease.clone(), chunk.to_vec());
+        self.write(move |tx, inner| {
+            check_lease(tx, &lease)?;
+            let kept: Option<(Vec<u8>, i64)> = tx
+                .query_row(
+                    "SELECT tail, total FROM outputs WHERE run_id = ?1",
+                    [&lease.run],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let (mut tail, total) = kept.unwrap_or_default();
+            tail.extend_from_slice(&chunk);
+            let excess = tail.len().saturating_sub(inner.output_tail_bytes);
+            tail.drain(..excess);
+            tx.execute(
+                "INSERT OR REPLACE INTO outputs (run_id, tail, total) VALUES (?1, ?2, ?3)",
+                params![lease.run, tail, total + chunk.len() as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_progress(&self, id: &str, percent: u8, message: Option<&str>) -> Result<()> {
+        if percent > 100 {
+            return Err(StoreError::Invalid(format!(
+                "progress {percent} is out of range 0-100"
+            )));
+        }
+        let (id, message) = (id.to_string(), message.map(str::to_string));
+        self.write(move |tx, _| {
+            let run = load_run(tx, &id)?;
+            if run.status != RunStatus::Running {
+                return Err(StoreError::WrongStatus {
+                    id,
+                    status: run.status,
+                });
+            }
+            tx.execute(
+                "UPDATE runs SET progress = ?2, message = ?3 WHERE id = ?1",
+                params![id, percent, message],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn run(&self, id: &str) -> Result<Run> {
+        let id = id.to_string();
+        self.call(move |conn, _| load_run(conn, &id)).await
+    }
+
+    async fn output(&self, id: &str, from: u64) -> Result<Output> {
+        let id = id.to_string();
+        self.call(move |conn, _| {
+            load_run(conn, &id)?;
+            let kept: Option<(Vec<u8>, i64)> = conn
+                .query_row(
+                    "SELECT tail, total FROM outputs WHERE run_id = ?1",
+                    [&id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let (tail, total) = kept.unwrap_or_default();
+            let end = total as u64;
+            let tail_start = end - tail.len() as u64;
+            let start = from.clamp(tail_start, end);
+            let bytes = tail[(start - tail_start) as usize..].to_vec();
+            Ok(Output { start, bytes, end })
+        })
+        .await
+    }
+
+    async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
+        let filter = filter.clone();
+        self.call(move |conn, _| {
+            let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE 1 = 1");
+            let mut values: Vec<rusqlite::types::Value> = Vec::new();
+            if let Some(job) = &filter.job {
+                values.push(job.clone().into());
+                sql.push_str(&format!(" AND job = ?{}", values.len()));
+            }
+            if !filter.statuses.is_empty() {
+                let mut marks = Vec::new();
+                for status in &filter.statuses {
+                    values.push(status.as_str().to_string().into());
+                    marks.push(format!("?{}", values.len()));
+                }
+                sql.push_str(&format!(" AND status IN ({})", marks.join(", ")));
+            }
+            if let Some(since) = filter.since {
+                values.push(ms(since).into());
+                sql.push_str(&format!(" AND queued_at >= ?{}", values.len()));
+            }
+            // A limit of 0 means none, which SQLite spells LIMIT -1.
+            let limit = match filter.limit {
+                0 => -1,
+                limit => i64::try_from(limit).unwrap_or(i64::MAX),
+            };
+            values.push(limit.into());
+            sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", values.len()));
+            query_runs(conn, &sql, rusqlite::params_from_iter(values))
+        })
+        .await
+    }
+
+    async fn running(&self) -> Result<Vec<Run>> {
+        self.call(|conn, _| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY started_at, seq"
+            );
+            query_runs(conn, &sql, [])
+        })
+        .await
+    }
+
+    async fn queued(&self) -> Result<Vec<QueuedRun>> {
+        self.call(|conn, _| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'queued' \
+                 ORDER BY queue, coalesce(not_before, 0) > ?1, \
+                 CASE WHEN coalesce(not_before, 0) > ?1 THEN not_before END, seq"
+            );
+            let mut position = 0;
+            let mut queue = String::new();
+            let queued = query_runs(conn, &sql, [ms(Utc::now())])?
+                .into_iter()
+                .map(|run| {
+                    if run.queue != queue {
+                        queue.clone_from(&run.queue);
+                        position = 0;
+                    }
+                    position += 1;
+                    QueuedRun { run, position }
+                })
+                .collect();
+            Ok(queued)
+        })
+        .await
+    }
+
+    async fn durations(&self, job: &str, count: usize) -> Result<Vec<f64>> {
+        let job = job.to_string();
+        self.call(move |conn, _| {
+            let mut statement = conn.prepare_cached(
+                "SELECT finished_at - started_at FROM runs \
+                 WHERE job = ?1 AND status = 'succeeded' ORDER BY seq DESC LIMIT ?2",
+            )?;
+            let durations = statement
+                .query_map(params![job, count as i64], |row| row.get::<_, i64>(0))?
+                .map(|ms| ms.map(|ms| ms as f64 / 1000.0))
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(durations)
+        })
+        .await
+    }
+
+    async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {
+        self.call(|conn, _| {
+            let mut statement = conn.prepare_cached(
+                "SELECT queue, count(*) FROM runs WHERE status = 'queued' GROUP BY queue ORDER BY queue",
+            )?;
+            let lengths = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(lengths)
+        })
+        .await
+    }
+
+    async fn lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool> {
+        let (name, owner) = (name.to_string(), owner.to_string());
+        self.write(move |tx, _| {
+            let expires_at = ms(Utc::now()) + duration_ms(ttl);
+            Ok(take_lock(tx, &name, &owner, expires_at)?.is_none())
+        })
+        .await
+    }
+
+    async fn renew_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool> {
+        let (name, owner) = (name.to_string(), owner.to_string());
+        self.write(move |tx, _| {
+            let expires_at = ms(Utc::now()) + duration_ms(ttl);
+            let renewed = tx.execute(
+                "UPDATE locks SET expires_at = ?3 \
+                 WHERE name = ?1 AND owner = ?2 AND expires_at > ?4",
+                params![name, owner, expires_at, ms(Utc::now())],
+            )?;
+            Ok(renewed == 1)
+        })
+        .await
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<bool> {
+        let (name, owner) = (name.to_string(), owner.to_string());
+        self.write(move |tx, _| {
+            // An expired lock is no longer held: releasing it is a no-op, like Redis's
+            // expired key.
+            let released = tx.execute(
+                "DELETE FROM locks WHERE name = ?1 AND owner = ?2 AND expires_at > ?3",
+                params![name, owner, ms(Utc::now())],
+            )?;
+            Ok(released == 1)
+        })
+        .await
+    }
+
+    async fn heartbeat(&self, worker: &WorkerInfo, ttl: Duration) -> Result<()> {
+        let worker = worker.clone();
+        self.write(move |tx, _| {
+            let now = ms(Utc::now());
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO workers (id, host, pid, queues, runs, last_seen, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                worker.id,
+                worker.host,
+                worker.pid,
+                serde_json::to_string(&worker.queues).expect("strings serialize"),
+                serde_json::to_string(&worker.runs).expect("strings serialize"),
+                now,
+                now + duration_ms(ttl),
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn workers(&self) -> Result<Vec<WorkerInfo>> {
+        self.call(|conn, _| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, host, pid, queues, runs, last_seen FROM workers \
+                 WHERE expires_at > ?1 ORDER BY host, id",
+            )?;
+            let workers = statement
+                .query_map([ms(Utc::now())], |row| {
+                    Ok(WorkerInfo {
+                        id: row.get(0)?,
+                        host: row.get(1)?,
+                        pid: row.get(2)?,
+                        queues: json_column(row, 3)?,
+                        runs: json_column(row, 4)?,
+                        last_seen: from_ms(row.get(5)?)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(workers)
+        })
+        .await
+    }
+
+    async fn unregister(&self, worker_id: &str) -> Result<()> {
+        let id = worker_id.to_string();
+        self.write(move |tx, _| {
+            tx.execute("DELETE FROM workers WHERE id = ?1", [id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn reap(&self) -> Result<Vec<Run>> {
+        let reaped = self
+            .write(|tx, _| {
+                let expired: Vec<String> = tx
+                    .prepare_cached(
+                        "SELECT id FROM runs WHERE status = 'running' AND lease_until < ?1",
+                    )?
+                    .query_map([ms(Utc::now())], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let lost = Outcome {
+                    status: RunStatus::Lost,
+                    exit_code: None,
+                    signal: None,
+                    reason: Some("lease expired: its worker stopped heartbeating".into()),
+                };
+                expired
+                    .iter()
+                    .map(|id| end_run(tx, id, &lost, Some(Duration::ZERO)))
+                    .collect::<Result<Vec<Finished>>>()
+            })
+            .await?;
+        if reaped.iter().any(|f| f.retry.is_some()) {
+            self.inner.enqueued.notify_waiters();
+        }
+        Ok(reaped.into_iter().map(|f| f.run).collect())
+    }
+
+    async fn prune(&self, job: &str, keep: &Retention) -> Result<u64> {
+        let (job, keep) = (job.to_string(), *keep);
+        self.write(move |tx, _| {
+            let oldest_kept = ms(Utc::now()) - duration_ms(keep.max_age);
+            // Finished runs past their kind's count (newest first), or older than max_age.
+            let doomed = "SELECT id FROM ( \
+                    SELECT id, status, queued_at, row_number() OVER ( \
+                        PARTITION BY status = 'succeeded' ORDER BY seq DESC) AS newer \
+                    FROM runs WHERE job = ?1 AND status NOT IN ('queued', 'running')) \
+                WHERE queued_at < ?2 \
+                   OR (status = 'succeeded' AND newer > ?3) \
+                   OR (status != 'succeeded' AND newer > ?4)";
+            let ids: Vec<String> = tx
+                .prepare_cached(doomed)?
+                .query_map(
+                    params![job, oldest_kept, keep.succeeded, keep.failed],
+                    |row| row.get(0),
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in &ids {
+                tx.execute("DELETE FROM outputs WHERE run_id = ?1", [id])?;
+                tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+            }
+            tx.execute(
+                "DELETE FROM fires WHERE job = ?1 AND instant < ?2",
+                params![job, oldest_kept],
+            )?;
+            Ok(ids.len() as u64)
+        })
+        .await
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteStore({})", self.inner.path.display())
+    }
+}

@@ -1,0 +1,124 @@
+//! The store conformance suite: every test is written once, as a function of an [`Env`]
+//! (a fresh store and a way to open more handles on it), and the macro below runs it
+//! against both backends, as `sqlite::NAME` and `redis::NAME`, so that a filter such as
+//! `cargo test --test store_conformance redis::` runs one backend alone.
+//!
+//! The tests hold the backends to the doc comments of `cronq::store::Store`; a behaviour
+//! that differs between the backends is a bug in one of them. The Redis half starts a real
+//! `redis-server` (see `common/redis_server.rs`), one per test binary, and gives each test
+//! a key prefix of its own. Waits poll with a deadline; leases and TTLs that a test waits
+//! out are 100-300 ms, so the suite stays fast.
+
+mod common;
+
+// The files are in `store_conformance/` so that cargo does not take them for test binaries.
+#[path = "store_conformance/cancel.rs"]
+mod cancel;
+#[path = "store_conformance/finish.rs"]
+mod finish;
+#[path = "store_conformance/fire.rs"]
+mod fire;
+#[path = "store_conformance/fixture.rs"]
+mod fixture;
+#[path = "store_conformance/leases.rs"]
+mod leases;
+#[path = "store_conformance/locks.rs"]
+mod locks;
+#[path = "store_conformance/output.rs"]
+mod output;
+#[path = "store_conformance/queries.rs"]
+mod queries;
+#[path = "store_conformance/reserve.rs"]
+mod reserve;
+#[path = "store_conformance/retention.rs"]
+mod retention;
+#[path = "store_conformance/workers.rs"]
+mod workers;
+
+use fixture::Env;
+
+/// Instantiates each `group::test` for both backends, in modules `sqlite` and `redis`.
+macro_rules! conformance {
+    ($($group:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::$group::$test(&crate::Env::sqlite().await).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::$group::$test(&crate::Env::redis().await).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    reserve::enqueue_records_a_queued_first_attempt,
+    reserve::reserve_marks_the_run_running_under_a_lease,
+    reserve::reserve_is_fifo,
+    reserve::reserve_follows_the_order_of_the_queues_given,
+    reserve::a_run_is_not_reserved_before_its_not_before,
+    reserve::a_delayed_run_that_comes_due_ends_a_wait,
+    reserve::reserve_without_a_wait_returns_at_once,
+    reserve::reserve_on_an_empty_queue_returns_none_after_the_wait,
+    reserve::a_run_enqueued_during_a_wait_wakes_it,
+    reserve::a_run_enqueued_by_another_handle_wakes_a_wait,
+    reserve::a_run_enqueued_on_any_queue_of_a_wait_wakes_it,
+    reserve::reserve_from_no_queue_is_invalid,
+    reserve::eight_workers_get_each_run_exactly_once,
+    finish::finish_records_a_success,
+    finish::a_failure_with_attempts_left_queues_a_delayed_retry,
+    finish::a_timeout_with_attempts_left_queues_a_retry,
+    finish::the_last_failed_attempt_is_not_retried,
+    finish::cancelled_and_timed_out_outcomes_are_recorded,
+    finish::an_outcome_that_is_not_an_end_is_invalid,
+    finish::a_second_finish_is_refused,
+    finish::a_replayed_finish_is_refused,
+    leases::extend_pushes_back_the_expiry,
+    leases::an_ack_with_a_made_up_token_is_refused,
+    leases::an_ack_after_the_run_was_reaped_and_retried_is_refused,
+    leases::an_ack_after_the_lease_expired_is_refused,
+    leases::an_expired_lease_is_reaped_exactly_once,
+    leases::an_expired_last_attempt_is_lost_without_retry,
+    leases::a_dropped_connection_between_reserve_and_ack_loses_no_run,
+    cancel::cancel_of_a_queued_run_dequeues_it,
+    cancel::cancel_of_a_running_run_asks_its_worker,
+    cancel::cancel_of_a_run_waiting_for_its_lock_dequeues_it,
+    cancel::cancel_of_a_finished_run_is_wrong_status,
+    cancel::unknown_ids_are_not_found,
+    fire::fire_enqueues_once_per_job_and_instant,
+    fire::last_fired_moves_only_forward,
+    fire::fire_with_skip_records_a_skipped_run_and_claims_the_instant,
+    fire::eight_concurrent_fires_of_one_instant_enqueue_one_run,
+    locks::a_lock_has_one_owner,
+    locks::an_expired_lock_can_be_taken_over,
+    locks::an_expired_lock_is_no_longer_held,
+    locks::concurrent_lock_attempts_have_one_winner,
+    locks::a_run_whose_cluster_lock_is_busy_is_skipped,
+    locks::a_run_whose_cluster_lock_is_busy_waits,
+    locks::a_reserved_run_holds_its_cluster_lock_until_it_ends,
+    locks::extend_renews_the_cluster_lock,
+    locks::reap_releases_the_cluster_lock,
+    output::progress_is_recorded_while_running,
+    output::output_is_appended_and_read_from_an_offset,
+    output::output_keeps_only_the_tail,
+    queries::history_is_newest_first,
+    queries::history_filters_by_job_status_since_and_limit,
+    queries::running_lists_running_runs_oldest_start_first,
+    queries::queued_lists_each_queue_with_positions,
+    queries::queued_puts_runs_not_yet_due_after_ready_ones,
+    queries::durations_are_successes_newest_first,
+    queries::queue_lengths_count_queued_runs,
+    workers::heartbeat_registers_and_updates_a_worker,
+    workers::a_worker_is_forgotten_after_its_ttl,
+    workers::unregister_removes_a_worker,
+    retention::prune_keeps_the_newest_of_each_kind,
+    retention::prune_deletes_runs_older_than_max_age,
+}

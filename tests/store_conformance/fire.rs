@@ -1,0 +1,155 @@
+//! Fire: each (job, instant) is enqueued at most once, however many daemons fire it at
+//! once, and the job's last-fired marker only moves forward.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cronq::store::{HistoryFilter, NewRun, RunStatus, Trigger};
+use tokio::sync::Barrier;
+use tokio::task::JoinSet;
+
+use crate::fixture::*;
+
+fn instant(minute: i64) -> DateTime<Utc> {
+    let base = DateTime::parse_from_rfc3339("2026-03-08T07:00:00Z").unwrap();
+    base.with_timezone(&Utc) + TimeDelta::minutes(minute)
+}
+
+/// The run the daemon fires for `job` at `at`.
+fn scheduled(job: &str, at: DateTime<Utc>) -> NewRun {
+    NewRun {
+        trigger: Trigger::Schedule,
+        scheduled_for: Some(at),
+        ..new_run(job, "a")
+    }
+}
+
+fn of_job(job: &str) -> HistoryFilter {
+    HistoryFilter {
+        job: Some(job.into()),
+        limit: 100,
+        ..HistoryFilter::default()
+    }
+}
+
+pub async fn fire_enqueues_once_per_job_and_instant(env: &Env) {
+    let store = &*env.store;
+    let at = instant(0);
+    let fired = store
+        .fire(scheduled("j", at), at, None)
+        .await
+        .expect("fire");
+    let run = fired.expect("the first fire of an instant enqueues a run");
+    assert_eq!(run.status, RunStatus::Queued);
+    assert_eq!(run.trigger, Trigger::Schedule);
+    assert_eq!(run.scheduled_for, Some(at));
+    assert_eq!(run.attempt, 1);
+    assert_eq!(store.run(&run.id).await.unwrap(), run, "the stored run");
+    assert_eq!(store.queue_lengths().await.unwrap(), vec![("a".into(), 1)]);
+    assert_eq!(store.last_fired("j").await.unwrap(), Some(at));
+
+    let again = store.fire(scheduled("j", at), at, None).await.unwrap();
+    assert_eq!(again, None, "a second fire of the same instant");
+    assert_eq!(store.queue_lengths().await.unwrap(), vec![("a".into(), 1)]);
+
+    // The claim outlives the run: once it has run, the instant is still taken.
+    let (_, lease) = take(store, "a").await;
+    finish_as(store, &lease, RunStatus::Succeeded).await;
+    let later = store.fire(scheduled("j", at), at, None).await.unwrap();
+    assert_eq!(later, None, "a fire of an instant whose run has finished");
+
+    let next = store
+        .fire(scheduled("j", instant(1)), instant(1), None)
+        .await;
+    assert!(next.unwrap().is_some(), "another instant of the same job");
+    let other = store.fire(scheduled("k", at), at, None).await;
+    assert!(other.unwrap().is_some(), "the same instant of another job");
+    assert_eq!(store.history(&of_job("j")).await.unwrap().len(), 2);
+    assert_eq!(store.last_fired("j").await.unwrap(), Some(instant(1)));
+}
+
+pub async fn last_fired_moves_only_forward(env: &Env) {
+    let store = &*env.store;
+    assert_eq!(store.last_fired("j").await.unwrap(), None, "never fired");
+    let fire = |at: DateTime<Utc>| store.fire(scheduled("j", at), at, None);
+
+    assert!(fire(instant(10)).await.unwrap().is_some());
+    assert_eq!(store.last_fired("j").await.unwrap(), Some(instant(10)));
+    let earlier = fire(instant(5)).await.unwrap();
+    assert!(
+        earlier.is_some(),
+        "an earlier, unclaimed instant still fires"
+    );
+    assert_eq!(
+        store.last_fired("j").await.unwrap(),
+        Some(instant(10)),
+        "firing an earlier instant does not move the marker back"
+    );
+    assert!(fire(instant(20)).await.unwrap().is_some());
+    assert_eq!(store.last_fired("j").await.unwrap(), Some(instant(20)));
+    assert_eq!(store.last_fired("k").await.unwrap(), None, "another job");
+}
+
+pub async fn fire_with_skip_records_a_skipped_run_and_claims_the_instant(env: &Env) {
+    let store = &*env.store;
+    let at = instant(0);
+    let why = "the run of 06:59 is still running".to_string();
+    let skipped = store
+        .fire(scheduled("j", at), at, Some(why.clone()))
+        .await
+        .unwrap()
+        .expect("the first fire of an instant records a run");
+    assert_eq!(skipped.status, RunStatus::Skipped);
+    assert_eq!(skipped.reason.as_deref(), Some(why.as_str()));
+    assert_eq!(skipped.scheduled_for, Some(at));
+    assert_eq!(
+        store.run(&skipped.id).await.unwrap(),
+        skipped,
+        "the stored run"
+    );
+    assert!(
+        store.queued().await.unwrap().is_empty(),
+        "a skipped run is not queued"
+    );
+    assert!(store.queue_lengths().await.unwrap().is_empty());
+    assert_eq!(reserve_now(store, &["a"]).await, None);
+    assert_eq!(store.last_fired("j").await.unwrap(), Some(at));
+
+    let again = store.fire(scheduled("j", at), at, None).await.unwrap();
+    assert_eq!(again, None, "the skipped instant is claimed");
+    let history = store.history(&of_job("j")).await.unwrap();
+    assert_eq!(history, vec![skipped], "the history shows the skipped run");
+}
+
+/// 8 daemons, each on its own handle (its own SQLite connection, its own Redis
+/// connections), fire the same instant at once, for 5 instants: one run per instant.
+pub async fn eight_concurrent_fires_of_one_instant_enqueue_one_run(env: &Env) {
+    let mut daemons = Vec::new();
+    for _ in 0..8 {
+        daemons.push(env.handle().await);
+    }
+    for minute in 0..5 {
+        let at = instant(minute);
+        let start = Arc::new(Barrier::new(daemons.len()));
+        let mut fires = JoinSet::new();
+        for daemon in &daemons {
+            let (daemon, start) = (Arc::clone(daemon), Arc::clone(&start));
+            fires.spawn(async move {
+                start.wait().await;
+                daemon
+                    .fire(scheduled("j", at), at, None)
+                    .await
+                    .expect("fire")
+            });
+        }
+        let mut runs = Vec::new();
+        while let Some(fired) = fires.join_next().await {
+            runs.extend(fired.unwrap());
+        }
+        assert_eq!(runs.len(), 1, "runs enqueued for instant {at}: {runs:?}");
+    }
+    let store = &*env.store;
+    assert_eq!(store.queue_lengths().await.unwrap(), vec![("a".into(), 5)]);
+    assert_eq!(store.history(&of_job("j")).await.unwrap().len(), 5);
+    assert_eq!(store.last_fired("j").await.unwrap(), Some(instant(4)));
+}
