@@ -1,0 +1,61 @@
+//! What only one backend has: the SQLite file's mode and journal, and how each backend
+//! reports a store it cannot reach (one sentence, no password, exit code 3).
+
+use std::path::PathBuf;
+
+use cronq::settings::StoreUrl;
+use cronq::store::StoreError;
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_redis_is_named_without_its_password() {
+    let url = format!("redis://app:hunter2@127.0.0.1:{}/0", closed_port());
+    let error = match StoreUrl::parse(&url).unwrap().open("{cronq}:").await {
+        Err(error) => error,
+        Ok(_) => panic!("nothing listens on {url}"),
+    };
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
+    assert!(
+        message.starts_with("the store at redis://app:***@127.0.0.1:"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert_eq!(cronq::cli::exit_code(&anyhow::Error::new(error)), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_sqlite_path_is_unreachable() {
+    let path = PathBuf::from("/proc/cronq-cannot-write-here/cronq.db");
+    let error = match StoreUrl::Sqlite(path).open("{cronq}:").await {
+        Err(error) => error,
+        Ok(_) => panic!("/proc is not writable"),
+    };
+    assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
+    assert!(error.to_string().starts_with("the store at sqlite:/proc/cronq-cannot-write-here/cronq.db is unreachable: cannot create"), "{error}");
+    assert_eq!(cronq::cli::exit_code(&anyhow::Error::new(error)), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sqlite_file_is_private_and_in_wal_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/cronq.db");
+    let store = StoreUrl::Sqlite(path.clone())
+        .open("{cronq}:")
+        .await
+        .unwrap();
+    drop(store);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.path().join("state")), 0o700);
+    let header = std::fs::read(&path).unwrap();
+    // Bytes 18 and 19 of the header are the write and read versions: 2 means WAL.
+    assert_eq!((header[18], header[19]), (2, 2));
+}
