@@ -2,6 +2,8 @@
 
 pub mod cli;
 pub mod cron;
+pub mod daemon;
 pub mod schedule;
 pub mod settings;
 pub mod store;
+pub mod worker;

@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono_tz::Tz;
 
@@ -23,6 +24,12 @@ use crate::schedule::{Diagnostic, parse_zone};
 
 /// The settings file read when none is named.
 pub const DEFAULT_SETTINGS_FILE: &str = "config/cronq.yaml";
+/// The lease on a run when none is set.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// The shortest lease: renewals come every third of it, over the network for Redis.
+pub const MIN_LEASE: Duration = Duration::from_secs(1);
+/// What running jobs get to finish after SIGTERM when nothing else is set.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(30);
 /// The schedule file read when none is named.
 pub const DEFAULT_SCHEDULE_FILE: &str = "crontab.yaml";
 
@@ -45,6 +52,8 @@ pub struct Layer {
     pub workers: Option<Vec<QueueWorkers>>,
     pub log_format: Option<LogFormat>,
     pub metrics_addr: Option<SocketAddr>,
+    pub lease: Option<Duration>,
+    pub stop_grace: Option<Duration>,
 }
 
 /// The settings in force, every layer applied.
@@ -60,6 +69,11 @@ pub struct Settings {
     pub workers: Option<Vec<QueueWorkers>>,
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
+    /// Workers hold each run under a lease this long, renewed about three times per
+    /// lease; a run whose lease runs out is `lost`.
+    pub lease: Duration,
+    /// How long running jobs may take to finish after SIGTERM before they are killed.
+    pub stop_grace: Duration,
     /// The settings file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -137,6 +151,19 @@ impl Settings {
             workers: top.workers.or(file.workers),
             log_format: top.log_format.or(file.log_format).unwrap_or_default(),
             metrics_addr: top.metrics_addr.or(file.metrics_addr),
+            lease: match top.lease.or(file.lease) {
+                Some(lease) if lease < MIN_LEASE => {
+                    return Err(SettingsError::Value(format!(
+                        "lease {} is too short: a worker renews it three times per lease; give at least 1s",
+                        humantime::format_duration(lease)
+                    )));
+                }
+                lease => lease.unwrap_or(DEFAULT_LEASE),
+            },
+            stop_grace: top
+                .stop_grace
+                .or(file.stop_grace)
+                .unwrap_or(DEFAULT_STOP_GRACE),
             redis_prefix: match top.redis_prefix.or(file.redis_prefix) {
                 Some(prefix) => check_redis_prefix(&prefix).map_err(SettingsError::Value)?,
                 None => redis::DEFAULT_PREFIX.to_string(),
@@ -192,6 +219,8 @@ pub fn parse(
         "workers",
         "log_format",
         "metrics_addr",
+        "lease",
+        "stop_grace",
     ];
     let mut report = Report::new(file);
     let Some(document) = report.document(text) else {
@@ -225,10 +254,12 @@ pub fn parse(
                     n.choice(&[("text", LogFormat::Text), ("json", LogFormat::Json)])
                 })
             }
-            _ => {
+            "metrics_addr" => {
                 settings.metrics_addr =
                     report.read(&value, |n| n.string().and_then(|a| parse_addr(&a)))
             }
+            "lease" => settings.lease = report.read(&value, positive_duration),
+            _ => settings.stop_grace = report.read(&value, Node::duration),
         }
     }
     report.finish().map(|_| settings)
@@ -259,6 +290,13 @@ fn read_workers(report: &mut Report, node: &Node) -> Vec<QueueWorkers> {
         }
     }
     workers
+}
+
+fn positive_duration(node: &Node) -> Result<Duration, String> {
+    match node.duration()? {
+        duration if duration.is_zero() => Err("the duration must be longer than zero".into()),
+        duration => Ok(duration),
+    }
 }
 
 fn positive_count(node: &Node) -> Result<u32, String> {
@@ -346,6 +384,17 @@ impl StoreUrl {
             ));
         }
         Ok(StoreUrl::Sqlite(PathBuf::from(path)))
+    }
+}
+
+impl StoreUrl {
+    /// The URL as given, password included: for the jobs a worker starts, which need to
+    /// reach the store themselves (`cronq progress`).
+    pub fn to_url(&self) -> String {
+        match self {
+            StoreUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
+            StoreUrl::Redis(url) => url.clone(),
+        }
     }
 }
 

@@ -42,7 +42,7 @@ fn json_names_each_jobs_fields() {
         .map(String::as_str)
         .collect();
     assert_eq!(keys, ["name", "schedule", "timezone", "queue", "next"]);
-    assert_eq!(heartbeat["schedule"], "* * * * *");
+    assert_eq!(heartbeat["schedule"], "*/10 * * * * *");
     assert!(chrono::DateTime::parse_from_rfc3339(heartbeat["next"].as_str().unwrap()).is_ok());
     assert_eq!(
         jobs[5]["schedule"],

@@ -95,6 +95,7 @@ conformance! {
     cancel::unknown_ids_are_not_found,
     fire::fire_enqueues_once_per_job_and_instant,
     fire::last_fired_moves_only_forward,
+    fire::last_fires_lists_every_job_at_its_latest,
     fire::fire_with_skip_records_a_skipped_run_and_claims_the_instant,
     fire::eight_concurrent_fires_of_one_instant_enqueue_one_run,
     locks::a_lock_has_one_owner,

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -43,6 +44,33 @@ pub enum Command {
         long_about = "Convert a crontab into schedule YAML on stdout.\n\nComments above a line become its description; CRON_TZ becomes the timezone; other variables go into env; MAILTO becomes an on_failure mail; `%` in a command becomes its standard input. A line that cannot be converted is reported on stderr with its line number, and the exit code is then 2."
     )]
     Import(ImportArgs),
+    /// Fire the schedule's jobs into their queues, and run them with built-in workers
+    #[command(
+        long_about = "Fire the schedule's jobs into their queues at their instants, and run them with built-in workers: one process is a whole single-host install.\n\nThe workers serve the queues of `workers:` in the settings, or with no settings every queue of the schedule, 4 runs at once each. Instants missed while no daemon ran follow each job's catch_up. SIGHUP or a change to the schedule file reloads it; a file that does not validate is refused and the running schedule stays. SIGTERM stops firing and lets running jobs finish within --stop-grace."
+    )]
+    Daemon(DaemonArgs),
+    /// Take runs from queues and execute them
+    #[command(
+        long_about = "Take runs from queues and execute them as child processes, with the command of the job in this host's copy of the schedule.\n\nSIGTERM stops taking runs and lets running ones finish within --stop-grace, then kills them."
+    )]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Only fire; leave running the jobs to `cronq worker` processes
+    #[arg(long)]
+    pub no_workers: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// A queue to take runs from; repeat it, in priority order [default: the settings' workers, else every queue of the schedule]
+    #[arg(long = "queue", value_name = "QUEUE")]
+    pub queues: Vec<String>,
+    /// Runs executed at once [default: 4]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +175,12 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub log_format: Option<LogFormat>,
+    /// The lease on each run; a run whose worker stops renewing it is lost after this [default: 30s]
+    #[arg(long, env = "CRONQ_LEASE", value_name = "DURATION", value_parser = parse_duration, global = true, hide_env_values = true)]
+    pub lease: Option<Duration>,
+    /// What running jobs get to finish after SIGTERM before they are killed [default: 30s]
+    #[arg(long, env = "CRONQ_STOP_GRACE", value_name = "DURATION", value_parser = parse_duration, global = true, hide_env_values = true)]
+    pub stop_grace: Option<Duration>,
     /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9184 [default: off]
     #[arg(
         long,
@@ -161,6 +195,11 @@ pub struct SettingsArgs {
 /// The value of `--workers`, one argument holding every queue.
 #[derive(Clone, Debug)]
 pub struct WorkerList(pub Vec<QueueWorkers>);
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; expected a duration such as 30s or 2m"))
+}
 
 fn parse_workers(text: &str) -> Result<WorkerList, String> {
     settings::parse_workers(text).map(WorkerList)
@@ -178,6 +217,8 @@ impl SettingsArgs {
                 workers: self.workers.clone().map(|list| list.0),
                 log_format: self.log_format,
                 metrics_addr: self.metrics_addr,
+                lease: self.lease,
+                stop_grace: self.stop_grace,
             },
         }
     }

@@ -4,17 +4,18 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::args::CheckArgs;
-use super::output;
+use super::{Loaded, output};
 use crate::cron::Timing;
 use crate::schedule::{Diagnostic, Job, Schedule, diagnostic::Report};
 use crate::settings::Settings;
 
-pub fn run(
-    args: &CheckArgs,
-    settings: &Settings,
-    schedule: &Schedule,
-    file: &str,
-) -> anyhow::Result<()> {
+pub fn run(args: &CheckArgs, loaded: &Loaded) -> anyhow::Result<()> {
+    let Loaded {
+        settings,
+        schedule,
+        file,
+        ..
+    } = loaded;
     let warnings = unserved_queues(settings, schedule, file);
     let now = Utc::now();
     let next = |job: &Job| match job.schedule.as_ref().map(|s| &s.timing) {

@@ -3,9 +3,12 @@
 
 pub mod args;
 mod check;
+mod daemon;
 mod import;
 mod next;
 mod output;
+mod signals;
+mod worker;
 
 use std::path::Path;
 
@@ -65,28 +68,41 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok();
     match cli.command {
         Command::Import(args) => import::run(&args),
-        Command::Next(args) => {
-            next::run(&args, || settings_and_schedule(&cli.settings, &env), &env)
-        }
-        Command::Check(args) => {
-            let (settings, schedule, file) = settings_and_schedule(&cli.settings, &env)?;
-            check::run(&args, &settings, &schedule, &file)
-        }
+        Command::Next(args) => next::run(&args, || Loaded::read(&cli.settings, &env), &env),
+        Command::Check(args) => check::run(&args, &Loaded::read(&cli.settings, &env)?),
+        Command::Daemon(args) => daemon::run(&args, Loaded::read(&cli.settings, &env)?),
+        Command::Worker(args) => worker::run(&args, Loaded::read(&cli.settings, &env)?),
     }
 }
 
-/// Resolves the settings and loads the schedule they point at.
-fn settings_and_schedule(
-    args: &args::SettingsArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<(Settings, Schedule, String)> {
-    let settings = Settings::resolve(args.overrides(), env)?;
-    let host_zone = settings::host_zone(env).map_err(CliError::Usage)?;
-    let (path, source) = &settings.schedule;
-    let text = read_schedule(path, source)?;
-    let file = path.display().to_string();
-    let schedule = schedule::load(&text, &file, host_zone).map_err(CliError::Invalid)?;
-    Ok((settings, schedule, file))
+/// The settings in force and the schedule they point at.
+pub struct Loaded {
+    pub settings: Settings,
+    pub schedule: Schedule,
+    /// The schedule file's name, as diagnostics print it.
+    pub file: String,
+    pub host_zone: chrono_tz::Tz,
+}
+
+impl Loaded {
+    /// Resolves the settings and loads the schedule they point at.
+    fn read(
+        args: &args::SettingsArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Loaded> {
+        let settings = Settings::resolve(args.overrides(), env)?;
+        let host_zone = settings::host_zone(env).map_err(CliError::Usage)?;
+        let (path, source) = &settings.schedule;
+        let text = read_schedule(path, source)?;
+        let file = path.display().to_string();
+        let schedule = schedule::load(&text, &file, host_zone).map_err(CliError::Invalid)?;
+        Ok(Loaded {
+            settings,
+            schedule,
+            file,
+            host_zone,
+        })
+    }
 }
 
 fn read_schedule(path: &Path, source: &str) -> Result<String, CliError> {

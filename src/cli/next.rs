@@ -4,14 +4,14 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::args::NextArgs;
-use super::{CliError, output};
+use super::{CliError, Loaded, output};
 use crate::cron::Timing;
 use crate::schedule::{Schedule, diagnostic::closest, parse_zone};
-use crate::settings::{self, Settings};
+use crate::settings;
 
 pub fn run(
     args: &NextArgs,
-    load: impl FnOnce() -> anyhow::Result<(Settings, Schedule, String)>,
+    load: impl FnOnce() -> anyhow::Result<Loaded>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<()> {
     let after = match &args.after {
@@ -21,8 +21,8 @@ pub fn run(
     let fires = match (&args.expr, &args.job) {
         (Some(expr), _) => expression_fires(expr, args.tz.as_deref(), after, args.count, env)?,
         (None, Some(name)) => {
-            let (_, schedule, file) = load()?;
-            job_fires(&schedule, &file, name, after, args.count)?
+            let loaded = load()?;
+            job_fires(&loaded.schedule, &loaded.file, name, after, args.count)?
         }
         (None, None) => unreachable!("clap requires EXPR or --job"),
     };

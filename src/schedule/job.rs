@@ -77,7 +77,7 @@ impl Job {
 
 /// FNV-1a, 64 bits: a hash whose value is fixed by its definition, unlike std's
 /// `DefaultHasher`, which may change between Rust releases.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

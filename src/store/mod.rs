@@ -13,7 +13,7 @@
 pub mod redis;
 pub mod sqlite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Duration;
 
@@ -269,6 +269,9 @@ pub trait Store: Send + Sync {
 
     /// The latest instant fired for `job`, for catch-up after downtime.
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>>;
+
+    /// Every job's last-fired instant, for a daemon that starts with many jobs.
+    async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>>;
 
     /// Takes the oldest ready run (its `not_before` passed) of the first queue in
     /// `queues` that has one, marks it `running` on `worker` and leases it for

@@ -6,6 +6,7 @@
 //! turn. A reserve that finds nothing polls every 50 ms (another process may enqueue)
 //! and wakes at once for an enqueue of its own process.
 
+use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -596,6 +597,17 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             Ok(opt_from_ms(instant)?)
+        })
+        .await
+    }
+
+    async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>> {
+        self.call(|conn, _| {
+            let mut statement = conn.prepare_cached("SELECT job, instant FROM last_fired")?;
+            let fires = statement
+                .query_map([], |row| Ok((row.get(0)?, from_ms(row.get(1)?)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(fires)
         })
         .await
     }

@@ -90,6 +90,24 @@ pub async fn last_fired_moves_only_forward(env: &Env) {
     assert_eq!(store.last_fired("k").await.unwrap(), None, "another job");
 }
 
+pub async fn last_fires_lists_every_job_at_its_latest(env: &Env) {
+    let store = &*env.store;
+    assert!(
+        store.last_fires().await.unwrap().is_empty(),
+        "nothing fired yet"
+    );
+    for (job, at) in [("a", 10), ("b", 5), ("a", 20), ("a", 15)] {
+        store
+            .fire(scheduled(job, instant(at)), instant(at), None)
+            .await
+            .unwrap();
+    }
+    let fires = store.last_fires().await.unwrap();
+    assert_eq!(fires.len(), 2);
+    assert_eq!(fires["a"], instant(20));
+    assert_eq!(fires["b"], instant(5));
+}
+
 pub async fn fire_with_skip_records_a_skipped_run_and_claims_the_instant(env: &Env) {
     let store = &*env.store;
     let at = instant(0);

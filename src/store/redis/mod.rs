@@ -31,6 +31,7 @@ mod queries;
 mod record;
 mod scripts;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -226,6 +227,17 @@ impl Store for RedisStore {
             .query(redis::cmd("HGET").arg(self.key("fired")).arg(job))
             .await?;
         at.map(time).transpose()
+    }
+
+    async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>> {
+        let fired: HashMap<String, i64> = self
+            .connection
+            .query(redis::cmd("HGETALL").arg(self.key("fired")))
+            .await?;
+        fired
+            .into_iter()
+            .map(|(job, at)| Ok((job, time(at)?)))
+            .collect()
     }
 
     async fn reserve(

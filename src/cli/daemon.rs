@@ -1,0 +1,33 @@
+//! `cronq daemon`: fire the schedule and, unless told not to, run the jobs too.
+
+use super::args::DaemonArgs;
+use super::{Loaded, signals, worker};
+use crate::daemon::{self, DaemonConfig};
+
+pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let Loaded {
+            settings,
+            schedule,
+            host_zone,
+            ..
+        } = loaded;
+        let store = settings.store.open(&settings.redis_prefix).await?;
+        let workers = if args.no_workers {
+            Vec::new()
+        } else {
+            worker::built_in(&settings, &schedule)
+        };
+        let config = DaemonConfig {
+            schedule_path: settings.schedule.0.clone(),
+            host_zone,
+            workers,
+            lease: settings.lease,
+        };
+        let (stop, reload) = signals::listen()?;
+        tracing::info!(store = %settings.store, schedule = %config.schedule_path.display(), "cronq daemon");
+        daemon::run(store, schedule, config, stop, reload).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,353 @@
+//! The worker: takes runs from its queues and executes each as a child process of its
+//! own copy of the schedule, with a lease, a timeout, output capture and retries.
+//!
+//! This file is the reserve loop, the registry heartbeat and the drain on stop. One
+//! run's life is in `supervise.rs`; starting the child in `spawn.rs`; its output in
+//! `output.rs`; signals to its process group in `kill.rs`; its outcome, retry and
+//! `on_failure` in `finish.rs` and `on_failure.rs`. The worker knows the [`Store`]
+//! trait, never a backend, and it never executes anything read from the queue: a run
+//! names a job, and the command comes from the worker's own schedule.
+
+mod finish;
+mod kill;
+mod on_failure;
+mod output;
+mod spawn;
+mod supervise;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::schedule::Schedule;
+use crate::store::{RunId, Store, StoreError, WorkerInfo, WorkerRef};
+
+/// Who a worker is and what it takes.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Unique among live workers, e.g. `host:pid:default`.
+    pub id: String,
+    pub host: String,
+    /// Queues to take runs from, in priority order.
+    pub queues: Vec<String>,
+    /// Runs executed at once.
+    pub concurrency: usize,
+    /// The lease on each run; renewed about three times per lease.
+    pub lease: Duration,
+    /// How long running jobs may take to finish after a stop, before they are killed.
+    pub stop_grace: Duration,
+    /// The store's URL, given to each job as `CRONQ_STORE` for `cronq progress`.
+    pub store_url: String,
+}
+
+/// How long one reserve call waits for a run: short, so that a stop is seen promptly.
+const RESERVE_WAIT: Duration = Duration::from_secs(1);
+/// The longest pause between reserve attempts while the store fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The shortest lease: it is renewed every third of it.
+const MIN_LEASE: Duration = Duration::from_millis(300);
+/// At most one warning per this long about the same failing store call.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// What every run of one worker shares.
+struct Shared {
+    store: Arc<dyn Store>,
+    config: WorkerConfig,
+    /// The runs executing now, for the registry.
+    runs: Mutex<BTreeSet<RunId>>,
+}
+
+/// Runs the worker until `stop` is cancelled, then drains: no new runs, running ones
+/// get `stop_grace` to finish before they are killed. `schedule` is the worker's own
+/// copy; each run uses the version current when it starts.
+pub async fn run(
+    store: Arc<dyn Store>,
+    schedule: watch::Receiver<Arc<Schedule>>,
+    config: WorkerConfig,
+    stop: CancellationToken,
+) -> Result<(), StoreError> {
+    if config.queues.is_empty() {
+        return Err(StoreError::Invalid(
+            "a worker needs at least one queue".into(),
+        ));
+    }
+    if config.lease < MIN_LEASE {
+        return Err(StoreError::Invalid(format!(
+            "a worker's lease must be at least {}ms",
+            MIN_LEASE.as_millis()
+        )));
+    }
+    if config.concurrency == 0 {
+        return Err(StoreError::Invalid(
+            "a worker's concurrency must be at least 1".into(),
+        ));
+    }
+    become_subreaper();
+    let shared = Arc::new(Shared {
+        store,
+        config,
+        runs: Mutex::new(BTreeSet::new()),
+    });
+    let config = &shared.config;
+    tracing::info!(
+        worker = %config.id,
+        queues = %config.queues.join(","),
+        concurrency = config.concurrency,
+        "worker started"
+    );
+
+    let registry_stop = CancellationToken::new();
+    let registry = tokio::spawn(keep_registered(shared.clone(), registry_stop.clone()));
+    // Cancelled `stop_grace` after the stop: the runs still going are killed.
+    let kill = CancellationToken::new();
+    let mut runs = JoinSet::new();
+    let outcome = reserve_loop(&shared, &schedule, &stop, &kill, &mut runs).await;
+
+    drain(&mut runs, &kill, config.stop_grace).await;
+    registry_stop.cancel();
+    // Bounded: a store that hangs must not hold up the stop.
+    let _ = tokio::time::timeout(config.lease, registry).await;
+    if let Err(error) = shared.store.unregister(&config.id).await {
+        tracing::warn!(worker = %config.id, %error, "could not unregister the worker");
+    }
+    tracing::info!(worker = %config.id, "worker stopped");
+    outcome
+}
+
+/// Reserves runs while a slot is free, until `stop`. An error that retrying cannot
+/// fix (a store that refuses the queue list) ends the loop with that error.
+async fn reserve_loop(
+    shared: &Arc<Shared>,
+    schedule: &watch::Receiver<Arc<Schedule>>,
+    stop: &CancellationToken,
+    kill: &CancellationToken,
+    runs: &mut JoinSet<()>,
+) -> Result<(), StoreError> {
+    let config = &shared.config;
+    let me = WorkerRef {
+        id: config.id.clone(),
+        host: config.host.clone(),
+    };
+    let slots = Arc::new(Semaphore::new(config.concurrency));
+    let mut backoff = Backoff::new();
+    let mut warning = Throttle::new(WARN_EVERY);
+    loop {
+        while let Some(done) = runs.try_join_next() {
+            log_panic(done);
+        }
+        let slot = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            slot = slots.clone().acquire_owned() => {
+                slot.expect("the slot semaphore is never closed")
+            }
+        };
+        if stop.is_cancelled() {
+            return Ok(());
+        }
+        // Not raced against `stop`: a reserve dropped halfway may have taken a run that
+        // nobody would then execute. It returns within RESERVE_WAIT.
+        let reserved = shared
+            .store
+            .reserve(&config.queues, &me, config.lease, RESERVE_WAIT)
+            .await;
+        match reserved {
+            Ok(Some((run, lease))) => {
+                backoff.reset();
+                shared
+                    .runs
+                    .lock()
+                    .expect("the runs set is never poisoned")
+                    .insert(run.id.clone());
+                let job_schedule = schedule.borrow().clone();
+                let (shared, kill) = (shared.clone(), kill.clone());
+                runs.spawn(async move {
+                    let id = run.id.clone();
+                    supervise::execute(&shared, &job_schedule, run, lease, &kill).await;
+                    shared
+                        .runs
+                        .lock()
+                        .expect("the runs set is never poisoned")
+                        .remove(&id);
+                    drop(slot);
+                });
+            }
+            Ok(None) => backoff.reset(),
+            Err(error @ StoreError::Invalid(_)) => return Err(error),
+            Err(error) => {
+                let pause = backoff.next();
+                if warning.ready() {
+                    tracing::warn!(
+                        worker = %config.id,
+                        %error,
+                        retry_in_ms = pause.as_millis() as u64,
+                        "cannot reserve a run",
+                    );
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the running runs, up to `grace`; then tells the rest to die and waits for
+/// them to be killed and recorded.
+async fn drain(runs: &mut JoinSet<()>, kill: &CancellationToken, grace: Duration) {
+    if !runs.is_empty() {
+        tracing::info!(
+            running = runs.len(),
+            grace_s = grace.as_secs_f64(),
+            "draining the running runs"
+        );
+    }
+    let deadline = Instant::now() + grace;
+    loop {
+        tokio::select! {
+            done = runs.join_next() => match done {
+                Some(done) => log_panic(done),
+                None => return,
+            },
+            _ = tokio::time::sleep_until(deadline), if !kill.is_cancelled() => {
+                tracing::warn!(
+                    running = runs.len(),
+                    "the stop grace is over: killing the runs left",
+                );
+                kill.cancel();
+            }
+        }
+    }
+}
+
+fn log_panic(done: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = done {
+        tracing::error!(%error, "a run's task failed");
+    }
+}
+
+/// Heartbeats the worker into the store's registry about every lease/3, with the runs it
+/// executes, until `stop`.
+async fn keep_registered(shared: Arc<Shared>, stop: CancellationToken) {
+    let config = &shared.config;
+    let every = config.lease / 3;
+    let mut warning = Throttle::new(WARN_EVERY);
+    loop {
+        let info = WorkerInfo {
+            id: config.id.clone(),
+            host: config.host.clone(),
+            pid: std::process::id(),
+            queues: config.queues.clone(),
+            runs: shared
+                .runs
+                .lock()
+                .expect("the runs set is never poisoned")
+                .iter()
+                .cloned()
+                .collect(),
+            last_seen: Utc::now(),
+        };
+        // Not raced against `stop`: a heartbeat dropped halfway could still land after
+        // the unregister, and list a stopped worker until its TTL.
+        if let Err(error) = shared.store.heartbeat(&info, config.lease * 3).await
+            && warning.ready()
+        {
+            tracing::warn!(worker = %config.id, %error, "cannot register the worker");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Makes this process the reaper of its orphaned descendants, so that the grandchildren
+/// of a killed job are re-parented to the worker, which reaps them (see `kill.rs`),
+/// rather than to an init that may reap them late or never.
+fn become_subreaper() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::warn!(
+            %error,
+            "cannot become a child subreaper: grandchildren of killed jobs go to init",
+        );
+    }
+}
+
+/// Pauses that double from 250 ms up to [`MAX_BACKOFF`].
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(250);
+
+    fn new() -> Backoff {
+        Backoff { next: Self::FIRST }
+    }
+
+    fn next(&mut self) -> Duration {
+        let pause = self.next;
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        pause
+    }
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+/// Lets a repeated warning through at most once per period.
+struct Throttle {
+    every: Duration,
+    last: Option<std::time::Instant>,
+}
+
+impl Throttle {
+    fn new(every: Duration) -> Throttle {
+        Throttle { every, last: None }
+    }
+
+    fn ready(&mut self) -> bool {
+        self.ready_at(std::time::Instant::now())
+    }
+
+    fn ready_at(&mut self, now: std::time::Instant) -> bool {
+        let ready = self.last.is_none_or(|last| now - last >= self.every);
+        if ready {
+            self.last = Some(now);
+        }
+        ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_resets() {
+        let mut backoff = Backoff::new();
+        let pauses: Vec<u64> = (0..7).map(|_| backoff.next().as_millis() as u64).collect();
+        assert_eq!(pauses, [250, 500, 1000, 2000, 4000, 5000, 5000]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn throttle_lets_one_warning_through_per_period() {
+        let start = std::time::Instant::now();
+        let mut throttle = Throttle::new(Duration::from_secs(30));
+        assert!(throttle.ready_at(start));
+        assert!(!throttle.ready_at(start));
+        assert!(!throttle.ready_at(start + Duration::from_secs(29)));
+        assert!(throttle.ready_at(start + Duration::from_secs(30)));
+        assert!(!throttle.ready_at(start + Duration::from_secs(31)));
+    }
+}

@@ -1,0 +1,181 @@
+//! Starting a child: the command line from the job and the run's ad-hoc args, its
+//! environment, workdir and user, in a process group of its own. Nothing here waits
+//! for or signals the child.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use nix::unistd::{Uid, User};
+use tokio::process::{Child, Command as Process};
+
+use crate::schedule::{Command, Job};
+
+/// What a child is started from: the job's settings and the run's additions.
+pub struct Launch<'a> {
+    pub job: &'a Job,
+    pub command: &'a Command,
+    /// Appended to the command (the run's ad-hoc args).
+    pub args: &'a [String],
+    /// Set after the job's env; `CRONQ_*` variables go here too, last, so they win.
+    pub env: Vec<(String, String)>,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+/// The program and its arguments: an argv as it is, a string through `/bin/sh -c`,
+/// each with `args` appended (shell-quoted for a string).
+pub fn command_line(command: &Command, args: &[String]) -> Result<Vec<String>, String> {
+    match command {
+        Command::Argv(argv) if argv.is_empty() => Err("the job's command is empty".into()),
+        Command::Argv(argv) => Ok(argv.iter().chain(args).cloned().collect()),
+        Command::Shell(script) => {
+            let mut script = script.clone();
+            for arg in args {
+                script.push(' ');
+                script.push_str(&shell_quote(arg));
+            }
+            Ok(vec!["/bin/sh".into(), "-c".into(), script])
+        }
+    }
+}
+
+/// `arg` as one word of `/bin/sh`: as it is when it is plainly safe, else in single
+/// quotes, with each `'` written as `'\''`.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// Starts the child in a process group of its own (its pgid is its pid), with stdin
+/// null. The error is the reason the run failed, as a user reads it.
+pub fn start(launch: Launch<'_>) -> Result<Child, String> {
+    let job = launch.job;
+    let argv = command_line(launch.command, launch.args)?;
+    let mut process = Process::new(&argv[0]);
+    process
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(launch.stdout)
+        .stderr(launch.stderr)
+        .process_group(0)
+        // The group is killed and reaped by `kill.rs`; dropping a handle kills nothing.
+        .kill_on_drop(false);
+    if let Some(workdir) = &job.workdir {
+        // Checked here because a failed chdir in the child reads like a missing program.
+        if !workdir.is_dir() {
+            return Err(format!(
+                "the workdir {} is not a directory",
+                workdir.display()
+            ));
+        }
+        process.current_dir(workdir);
+    }
+    if let Some(name) = &job.user
+        && let Some(user) = switch_to(name)?
+    {
+        process
+            .uid(user.uid.as_raw())
+            .gid(user.gid.as_raw())
+            .env("HOME", &user.dir)
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name);
+    }
+    process.envs(&job.env).envs(launch.env);
+    process.spawn().map_err(|error| {
+        format!(
+            "cannot start {}: {error}",
+            describe(&argv[0], job.workdir.as_deref())
+        )
+    })
+}
+
+/// The user to switch to, `None` when the worker already runs as that user.
+///
+/// Only the uid and gid change: when root sets a uid, std drops the worker's
+/// supplementary groups (setgroups with none), and the user's own supplementary groups
+/// are not given (that would need `setgroups` in a `pre_exec`).
+fn switch_to(name: &str) -> Result<Option<User>, String> {
+    let user = User::from_name(name)
+        .map_err(|error| format!("cannot look up the user `{name}`: {error}"))?
+        .ok_or_else(|| format!("there is no user `{name}` on this host"))?;
+    let me = Uid::effective();
+    if user.uid == me {
+        Ok(None)
+    } else if me.is_root() {
+        Ok(Some(user))
+    } else {
+        Err(format!(
+            "the job runs as the user `{name}`, but this worker is not root (uid {me}) \
+             and cannot switch users"
+        ))
+    }
+}
+
+/// The program as a user would look for it: a relative path is taken from the workdir.
+fn describe(program: &str, workdir: Option<&Path>) -> String {
+    match workdir {
+        Some(dir) if program.contains('/') && !program.starts_with('/') => {
+            format!("`{program}` (in {})", dir.display())
+        }
+        _ => format!("`{program}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_argv_gets_the_args_appended_as_they_are() {
+        let command = Command::Argv(words(&["echo", "a b"]));
+        assert_eq!(
+            command_line(&command, &words(&["$x", "'q'"])).unwrap(),
+            words(&["echo", "a b", "$x", "'q'"])
+        );
+    }
+
+    #[test]
+    fn a_string_gets_the_args_appended_as_quoted_words() {
+        let command = Command::Shell("echo hi".into());
+        let line = command_line(
+            &command,
+            &words(&["plain-1.txt", "a b", "it's", "", "$(rm -rf /)"]),
+        )
+        .unwrap();
+        assert_eq!(
+            line,
+            words(&[
+                "/bin/sh",
+                "-c",
+                r"echo hi plain-1.txt 'a b' 'it'\''s' '' '$(rm -rf /)'"
+            ])
+        );
+    }
+
+    #[test]
+    fn quoted_words_reach_the_program_unchanged() {
+        let args = words(&["a b", "it's", "", "$HOME", "*", "\\n", "x\"y"]);
+        let line = command_line(&Command::Shell("printf '[%s]'".into()), &args).unwrap();
+        let output = std::process::Command::new(&line[0])
+            .args(&line[1..])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            "[a b][it's][][$HOME][*][\\n][x\"y]"
+        );
+    }
+
+    #[test]
+    fn an_empty_argv_is_refused() {
+        assert!(command_line(&Command::Argv(vec![]), &[]).is_err());
+    }
+}
