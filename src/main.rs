@@ -1,6 +1,7 @@
 //! The `cronq` binary: parse the arguments, set up logging, run the command, and turn
 //! an error into its documented exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -23,8 +24,11 @@ fn main() -> ExitCode {
 /// Logs go to stderr; `RUST_LOG` filters them (default: info).
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => logs.init(),

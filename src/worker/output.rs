@@ -104,7 +104,7 @@ async fn read(
                 break;
             }
         };
-        if tracing::enabled!(tracing::Level::DEBUG) {
+        if tracing::enabled!(tracing::Level::INFO) {
             lines.push(&buffer[..n], |line| log_line(&source, stream, line));
         }
         if chunks.send(buffer[..n].to_vec()).await.is_err() {
@@ -114,8 +114,9 @@ async fn read(
     lines.finish(|line| log_line(&source, stream, line));
 }
 
+/// A job's output goes to the log as well, as cron's went to mail: one line each.
 fn log_line(source: &Source, stream: &str, line: &[u8]) {
-    tracing::debug!(
+    tracing::info!(
         run = %source.run,
         job = %source.job,
         stream,
