@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::schedule::{Concurrency, Job, Lock};
+use crate::schedule::{Concurrency, Job};
 use crate::store::{NewRun, OnBusy, RunLock, Store, StoreError, Trigger};
 
 /// The run a job's instant becomes. Its command is not in it: a worker looks the job up
@@ -23,12 +23,14 @@ pub fn new_run(job: &Job, trigger: Trigger, scheduled_for: Option<DateTime<Utc>>
     }
 }
 
-/// The store lock that carries the job's overlap policy across hosts.
+/// The store lock that carries the job's overlap policy across hosts. `lock: host`
+/// (a file lock that outlives a dead worker) is not built yet, so it takes the store
+/// lock too: stricter than asked, never looser.
 fn run_lock(job: &Job) -> Option<RunLock> {
-    let on_busy = match (job.lock, job.concurrency) {
-        (_, Concurrency::Allow) | (Lock::Host, _) => return None,
-        (Lock::Cluster, Concurrency::Forbid) => OnBusy::Skip,
-        (Lock::Cluster, Concurrency::Queue | Concurrency::Replace) => OnBusy::Wait,
+    let on_busy = match job.concurrency {
+        Concurrency::Allow => return None,
+        Concurrency::Forbid => OnBusy::Skip,
+        Concurrency::Queue | Concurrency::Replace => OnBusy::Wait,
     };
     Some(RunLock {
         name: job.name.clone(),
