@@ -453,6 +453,41 @@ impl Run {
     }
 }
 
+/// The argument checks every backend makes before it touches its data, so that both
+/// refuse the same calls with the same words.
+pub(crate) mod check {
+    use super::{Outcome, Result, RunStatus, StoreError};
+
+    pub fn queues(queues: &[String]) -> Result<()> {
+        if queues.is_empty() {
+            return Err(StoreError::Invalid(
+                "reserve needs at least one queue".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn outcome(outcome: &Outcome) -> Result<()> {
+        use RunStatus::{Cancelled, Failed, Succeeded, TimedOut};
+        if !matches!(outcome.status, Succeeded | Failed | TimedOut | Cancelled) {
+            return Err(StoreError::Invalid(format!(
+                "a run cannot finish as {}: succeeded, failed, timed_out or cancelled",
+                outcome.status
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn percent(percent: u8) -> Result<()> {
+        if percent > 100 {
+            return Err(StoreError::Invalid(format!(
+                "progress {percent} is out of range 0-100"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A fresh run id: a ULID, time-sortable.
 pub fn new_run_id() -> RunId {
     ulid::Ulid::generate().to_string()

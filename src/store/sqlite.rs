@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 
 use super::{
     Cancelled, Finished, HistoryFilter, Lease, NewRun, OnBusy, Outcome, Output, QueuedRun, Result,
-    Retention, Run, RunLock, RunStatus, Store, StoreError, Trigger, WorkerInfo, WorkerRef,
+    Retention, Run, RunLock, RunStatus, Store, StoreError, Trigger, WorkerInfo, WorkerRef, check,
     new_run_id, new_token,
 };
 
@@ -619,11 +619,7 @@ impl Store for SqliteStore {
         lease_for: Duration,
         wait: Duration,
     ) -> Result<Option<(Run, Lease)>> {
-        if queues.is_empty() {
-            return Err(StoreError::Invalid(
-                "reserve needs at least one queue".into(),
-            ));
-        }
+        check::queues(queues)?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Registered before the attempt, so an enqueue during it is not missed.
@@ -675,18 +671,7 @@ impl Store for SqliteStore {
         outcome: Outcome,
         retry_in: Duration,
     ) -> Result<Finished> {
-        let ends = [
-            RunStatus::Succeeded,
-            RunStatus::Failed,
-            RunStatus::TimedOut,
-            RunStatus::Cancelled,
-        ];
-        if !ends.contains(&outcome.status) {
-            return Err(StoreError::Invalid(format!(
-                "a worker cannot finish a run as {}",
-                outcome.status
-            )));
-        }
+        check::outcome(&outcome)?;
         let lease = lease.clone();
         let finished = self
             .write(move |tx, _| {
@@ -750,11 +735,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_progress(&self, id: &str, percent: u8, message: Option<&str>) -> Result<()> {
-        if percent > 100 {
-            return Err(StoreError::Invalid(format!(
-                "progress {percent} is out of range 0-100"
-            )));
-        }
+        check::percent(percent)?;
         let (id, message) = (id.to_string(), message.map(str::to_string));
         self.write(move |tx, _| {
             let run = load_run(tx, &id)?;

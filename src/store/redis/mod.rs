@@ -43,7 +43,8 @@ use self::record::{Record, ms, new_run_fields, reply};
 use self::scripts::Scripts;
 use super::{
     Cancelled, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, QueuedRun, Result,
-    Retention, Run, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, new_run_id, new_token,
+    Retention, Run, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check, new_run_id,
+    new_token,
 };
 
 pub use self::connection::redact;
@@ -247,11 +248,7 @@ impl Store for RedisStore {
         lease_for: Duration,
         wait: Duration,
     ) -> Result<Option<(Run, Lease)>> {
-        if queues.is_empty() {
-            return Err(StoreError::Invalid(
-                "reserve needs at least one queue".to_owned(),
-            ));
-        }
+        check::queues(queues)?;
         let deadline = Instant::now().checked_add(wait);
         let wake_keys: Vec<String> = queues
             .iter()
@@ -306,13 +303,7 @@ impl Store for RedisStore {
         outcome: Outcome,
         retry_in: Duration,
     ) -> Result<Finished> {
-        use RunStatus::{Cancelled, Failed, Succeeded, TimedOut};
-        if !matches!(outcome.status, Succeeded | Failed | TimedOut | Cancelled) {
-            return Err(StoreError::Invalid(format!(
-                "a run cannot finish as {}: succeeded, failed, timed_out or cancelled",
-                outcome.status
-            )));
-        }
+        check::outcome(&outcome)?;
         let now = now_ms();
         let mut extra = Vec::new();
         let optional = [
@@ -361,11 +352,7 @@ impl Store for RedisStore {
     }
 
     async fn set_progress(&self, id: &str, percent: u8, message: Option<&str>) -> Result<()> {
-        if percent > 100 {
-            return Err(StoreError::Invalid(format!(
-                "a progress of {percent}%: it goes from 0 to 100"
-            )));
-        }
+        check::percent(percent)?;
         let mut call = self.invocation(&self.scripts.set_progress, now_ms());
         call.arg(id)
             .arg(percent)
