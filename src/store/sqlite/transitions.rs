@@ -1,0 +1,189 @@
+//! The steps that move a run between statuses inside one transaction: take it under a
+//! lease, check the lease, end it (with its retry), and the cluster lock they share.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::rows::{RUN_COLUMNS, duration_ms, from_ms, insert_run, ms, run_from_row};
+use crate::store::{
+    Finished, Lease, NewRun, OnBusy, Outcome, Result, Run, RunStatus, StoreError, Trigger,
+    WorkerRef, new_token,
+};
+
+/// Checks that `lease` is the current, unexpired lease of a running run.
+pub(super) fn check_lease(tx: &Connection, lease: &Lease) -> Result<()> {
+    let held: Option<(String, Option<String>, Option<i64>)> = tx
+        .query_row(
+            "SELECT status, lease_token, lease_until FROM runs WHERE id = ?1",
+            [&lease.run],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let now = ms(Utc::now());
+    match held {
+        // An expired lease is gone even before a reaper notices: the run may be reaped
+        // and retried at any moment, so its holder must not act on it.
+        Some((status, Some(token), Some(until)))
+            if status == "running" && token == lease.token && until >= now =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(StoreError::LeaseLost(lease.run.clone())),
+        None => Err(StoreError::NotFound(lease.run.clone())),
+    }
+}
+
+/// Ends a running run, releases its lock, and queues its next attempt when `retry_in`
+/// is given and attempts remain.
+pub(super) fn end_run(
+    tx: &Transaction,
+    id: &str,
+    outcome: &Outcome,
+    retry_in: Option<Duration>,
+) -> Result<Finished> {
+    let now = Utc::now();
+    let run = tx
+        .prepare_cached(&format!(
+            "UPDATE runs SET status = ?2, exit_code = ?3, signal = ?4, reason = ?5, \
+             finished_at = ?6, lease_token = NULL, lease_until = NULL WHERE id = ?1 \
+             RETURNING {RUN_COLUMNS}"
+        ))?
+        .query_row(
+            params![
+                id,
+                outcome.status.as_str(),
+                outcome.exit_code,
+                outcome.signal,
+                outcome.reason,
+                ms(now)
+            ],
+            run_from_row,
+        )?;
+    if let Some(lock) = &run.lock {
+        tx.execute(
+            "DELETE FROM locks WHERE name = ?1 AND owner = ?2",
+            params![lock.name, id],
+        )?;
+    }
+    let retry = match retry_in {
+        Some(delay) if run.attempt < run.max_attempts => {
+            let next = NewRun {
+                job: run.job.clone(),
+                queue: run.queue.clone(),
+                trigger: Trigger::Retry,
+                scheduled_for: run.scheduled_for,
+                max_attempts: run.max_attempts,
+                args: run.args.clone(),
+                env: run.env.clone(),
+                not_before: Some(now + chrono::Duration::milliseconds(duration_ms(delay))),
+                lock: run.lock.clone(),
+            };
+            Some(insert_run(
+                tx,
+                &next,
+                RunStatus::Queued,
+                run.attempt + 1,
+                Some(id),
+                None,
+            )?)
+        }
+        _ => None,
+    };
+    Ok(Finished { run, retry })
+}
+
+/// One reserve attempt, in its own transaction: the first ready run of the first queue
+/// that has one, with its cluster lock taken.
+pub(super) fn try_reserve(
+    tx: &Transaction,
+    queues: &[String],
+    worker: &WorkerRef,
+    lease_for: Duration,
+) -> Result<Option<(Run, Lease)>> {
+    let now = ms(Utc::now());
+    for queue in queues {
+        let mut after_seq = 0;
+        // The head alone is nearly always enough; runs waiting for their lock are passed
+        // over a growing batch at a time.
+        let mut batch_size = 1;
+        loop {
+            let batch: Vec<(i64, String, Option<String>, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT seq, id, lock_name, lock_on_busy FROM runs \
+                     WHERE status = 'queued' AND queue = ?1 AND seq > ?2 \
+                     AND (not_before IS NULL OR not_before <= ?3) ORDER BY seq LIMIT ?4",
+                )?
+                .query_map(params![queue, after_seq, now, batch_size], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let Some(last) = batch.last() else { break };
+            after_seq = last.0;
+            batch_size = (batch_size * 8).min(64);
+            for (_, id, lock_name, on_busy) in batch {
+                let lease_until = now + duration_ms(lease_for);
+                let holder = match &lock_name {
+                    Some(name) => take_lock(tx, name, &id, lease_until)?,
+                    None => None,
+                };
+                if let Some(holder) = holder {
+                    if on_busy.as_deref() == Some(OnBusy::Skip.as_str()) {
+                        let name = lock_name.unwrap_or_default();
+                        let reason = format!("skipped: lock `{name}` is held by run {holder}");
+                        tx.execute(
+                            "UPDATE runs SET status = 'skipped', finished_at = ?2, reason = ?3 \
+                             WHERE id = ?1",
+                            params![id, now, reason],
+                        )?;
+                    }
+                    continue;
+                }
+                let token = new_token();
+                let run = tx
+                    .prepare_cached(&format!(
+                        "UPDATE runs SET status = 'running', host = ?2, worker = ?3, \
+                         started_at = ?4, lease_token = ?5, lease_until = ?6 WHERE id = ?1 \
+                         RETURNING {RUN_COLUMNS}"
+                    ))?
+                    .query_row(
+                        params![id, worker.host, worker.id, now, token, lease_until],
+                        run_from_row,
+                    )?;
+                let lease = Lease {
+                    run: id,
+                    token,
+                    expires_at: from_ms(lease_until)?,
+                };
+                return Ok(Some((run, lease)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Takes the lock for `owner` if it is free, expired or already `owner`'s; otherwise
+/// returns the current holder.
+pub(super) fn take_lock(
+    tx: &Connection,
+    name: &str,
+    owner: &str,
+    expires_at: i64,
+) -> Result<Option<String>> {
+    let now = ms(Utc::now());
+    let taken = tx
+        .prepare_cached(
+            "INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
+             WHERE locks.expires_at <= ?4 OR locks.owner = excluded.owner",
+        )?
+        .execute(params![name, owner, expires_at, now])?;
+    if taken == 1 {
+        return Ok(None);
+    }
+    let holder = tx.query_row("SELECT owner FROM locks WHERE name = ?1", [name], |row| {
+        row.get(0)
+    })?;
+    Ok(Some(holder))
+}
