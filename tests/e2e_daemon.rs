@@ -338,3 +338,46 @@ async fn a_worker_killed_mid_run_loses_the_run_and_its_retry_succeeds() {
     );
     assert_eq!(runs[1].retry_of.as_deref(), Some(runs[0].id.as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemons_with_different_schedules_on_one_store_say_so() {
+    let server = RedisServer::shared();
+    let prefix = server.unique_prefix();
+    let url = server.url();
+    let scratch = Scratch::new();
+    scratch.write("old.yaml", "jobs:\n  a:\n    command: [\"true\"]\n");
+    scratch.write(
+        "new.yaml",
+        "jobs:\n  a:\n    command: [\"true\"]\n  b:\n    command: [\"true\"]\n",
+    );
+    let store_args = ["--store", &url, "--redis-prefix", &prefix];
+    let old = Process::start(
+        scratch.path(),
+        "old",
+        &[&["daemon", "--schedule", "old.yaml"][..], &store_args].concat(),
+    );
+    let store = RedisStore::connect(&url, &prefix, 1 << 20).await.unwrap();
+    eventually("the old schedule published", PATIENCE, || async {
+        store
+            .published()
+            .await
+            .unwrap()
+            .is_some_and(|s| s.jobs.len() == 1)
+    })
+    .await;
+    let new = Process::start(
+        scratch.path(),
+        "new",
+        &[&["daemon", "--schedule", "new.yaml"][..], &store_args].concat(),
+    );
+    eventually("the warning in both logs", PATIENCE, || async {
+        [&old, &new]
+            .iter()
+            .all(|p| p.logs().contains("live daemons run different schedules"))
+    })
+    .await;
+    let published = store.published().await.unwrap().unwrap();
+    let names: Vec<&str> = published.jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"], "the newest publication wins");
+    assert_eq!(store.daemons().await.unwrap().len(), 2);
+}

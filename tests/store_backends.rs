@@ -59,3 +59,34 @@ async fn the_sqlite_file_is_private_and_in_wal_mode() {
     // Bytes 18 and 19 of the header are the write and read versions: 2 means WAL.
     assert_eq!((header[18], header[19]), (2, 2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cronq.db");
+    drop(
+        StoreUrl::Sqlite(path.clone())
+            .open("{cronq}:")
+            .await
+            .unwrap(),
+    );
+    // Back to version 1: the tables version 2 added are gone.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE daemons; DROP TABLE published; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(conn);
+    let store = StoreUrl::Sqlite(path.clone())
+        .open("{cronq}:")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.published().await.unwrap(),
+        None,
+        "version 2's tables exist again"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}

@@ -79,6 +79,7 @@ conformance! {
     finish::the_last_failed_attempt_is_not_retried,
     finish::cancelled_and_timed_out_outcomes_are_recorded,
     finish::an_outcome_that_is_not_an_end_is_invalid,
+    finish::a_skipped_outcome_is_recorded_and_never_retried,
     finish::a_second_finish_is_refused,
     finish::a_replayed_finish_is_refused,
     leases::extend_pushes_back_the_expiry,
@@ -120,6 +121,8 @@ conformance! {
     workers::heartbeat_registers_and_updates_a_worker,
     workers::a_worker_is_forgotten_after_its_ttl,
     workers::unregister_removes_a_worker,
+    workers::daemons_register_with_their_schedule_hash_and_expire,
+    workers::the_published_schedule_is_replaced_whole,
     retention::prune_keeps_the_newest_of_each_kind,
     retention::prune_deletes_runs_older_than_max_age,
 }

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{Cancelled, HistoryFilter, RunStatus, Store, StoreError, Trigger};
 use cronq::worker::{self, WorkerConfig};
-use harness::{WORKER_ID, Worker, eventually, process_exists, read_pid};
+use harness::{
+    WORKER_ID, Worker, eventually, flock_is_free, process_exists, read_pid, this_process_has_open,
+};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -381,7 +383,7 @@ async fn a_worker_refuses_a_configuration_it_cannot_work_with() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db"), 1024).unwrap());
     let (_keep, schedule) = watch::channel(Arc::new(harness::schedule("jobs: {}", dir.path())));
-    let config = harness::config(1, Duration::from_secs(1));
+    let config = harness::config(1, Duration::from_secs(1), dir.path());
     let broken = [
         WorkerConfig {
             queues: vec![],
@@ -429,4 +431,123 @@ async fn a_lost_lease_kills_the_job_and_records_nothing() {
         RunStatus::Running,
         "left to its new holder: {run:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forbid_with_a_host_lock_skips_a_run_while_the_job_runs() {
+    let yaml = r#"
+jobs:
+  single:
+    command: 'echo started; exec sleep ${SLEEP:-30}'
+    lock: host
+    concurrency: forbid
+    retries: 2
+"#;
+    let mut worker = Worker::start(yaml, 2, Duration::from_secs(5));
+    let first = worker.enqueue_attempts("single", 3).await;
+    // The lock is taken before the child starts: once it writes, it holds it.
+    worker.wait_output(&first.id).await;
+    let second = worker.enqueue_attempts("single", 3).await;
+    let skipped = worker.finished(&second.id).await;
+    assert_eq!(
+        (skipped.status, skipped.exit_code, skipped.signal),
+        (RunStatus::Skipped, None, None),
+        "{skipped:#?}"
+    );
+    assert_eq!(
+        skipped.reason.as_deref(),
+        Some("skipped: job `single` is still running on this host (lock: host)")
+    );
+    assert!(
+        worker.store.queued().await.unwrap().is_empty(),
+        "a skipped run is not retried"
+    );
+    let lock_file = worker.lock_file("single");
+    let locks = lock_file.parent().unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::mode(&locks.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "{}", locks.display());
+
+    worker.store.cancel(&first.id).await.unwrap();
+    let cancelled = worker.finished(&first.id).await;
+    assert_eq!(cancelled.status, RunStatus::Cancelled, "{cancelled:#?}");
+    // The run's end released the lock: the next run starts.
+    let third = worker.enqueue("single", &[], &[("SLEEP", "0")]).await;
+    let third = worker.finished(&third.id).await;
+    assert_eq!(third.status, RunStatus::Succeeded, "{third:#?}");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queue_with_a_host_lock_waits_for_the_running_run() {
+    let yaml = r#"
+jobs:
+  serial:
+    command: 'echo start >> log; sleep 0.5; echo end >> log'
+    workdir: "{dir}"
+    lock: host
+    concurrency: queue
+"#;
+    let mut worker = Worker::start(yaml, 2, Duration::from_secs(5));
+    let first = worker.enqueue("serial", &[], &[]).await;
+    let second = worker.enqueue("serial", &[], &[]).await;
+    let (first, second) = (
+        worker.finished(&first.id).await,
+        worker.finished(&second.id).await,
+    );
+    for run in [&first, &second] {
+        assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    }
+    let last_reserved = first.started_at.max(second.started_at).unwrap();
+    let first_end = first.finished_at.min(second.finished_at).unwrap();
+    assert!(
+        last_reserved < first_end,
+        "both were taken before either ended, so one waited: {first:#?} {second:#?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(worker.path("log")).unwrap(),
+        "start\nend\nstart\nend\n",
+        "one after the other"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_host_lock_is_held_by_the_job_after_its_worker_is_gone() {
+    let yaml = r#"
+jobs:
+  held:
+    command: 'echo $$ > job.pid; exec sleep 30'
+    workdir: "{dir}"
+    lock: host
+    concurrency: forbid
+"#;
+    let mut worker = Worker::start(yaml, 1, Duration::from_secs(5));
+    let lock_file = worker.lock_file("held");
+    worker.enqueue("held", &[], &[]).await;
+    let pid_file = worker.path("job.pid");
+    eventually("the job's pid is written", || pid_file.exists()).await;
+    let pid = read_pid(&pid_file);
+
+    worker.abort().await;
+    // The run's task is dropped with the worker: the worker's copy of the lock is closed,
+    // and only the job's inherited copy is left.
+    eventually("the worker closes its copy of the lock", || {
+        !this_process_has_open(&lock_file)
+    })
+    .await;
+    assert!(process_exists(pid), "the job outlives its worker");
+    assert!(
+        !flock_is_free(&lock_file),
+        "the job holds the lock without its worker"
+    );
+
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    eventually("the lock is free once the job is gone", || {
+        flock_is_free(&lock_file)
+    })
+    .await;
 }

@@ -24,6 +24,7 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
             host_zone,
             workers,
             lease: settings.lease,
+            host: worker::hostname(),
         };
         let (stop, reload) = signals::listen()?;
         tracing::info!(store = %settings.store, schedule = %config.schedule_path.display(), "cronq daemon");

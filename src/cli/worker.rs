@@ -83,10 +83,11 @@ fn worker_config(
         lease: settings.lease,
         stop_grace: settings.stop_grace,
         store_url: settings.store.to_url(),
+        state_dir: settings.state_dir.clone(),
     }
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     nix::unistd::gethostname()
         .ok()
         .and_then(|name| name.into_string().ok())

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::schedule::{Concurrency, Job};
+use crate::schedule::{Concurrency, Job, Lock};
 use crate::store::{NewRun, OnBusy, RunLock, Store, StoreError, Trigger};
 
 /// The run a job's instant becomes. Its command is not in it: a worker looks the job up
@@ -23,10 +23,13 @@ pub fn new_run(job: &Job, trigger: Trigger, scheduled_for: Option<DateTime<Utc>>
     }
 }
 
-/// The store lock that carries the job's overlap policy across hosts. `lock: host`
-/// (a file lock that outlives a dead worker) is not built yet, so it takes the store
-/// lock too: stricter than asked, never looser.
+/// The store lock that carries the job's overlap policy across hosts (`lock: cluster`).
+/// None for `lock: host`: the worker takes a file lock in its state dir before it
+/// starts the child (see `worker/host_lock.rs`), and skips or waits there.
 fn run_lock(job: &Job) -> Option<RunLock> {
+    if job.lock == Lock::Host {
+        return None;
+    }
     let on_busy = match job.concurrency {
         Concurrency::Allow => return None,
         Concurrency::Forbid => OnBusy::Skip,

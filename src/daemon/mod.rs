@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cron::Timing;
 use crate::schedule::{self, Schedule};
-use crate::store::{Retention, Store, StoreError, Trigger};
+use crate::store::{
+    DaemonInfo, PublishedJob, PublishedSchedule, Retention, Store, StoreError, Trigger,
+};
 use crate::worker::{self, WorkerConfig};
 use timer::Timer;
 use timing::{Missed, missed, next_instant};
@@ -34,6 +36,8 @@ const MAX_NAP: Duration = Duration::from_secs(1);
 const FILE_CHECK: Duration = Duration::from_secs(2);
 /// How often each job's history is pruned to its `keep`.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+/// How often the daemon renews its registration and compares schedules with its peers.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(10);
 /// The shortest gap between two warnings of the same kind.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -48,6 +52,8 @@ pub struct DaemonConfig {
     pub workers: Vec<WorkerConfig>,
     /// The lease workers hold runs under: the reaper looks twice per lease.
     pub lease: Duration,
+    /// This host's name, for the daemon registry.
+    pub host: String,
 }
 
 /// Runs the daemon until `stop` is cancelled; `reload` asks it to re-read the schedule.
@@ -70,8 +76,15 @@ pub async fn run(
     }
     tasks.spawn(reap(Arc::clone(&store), config.lease, stop.clone()));
     tasks.spawn(prune(Arc::clone(&store), copies.clone(), stop.clone()));
+    tasks.spawn(announce(
+        Arc::clone(&store),
+        copies.clone(),
+        config.host.clone(),
+        stop.clone(),
+    ));
 
-    let fired = Firing::start(Arc::clone(&store), copies.borrow().clone()).await;
+    let initial = copies.borrow().clone();
+    let fired = Firing::start(Arc::clone(&store), initial).await;
     let result = match fired {
         Ok(firing) => firing.run(&config, publish, &stop, &reload).await,
         Err(error) => Err(error),
@@ -344,6 +357,89 @@ async fn reap(
     }
 }
 
+/// Publishes the schedule whenever it changes, so that commands on any host can name its
+/// jobs, and registers this daemon with the schedule's hash. Daemons that run different
+/// schedules on one store (a half-finished deploy, two apps sharing a prefix) are
+/// logged, once a minute.
+async fn announce(
+    store: Arc<dyn Store>,
+    mut schedule: watch::Receiver<Arc<Schedule>>,
+    host: String,
+    stop: CancellationToken,
+) -> Result<(), StoreError> {
+    let id = format!("{host}:{}", std::process::id());
+    let mut published = None::<String>;
+    let mut warned = None::<std::time::Instant>;
+    loop {
+        let current = schedule.borrow_and_update().clone();
+        let announced = async {
+            if published.as_ref() != Some(&current.hash) {
+                store.publish(&summary(&current)).await?;
+                published = Some(current.hash.clone());
+            }
+            let me = DaemonInfo {
+                id: id.clone(),
+                host: host.clone(),
+                pid: std::process::id(),
+                schedule_hash: current.hash.clone(),
+                last_seen: Utc::now(),
+            };
+            store.daemon_heartbeat(&me, ANNOUNCE_EVERY * 3).await?;
+            store.daemons().await
+        };
+        match announced.await {
+            Ok(daemons) if daemons.iter().any(|d| d.schedule_hash != current.hash) => {
+                if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                    warned = Some(std::time::Instant::now());
+                    let peers: Vec<String> = daemons
+                        .iter()
+                        .map(|d| format!("{} ({}): {}", d.host, d.pid, d.schedule_hash))
+                        .collect();
+                    tracing::warn!(
+                        mine = %current.hash, daemons = %peers.join(", "),
+                        "live daemons run different schedules"
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot publish the schedule"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = schedule.changed() => {}
+            () = tokio::time::sleep(ANNOUNCE_EVERY) => {}
+        }
+    }
+    // A registration that runs out now: peers stop counting this daemon at once.
+    let gone = DaemonInfo {
+        id,
+        host,
+        pid: std::process::id(),
+        schedule_hash: published.unwrap_or_default(),
+        last_seen: Utc::now(),
+    };
+    store.daemon_heartbeat(&gone, Duration::ZERO).await
+}
+
+/// What the store keeps of a schedule: names, queues and timing, never commands.
+fn summary(schedule: &Schedule) -> PublishedSchedule {
+    let jobs = schedule
+        .jobs
+        .iter()
+        .map(|job| PublishedJob {
+            name: job.name.clone(),
+            queue: job.queue.clone(),
+            schedule: job.schedule.as_ref().map(|s| s.text.clone()),
+            timezone: job.timezone.name().to_string(),
+            allow_args: job.allow_args,
+        })
+        .collect();
+    PublishedSchedule {
+        hash: schedule.hash.clone(),
+        jobs,
+    }
+}
+
 /// Keeps each job's history to its `keep`.
 async fn prune(
     store: Arc<dyn Store>,
@@ -376,4 +472,31 @@ async fn prune(
 
 fn truncate_ms(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The daemon can run on any tokio worker thread.
+    #[test]
+    fn the_daemon_future_is_send() {
+        fn send<T: Send>(_: &T) {}
+        let store: std::sync::Arc<dyn crate::store::Store> = std::sync::Arc::new(
+            crate::store::sqlite::SqliteStore::open(
+                &std::env::temp_dir().join("cronq-send-check.db"),
+                16,
+            )
+            .unwrap(),
+        );
+        let schedule = crate::schedule::load("jobs: {}\n", "t.yaml", chrono_tz::Tz::UTC).unwrap();
+        let config = super::DaemonConfig {
+            schedule_path: "t.yaml".into(),
+            host_zone: chrono_tz::Tz::UTC,
+            workers: Vec::new(),
+            lease: std::time::Duration::from_secs(30),
+            host: "h".into(),
+        };
+        let stop = tokio_util::sync::CancellationToken::new();
+        let future = super::run(store, schedule, config, stop, Default::default());
+        send(&future);
+    }
 }

@@ -14,6 +14,9 @@ use crate::cron::Timing;
 #[derive(Clone, Debug)]
 pub struct Schedule {
     pub jobs: Vec<Job>,
+    /// FNV-1a of the file's text, as 16 hex digits: tells daemons that run different
+    /// versions of the file apart.
+    pub hash: String,
 }
 
 impl Schedule {

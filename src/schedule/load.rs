@@ -90,7 +90,10 @@ pub fn load(text: &str, file: &str, host_zone: Tz) -> Result<Schedule, Vec<Diagn
         );
     }
     match report.finish() {
-        Ok(_) => Ok(Schedule { jobs }),
+        Ok(_) => Ok(Schedule {
+            jobs,
+            hash: format!("{:016x}", super::job::fnv1a(text.as_bytes())),
+        }),
         Err(diagnostics) => Err(diagnostics),
     }
 }

@@ -28,7 +28,8 @@ pub type RunId = String;
 pub const DEFAULT_OUTPUT_TAIL_BYTES: usize = 1 << 20;
 
 /// Where a run is in its life: queued → running → one of the finished statuses;
-/// `skipped` is recorded instead of queued when a run is not started at all.
+/// `skipped` is recorded when a run is not started at all, instead of queued or by the
+/// worker that reserved it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -144,7 +145,8 @@ pub struct WorkerRef {
 /// How a running run ended, as its worker reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// One of `Succeeded`, `Failed`, `TimedOut`, `Cancelled`; anything else is `Invalid`.
+    /// One of `Succeeded`, `Failed`, `TimedOut`, `Cancelled`, or `Skipped` for a run its
+    /// worker did not start (its job's host lock was busy); anything else is `Invalid`.
     pub status: RunStatus,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -210,6 +212,38 @@ pub struct WorkerInfo {
     pub runs: Vec<RunId>,
     /// Set by the store at each heartbeat.
     pub last_seen: DateTime<Utc>,
+}
+
+/// A daemon as the registry knows it: where it runs, and which schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonInfo {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    /// The hash of the schedule file it runs.
+    pub schedule_hash: String,
+    /// Set by the store at each heartbeat.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The schedule as the daemons publish it, so that commands on any host that reaches
+/// the store can name its jobs without a copy of the file. Never executed: a worker
+/// runs only the commands of its own copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PublishedSchedule {
+    pub hash: String,
+    pub jobs: Vec<PublishedJob>,
+}
+
+/// One job of a [`PublishedSchedule`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PublishedJob {
+    pub name: String,
+    pub queue: String,
+    /// As written in the file; `None` for a job run only by hand.
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub allow_args: bool,
 }
 
 /// How much history of one job to keep.
@@ -295,8 +329,9 @@ pub trait Store: Send + Sync {
     /// Ends a run the caller holds the lease of, with its outcome, and releases its
     /// cluster lock. A failure or timeout with attempts left also queues the next
     /// attempt (`Trigger::Retry`, `retry_of` this run) to start after `retry_in`; the
-    /// last failed attempt stays `failed`, the dead letter. `LeaseLost` if the lease is
-    /// not held; nothing changes then.
+    /// last failed attempt stays `failed`, the dead letter. Any other outcome, `skipped`
+    /// included, is never retried. `LeaseLost` if the lease is not held; nothing changes
+    /// then.
     async fn finish(&self, lease: &Lease, outcome: Outcome, retry_in: Duration)
     -> Result<Finished>;
 
@@ -352,6 +387,18 @@ pub trait Store: Send + Sync {
 
     /// Removes a worker from the registry (a clean stop).
     async fn unregister(&self, worker_id: &str) -> Result<()>;
+
+    /// Registers or refreshes a daemon; it is forgotten `ttl` after its last heartbeat.
+    async fn daemon_heartbeat(&self, daemon: &DaemonInfo, ttl: Duration) -> Result<()>;
+
+    /// The live daemons.
+    async fn daemons(&self) -> Result<Vec<DaemonInfo>>;
+
+    /// Replaces the published schedule.
+    async fn publish(&self, schedule: &PublishedSchedule) -> Result<()>;
+
+    /// The schedule last published, if any daemon has published one.
+    async fn published(&self) -> Result<Option<PublishedSchedule>>;
 
     /// Turns each running run whose lease expired into `lost`, releases its cluster
     /// lock, and queues its next attempt at once if attempts remain. Each expired run
@@ -468,10 +515,13 @@ pub(crate) mod check {
     }
 
     pub fn outcome(outcome: &Outcome) -> Result<()> {
-        use RunStatus::{Cancelled, Failed, Succeeded, TimedOut};
-        if !matches!(outcome.status, Succeeded | Failed | TimedOut | Cancelled) {
+        use RunStatus::{Cancelled, Failed, Skipped, Succeeded, TimedOut};
+        if !matches!(
+            outcome.status,
+            Succeeded | Failed | TimedOut | Cancelled | Skipped
+        ) {
             return Err(StoreError::Invalid(format!(
-                "a run cannot finish as {}: succeeded, failed, timed_out or cancelled",
+                "a run cannot finish as {}: succeeded, failed, timed_out, cancelled or skipped",
                 outcome.status
             )));
         }

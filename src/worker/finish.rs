@@ -48,8 +48,13 @@ pub fn ended(status: RunStatus, exit: &io::Result<ExitStatus>, reason: Option<St
 
 /// An outcome for a run that failed before or without a process.
 pub fn failed(reason: String) -> Outcome {
+    without_process(RunStatus::Failed, reason)
+}
+
+/// An outcome with `status` and `reason` for a run whose child was never started.
+pub fn without_process(status: RunStatus, reason: String) -> Outcome {
     Outcome {
-        status: RunStatus::Failed,
+        status,
         exit_code: None,
         signal: None,
         reason: Some(reason),

@@ -2,13 +2,15 @@
 //! own copy of the schedule, with a lease, a timeout, output capture and retries.
 //!
 //! This file is the reserve loop, the registry heartbeat and the drain on stop. One
-//! run's life is in `supervise.rs`; starting the child in `spawn.rs`; its output in
-//! `output.rs`; signals to its process group in `kill.rs`; its outcome, retry and
-//! `on_failure` in `finish.rs` and `on_failure.rs`. The worker knows the [`Store`]
-//! trait, never a backend, and it never executes anything read from the queue: a run
-//! names a job, and the command comes from the worker's own schedule.
+//! run's life is in `supervise.rs`; starting the child in `spawn.rs`; the file lock of
+//! `lock: host` in `host_lock.rs`; its output in `output.rs`; signals to its process
+//! group in `kill.rs`; its outcome, retry and `on_failure` in `finish.rs` and
+//! `on_failure.rs`. The worker knows the [`Store`] trait, never a backend, and it never
+//! executes anything read from the queue: a run names a job, and the command comes from
+//! the worker's own schedule.
 
 mod finish;
+mod host_lock;
 mod kill;
 mod on_failure;
 mod output;
@@ -16,6 +18,7 @@ mod spawn;
 mod supervise;
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +47,8 @@ pub struct WorkerConfig {
     pub stop_grace: Duration,
     /// The store's URL, given to each job as `CRONQ_STORE` for `cronq progress`.
     pub store_url: String,
+    /// The state dir: the file locks of `lock: host` are in its `locks/`.
+    pub state_dir: PathBuf,
 }
 
 /// How long one reserve call waits for a run: short, so that a stop is seen promptly.

@@ -47,6 +47,8 @@ pub async fn run(
         env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
+        // It runs after the job's end, without its host lock.
+        inherit: None,
     };
     let mut child = match spawn::start(launch) {
         Ok(child) => child,

@@ -1,10 +1,13 @@
 //! Starting a child: the command line from the job and the run's ad-hoc args, its
-//! environment, workdir and user, in a process group of its own. Nothing here waits
-//! for or signals the child.
+//! environment, workdir and user, in a process group of its own, with the job's host
+//! lock when it has one. Nothing here waits for or signals the child.
 
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::process::Stdio;
 
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::unistd::{Uid, User};
 use tokio::process::{Child, Command as Process};
 
@@ -20,6 +23,8 @@ pub struct Launch<'a> {
     pub env: Vec<(String, String)>,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// A descriptor the child inherits: the job's host lock (`host_lock.rs`).
+    pub inherit: Option<BorrowedFd<'a>>,
 }
 
 /// The program and its arguments: an argv as it is, a string through `/bin/sh -c`,
@@ -85,12 +90,39 @@ pub fn start(launch: Launch<'_>) -> Result<Child, String> {
             .env("LOGNAME", &user.name);
     }
     process.envs(&job.env).envs(launch.env);
+    if let Some(fd) = launch.inherit {
+        inherit(&mut process, fd.as_raw_fd());
+    }
+    // `launch.inherit` borrows the descriptor until here: it is open at the fork.
     process.spawn().map_err(|error| {
         format!(
             "cannot start {}: {error}",
             describe(&argv[0], job.workdir.as_deref())
         )
     })
+}
+
+/// Lets the child inherit `fd`: FD_CLOEXEC is cleared in the child only, between fork
+/// and exec, so that no other child the worker starts meanwhile gets the descriptor, as
+/// it would if the flag were cleared in the worker. The one `unsafe` of the crate.
+#[allow(unsafe_code)]
+fn inherit(process: &mut Process, fd: RawFd) {
+    // SAFETY: `pre_exec` is unsafe because its closure runs in the forked child, where
+    // only async-signal-safe calls are sound. This one makes a single fcntl(2) call,
+    // which is async-signal-safe, allocates nothing (an `Errno` becomes an `io::Error`
+    // without the heap) and takes no lock. `borrow_raw` is sound because `fd` is open
+    // in the child: `start` is given it as a `BorrowedFd` that outlives the spawn, and
+    // fork copies the descriptor table.
+    unsafe {
+        process.pre_exec(move || {
+            fcntl(
+                BorrowedFd::borrow_raw(fd),
+                FcntlArg::F_SETFD(FdFlag::empty()),
+            )
+            .map(drop)
+            .map_err(io::Error::from)
+        });
+    }
 }
 
 /// The user to switch to, `None` when the worker already runs as that user.

@@ -2,27 +2,33 @@
 //! the worker's schedule, the child started, its lease kept, its output captured, and
 //! whichever comes first of its exit, its timeout, a cancel, the worker's stop or the
 //! loss of its lease; then its group ended, its outcome recorded, and `on_failure`.
+//! A job with `lock: host` takes its file lock before its child starts, and may be
+//! skipped or wait for it there.
 
+use std::os::fd::AsFd;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncRead;
 use tokio::sync::watch;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use super::finish;
+use super::host_lock::HostLock;
 use super::kill::Group;
 use super::on_failure;
 use super::output::{Capture, Source};
 use super::spawn::{self, Launch};
-use crate::schedule::{Job, Schedule};
+use crate::schedule::{Concurrency, Job, Lock, Schedule};
 use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError};
 
 /// How long the output pipes may stay open once the job's group is gone.
 const OUTPUT_PATIENCE: Duration = Duration::from_secs(2);
+/// How often a run waiting for its job's host lock tries it again.
+const HOST_LOCK_POLL: Duration = Duration::from_millis(100);
 
 /// How a run's supervision ended.
 enum Ended {
@@ -139,6 +145,11 @@ async fn live(
     signals: Signals<'_>,
 ) -> Ended {
     let config = &shared.config;
+    // The worker's copy of the lock; the child gets one of its own (see `host_lock.rs`).
+    let host_lock = match take_host_lock(shared, job, run, &signals).await {
+        Ok(lock) => lock,
+        Err(ended) => return ended,
+    };
     let cronq_env = [
         ("CRONQ_RUN_ID", run.id.clone()),
         ("CRONQ_JOB", run.job.clone()),
@@ -155,6 +166,7 @@ async fn live(
             .collect(),
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
+        inherit: host_lock.as_ref().map(AsFd::as_fd),
     };
     let mut child = match spawn::start(launch) {
         Ok(child) => child,
@@ -193,6 +205,9 @@ async fn live(
         Err(stop) => (group.stop_leader(&mut child).await, stop),
     };
     group.end().await;
+    // The run has ended: the worker's copy of the host lock goes. What is left of the
+    // job holding the child's copy (nothing, unless it left its group) keeps the lock.
+    drop(host_lock);
     capture.finish(OUTPUT_PATIENCE).await;
 
     match stop {
@@ -207,6 +222,72 @@ async fn live(
             Some(reason.to_string()),
         )),
         Stop::LeaseLost => Ended::LeaseLost,
+    }
+}
+
+/// The job's host lock, taken before its child starts, when it has `lock: host` and a
+/// policy other than `allow` (`None` otherwise). When another run holds it, `forbid`
+/// records this run `skipped`; `queue` and `replace` (whose running run the daemon has
+/// already asked to stop) wait for it, while the lease is kept, until a cancel, the
+/// worker's stop or the loss of the lease ends the wait.
+async fn take_host_lock(
+    shared: &Shared,
+    job: &Job,
+    run: &Run,
+    signals: &Signals<'_>,
+) -> Result<Option<HostLock>, Ended> {
+    if job.lock != Lock::Host || job.concurrency == Concurrency::Allow {
+        return Ok(None);
+    }
+    let state_dir = &shared.config.state_dir;
+    let mut waiting = false;
+    loop {
+        match HostLock::try_take(state_dir, &job.name) {
+            Ok(Some(lock)) => {
+                if waiting {
+                    tracing::info!(run = %run.id, job = %run.job, "took the host lock");
+                }
+                return Ok(Some(lock));
+            }
+            Ok(None) if job.concurrency == Concurrency::Forbid => {
+                let reason = format!(
+                    "skipped: job `{}` is still running on this host (lock: host)",
+                    job.name
+                );
+                return Err(Ended::Outcome(finish::without_process(
+                    RunStatus::Skipped,
+                    reason,
+                )));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                let path = HostLock::path(state_dir, &job.name);
+                return Err(Ended::Outcome(finish::failed(format!(
+                    "cannot take the host lock {}: {error}",
+                    path.display()
+                ))));
+            }
+        }
+        if !waiting {
+            tracing::info!(
+                run = %run.id,
+                job = %run.job,
+                "waiting for the host lock: the job is still running on this host"
+            );
+            waiting = true;
+        }
+        let stopped = |reason: &str| {
+            Err(Ended::Outcome(finish::without_process(
+                RunStatus::Cancelled,
+                reason.to_string(),
+            )))
+        };
+        tokio::select! {
+            _ = sleep(HOST_LOCK_POLL) => {}
+            _ = signals.cancel.cancelled() => return stopped("cancelled"),
+            _ = signals.kill.cancelled() => return stopped("the worker stopped"),
+            _ = signals.lost.cancelled() => return Err(Ended::LeaseLost),
+        }
     }
 }
 

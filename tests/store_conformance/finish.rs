@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use cronq::store::{NewRun, OnBusy, Outcome, RunLock, RunStatus, StoreError, Trigger};
+use cronq::store::{
+    HistoryFilter, NewRun, OnBusy, Outcome, RunLock, RunStatus, StoreError, Trigger,
+};
 
 use crate::fixture::*;
 
@@ -206,18 +208,60 @@ pub async fn cancelled_and_timed_out_outcomes_are_recorded(env: &Env) {
     assert!(store.queued().await.unwrap().is_empty());
 }
 
-/// Reading of the docs: `Outcome::status` is "one of Succeeded, Failed, TimedOut,
-/// Cancelled"; anything else is an argument out of its range, `Invalid`, and changes nothing.
+/// A worker that does not start a run it reserved (its job's host lock is busy under
+/// `concurrency: forbid`) finishes it `skipped` with the reason; with attempts left and
+/// a zero `retry_in`, still no retry is queued: a skipped run is never retried.
+pub async fn a_skipped_outcome_is_recorded_and_never_retried(env: &Env) {
+    let store = &*env.store;
+    let asked = NewRun {
+        max_attempts: 3,
+        ..new_run("j", "a")
+    };
+    store.enqueue(asked).await.unwrap();
+    let (run, lease) = take(store, "a").await;
+    let reason = "skipped: job `j` is still running on this host (lock: host)";
+    let skipped = Outcome {
+        status: RunStatus::Skipped,
+        exit_code: None,
+        signal: None,
+        reason: Some(reason.into()),
+    };
+    let done = store
+        .finish(&lease, skipped, Duration::ZERO)
+        .await
+        .expect("finish as skipped");
+    assert_eq!(done.retry, None, "a skipped run is not retried");
+    let stored = store.run(&run.id).await.unwrap();
+    assert_eq!(stored, done.run, "the stored run");
+    assert_eq!(stored.status, RunStatus::Skipped);
+    assert_eq!((stored.exit_code, stored.signal), (None, None));
+    assert_eq!(stored.reason.as_deref(), Some(reason));
+    assert!(stored.finished_at.is_some());
+    assert!(store.running().await.unwrap().is_empty());
+    assert!(
+        store.queued().await.unwrap().is_empty(),
+        "nothing is queued"
+    );
+    let filter = HistoryFilter {
+        statuses: vec![RunStatus::Skipped],
+        ..HistoryFilter::default()
+    };
+    let history = store.history(&filter).await.unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [run.id.as_str()],
+        "history lists it as skipped"
+    );
+}
+
+/// Reading of the docs: `Outcome::status` is one of Succeeded, Failed, TimedOut,
+/// Cancelled or Skipped; anything else is an argument out of its range, `Invalid`, and
+/// changes nothing.
 pub async fn an_outcome_that_is_not_an_end_is_invalid(env: &Env) {
     let store = &*env.store;
     store.enqueue(new_run("j", "a")).await.unwrap();
     let (run, lease) = take(store, "a").await;
-    for status in [
-        RunStatus::Queued,
-        RunStatus::Running,
-        RunStatus::Lost,
-        RunStatus::Skipped,
-    ] {
+    for status in [RunStatus::Queued, RunStatus::Running, RunStatus::Lost] {
         let got = store
             .finish(&lease, outcome(status, None), Duration::ZERO)
             .await;

@@ -123,3 +123,83 @@ pub async fn unregister_removes_a_worker(env: &Env) {
         .expect("an unknown worker is harmless");
     assert_eq!(registered_ids(store).await, ["w2"]);
 }
+
+fn daemon(id: &str, hash: &str) -> cronq::store::DaemonInfo {
+    cronq::store::DaemonInfo {
+        id: id.into(),
+        host: format!("{id}.example"),
+        pid: 7,
+        schedule_hash: hash.into(),
+        last_seen: DateTime::UNIX_EPOCH,
+    }
+}
+
+pub async fn daemons_register_with_their_schedule_hash_and_expire(env: &Env) {
+    let store = &*env.store;
+    assert!(store.daemons().await.unwrap().is_empty());
+    store
+        .daemon_heartbeat(&daemon("d1", "aaaa"), LONG)
+        .await
+        .unwrap();
+    store
+        .daemon_heartbeat(&daemon("d2", "bbbb"), SHORT)
+        .await
+        .unwrap();
+    let before = now_ms();
+    store
+        .daemon_heartbeat(&daemon("d1", "cccc"), LONG)
+        .await
+        .unwrap();
+    let daemons = store.daemons().await.unwrap();
+    let hashes: Vec<(&str, &str)> = daemons
+        .iter()
+        .map(|d| (d.id.as_str(), d.schedule_hash.as_str()))
+        .collect();
+    assert_eq!(
+        hashes,
+        [("d1", "cccc"), ("d2", "bbbb")],
+        "a heartbeat replaces the hash"
+    );
+    assert!(daemons[0].last_seen >= before, "the store stamps last_seen");
+    assert!(
+        store.workers().await.unwrap().is_empty(),
+        "daemons are not workers"
+    );
+    eventually("d2 to expire", || async {
+        store.daemons().await.unwrap().iter().all(|d| d.id != "d2")
+    })
+    .await;
+}
+
+pub async fn the_published_schedule_is_replaced_whole(env: &Env) {
+    use cronq::store::{PublishedJob, PublishedSchedule};
+    let store = &*env.store;
+    assert_eq!(
+        store.published().await.unwrap(),
+        None,
+        "nothing published yet"
+    );
+    let job = |name: &str, schedule: Option<&str>| PublishedJob {
+        name: name.into(),
+        queue: "default".into(),
+        schedule: schedule.map(str::to_string),
+        timezone: "Europe/Berlin".into(),
+        allow_args: name == "b",
+    };
+    let first = PublishedSchedule {
+        hash: "1111".into(),
+        jobs: vec![job("a", Some("30 2 * * *")), job("b", None)],
+    };
+    store.publish(&first).await.unwrap();
+    assert_eq!(store.published().await.unwrap().as_ref(), Some(&first));
+    let second = PublishedSchedule {
+        hash: "2222".into(),
+        jobs: vec![job("c", Some("@daily"))],
+    };
+    store.publish(&second).await.unwrap();
+    assert_eq!(
+        store.published().await.unwrap(),
+        Some(second),
+        "no job of the first one is left"
+    );
+}

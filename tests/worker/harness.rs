@@ -33,8 +33,8 @@ pub fn schedule(yaml: &str, dir: &Path) -> Schedule {
         .unwrap_or_else(|errors| panic!("the test schedule is valid: {errors:?}"))
 }
 
-/// The worker of the queue `default`, with a 900 ms lease.
-pub fn config(concurrency: usize, stop_grace: Duration) -> WorkerConfig {
+/// The worker of the queue `default`, with a 900 ms lease and its state dir in `dir`.
+pub fn config(concurrency: usize, stop_grace: Duration, dir: &Path) -> WorkerConfig {
     WorkerConfig {
         id: WORKER_ID.into(),
         host: "test-host".into(),
@@ -43,6 +43,7 @@ pub fn config(concurrency: usize, stop_grace: Duration) -> WorkerConfig {
         lease: Duration::from_millis(900),
         stop_grace,
         store_url: "sqlite:/test/cronq.db".into(),
+        state_dir: dir.join("state"),
     }
 }
 
@@ -59,7 +60,7 @@ impl Worker {
                 .expect("the store opens"),
         );
         let (_, schedule) = watch::channel(Arc::new(schedule(yaml, dir.path())));
-        let config = config(concurrency, stop_grace);
+        let config = config(concurrency, stop_grace, dir.path());
         let stop = CancellationToken::new();
         let task = tokio::spawn(worker::run(store.clone(), schedule, config, stop.clone()));
         Worker {
@@ -72,6 +73,15 @@ impl Worker {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// The file of `job`'s host lock in the worker's state dir.
+    pub fn lock_file(&self, job: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("state")
+            .join("locks")
+            .join(format!("{job}.lock"))
     }
 
     pub async fn enqueue(&self, job: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -153,6 +163,19 @@ impl Worker {
         assert_eq!(db.execute(sql, [id]).unwrap(), 1);
     }
 
+    /// Ends the worker's task without a drain, as near as a test can come to a
+    /// `kill -9` of the worker: its runs' tasks are dropped, nothing more is recorded,
+    /// and their children are left running.
+    pub async fn abort(&mut self) {
+        let task = self.task.take().expect("stopped once");
+        task.abort();
+        let ended = task.await;
+        assert!(
+            ended.as_ref().is_err_and(|error| error.is_cancelled()),
+            "{ended:?}"
+        );
+    }
+
     /// Stops the worker and waits for its drain to end.
     pub async fn stop(&mut self) {
         self.stop.cancel();
@@ -192,6 +215,31 @@ pub async fn eventually(what: &str, condition: impl Fn() -> bool) {
 /// The process `pid` exists (a zombie counts: it must have been reaped).
 pub fn process_exists(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}/stat")).exists()
+}
+
+/// Whether another process can take the flock of `path` at once: `flock -n` (util-linux)
+/// in a process of its own.
+pub fn flock_is_free(path: &Path) -> bool {
+    let status = std::process::Command::new("flock")
+        .arg("-n")
+        .arg(path)
+        .arg("true")
+        .status()
+        .expect("flock(1) runs");
+    match status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("flock -n {}: {status}", path.display()),
+    }
+}
+
+/// Whether this process has a descriptor open on `path`.
+pub fn this_process_has_open(path: &Path) -> bool {
+    let path = path.canonicalize().expect("the file exists");
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .any(|target| target == path)
 }
 
 pub fn read_pid(path: &Path) -> i32 {

@@ -23,6 +23,8 @@
 //! | `P` `lock:NAME` | string | the lock's owner, with its TTL |
 //! | `P` `workers` | hash | worker id → its registration (JSON) |
 //! | `P` `workers:expiry` | zset | worker id, by the ms its registration runs out |
+//! | `P` `daemons`, `P` `daemons:expiry` | hash, zset | the same for daemons, with their schedule's hash |
+//! | `P` `schedule` | string | the schedule the daemons published (JSON) |
 //!
 //! The store must not know the daemon, the workers or the CLI; it only keeps their state.
 
@@ -42,9 +44,9 @@ use self::connection::{Connection, MAX_BLOCK};
 use self::record::{Record, ms, new_run_fields, reply};
 use self::scripts::Scripts;
 use super::{
-    Cancelled, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, QueuedRun, Result,
-    Retention, Run, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check, new_run_id,
-    new_token,
+    Cancelled, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
+    PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store, StoreError, WorkerInfo,
+    WorkerRef, check, new_run_id, new_token,
 };
 
 pub use self::connection::redact;
@@ -424,8 +426,42 @@ impl Store for RedisStore {
         let mut call = self.invocation(&self.scripts.heartbeat, now);
         call.arg(&worker.id)
             .arg(registration)
-            .arg(now.saturating_add(duration_ms(ttl)));
+            .arg(now.saturating_add(duration_ms(ttl)))
+            .arg("workers");
         self.connection.script(&call).await.map(drop)
+    }
+
+    async fn daemon_heartbeat(&self, daemon: &DaemonInfo, ttl: Duration) -> Result<()> {
+        let now = now_ms();
+        let mut call = self.invocation(&self.scripts.heartbeat, now);
+        call.arg(&daemon.id)
+            .arg(queries::daemon_json(daemon, now))
+            .arg(now.saturating_add(duration_ms(ttl)))
+            .arg("daemons");
+        self.connection.script(&call).await.map(drop)
+    }
+
+    async fn daemons(&self) -> Result<Vec<DaemonInfo>> {
+        self.list_daemons().await
+    }
+
+    async fn publish(&self, schedule: &PublishedSchedule) -> Result<()> {
+        let json = serde_json::to_string(schedule).expect("a schedule serializes");
+        self.connection
+            .query::<()>(redis::cmd("SET").arg(self.key("schedule")).arg(json))
+            .await
+    }
+
+    async fn published(&self) -> Result<Option<PublishedSchedule>> {
+        let json: Option<String> = self
+            .connection
+            .query(redis::cmd("GET").arg(self.key("schedule")))
+            .await?;
+        json.map(|json| {
+            serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("the published schedule: {e}")))
+        })
+        .transpose()
     }
 
     async fn workers(&self) -> Result<Vec<WorkerInfo>> {

@@ -7,7 +7,7 @@ use redis::Value;
 use super::record::Record;
 use super::{RedisStore, now_ms, time};
 use crate::store::{
-    HistoryFilter, Output, QueuedRun, Result, Run, RunStatus, StoreError, WorkerInfo,
+    DaemonInfo, HistoryFilter, Output, QueuedRun, Result, Run, RunStatus, StoreError, WorkerInfo,
 };
 
 /// Runs read per round trip when a history filter has to skip some.
@@ -221,11 +221,34 @@ impl RedisStore {
     }
 
     pub(super) async fn list_workers(&self) -> Result<Vec<WorkerInfo>> {
+        let mut workers: Vec<WorkerInfo> = self
+            .registrations("workers")
+            .await?
+            .iter()
+            .map(|json| parse_worker(json))
+            .collect::<Result<_>>()?;
+        workers.sort_by(|a, b| (&a.host, &a.id).cmp(&(&b.host, &b.id)));
+        Ok(workers)
+    }
+
+    pub(super) async fn list_daemons(&self) -> Result<Vec<DaemonInfo>> {
+        let mut daemons: Vec<DaemonInfo> = self
+            .registrations("daemons")
+            .await?
+            .iter()
+            .map(|json| parse_daemon(json))
+            .collect::<Result<_>>()?;
+        daemons.sort_by(|a, b| (&a.host, &a.id).cmp(&(&b.host, &b.id)));
+        Ok(daemons)
+    }
+
+    /// The live entries of a registry (`workers` or `daemons`), as stored.
+    async fn registrations(&self, registry: &str) -> Result<Vec<String>> {
         let ids: Vec<String> = self
             .connection
             .query(
                 redis::cmd("ZRANGEBYSCORE")
-                    .arg(self.key("workers:expiry"))
+                    .arg(self.key(&format!("{registry}:expiry")))
                     .arg(format!("({}", now_ms()))
                     .arg("+inf"),
             )
@@ -233,18 +256,44 @@ impl RedisStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let registrations: Vec<Option<String>> = self
+        let entries: Vec<Option<String>> = self
             .connection
-            .query(redis::cmd("HMGET").arg(self.key("workers")).arg(&ids))
+            .query(redis::cmd("HMGET").arg(self.key(registry)).arg(&ids))
             .await?;
-        let mut workers: Vec<WorkerInfo> = registrations
-            .iter()
-            .flatten()
-            .map(|json| parse_worker(json))
-            .collect::<Result<_>>()?;
-        workers.sort_by(|a, b| (&a.host, &a.id).cmp(&(&b.host, &b.id)));
-        Ok(workers)
+        Ok(entries.into_iter().flatten().collect())
     }
+}
+
+/// A daemon's registration as stored: JSON, `last_seen` in ms.
+pub(super) fn daemon_json(daemon: &DaemonInfo, now_ms: i64) -> String {
+    serde_json::json!({
+        "id": daemon.id,
+        "host": daemon.host,
+        "pid": daemon.pid,
+        "schedule_hash": daemon.schedule_hash,
+        "last_seen": now_ms,
+    })
+    .to_string()
+}
+
+fn parse_daemon(json: &str) -> Result<DaemonInfo> {
+    let corrupt = || {
+        StoreError::Corrupt(format!(
+            "a daemon registration that cronq did not write: {json}"
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| corrupt())?;
+    let text = |name: &str| value[name].as_str().map(str::to_owned).ok_or_else(corrupt);
+    Ok(DaemonInfo {
+        id: text("id")?,
+        host: text("host")?,
+        pid: value["pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok())
+            .ok_or_else(corrupt)?,
+        schedule_hash: text("schedule_hash")?,
+        last_seen: time(value["last_seen"].as_i64().ok_or_else(corrupt)?)?,
+    })
 }
 
 /// A worker's registration as stored: JSON, `last_seen` in ms.

@@ -29,8 +29,9 @@ use schema::migrate;
 use transitions::{check_lease, end_run, take_lock, try_reserve};
 
 use super::{
-    Cancelled, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, QueuedRun, Result,
-    Retention, Run, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
+    Cancelled, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
+    PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store, StoreError, WorkerInfo,
+    WorkerRef, check,
 };
 
 /// The longest a waiting reserve sleeps before it looks again.
@@ -567,6 +568,80 @@ impl Store for SqliteStore {
         self.write(move |tx, _| {
             tx.execute("DELETE FROM workers WHERE id = ?1", [id])?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn daemon_heartbeat(&self, daemon: &DaemonInfo, ttl: Duration) -> Result<()> {
+        let daemon = daemon.clone();
+        self.write(move |tx, _| {
+            let now = ms(Utc::now());
+            tx.execute("DELETE FROM daemons WHERE expires_at <= ?1", [now])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO daemons (id, host, pid, schedule_hash, last_seen, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                daemon.id,
+                daemon.host,
+                daemon.pid,
+                daemon.schedule_hash,
+                now,
+                now + duration_ms(ttl)
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn daemons(&self) -> Result<Vec<DaemonInfo>> {
+        self.call(|conn, _| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, host, pid, schedule_hash, last_seen FROM daemons \
+                 WHERE expires_at > ?1 ORDER BY host, id",
+            )?;
+            let daemons = statement
+                .query_map([ms(Utc::now())], |row| {
+                    Ok(DaemonInfo {
+                        id: row.get(0)?,
+                        host: row.get(1)?,
+                        pid: row.get(2)?,
+                        schedule_hash: row.get(3)?,
+                        last_seen: from_ms(row.get(4)?)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(daemons)
+        })
+        .await
+    }
+
+    async fn publish(&self, schedule: &PublishedSchedule) -> Result<()> {
+        let json = serde_json::to_string(schedule).expect("a schedule serializes");
+        self.write(move |tx, _| {
+            tx.execute(
+                "INSERT OR REPLACE INTO published (name, value) VALUES ('schedule', ?1)",
+                [json],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn published(&self) -> Result<Option<PublishedSchedule>> {
+        self.call(|conn, _| {
+            let json: Option<String> = conn
+                .query_row(
+                    "SELECT value FROM published WHERE name = 'schedule'",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            json.map(|json| {
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("the published schedule: {e}")))
+            })
+            .transpose()
         })
         .await
     }

@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::{Result, StoreError};
 
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1. The partial index `runs_ready` lets a reserve read the head of one queue
 /// without sorting the queue.
@@ -74,14 +74,31 @@ CREATE TABLE workers (
 ) WITHOUT ROWID;
 ";
 
+/// Version 2: the daemon registry, and the schedule the daemons publish.
+const VERSION_2: &str = "
+CREATE TABLE daemons (
+    id            TEXT PRIMARY KEY,
+    host          TEXT NOT NULL,
+    pid           INTEGER NOT NULL,
+    schedule_hash TEXT NOT NULL,
+    last_seen     INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE published (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     match version {
         0 => {
             tx.execute_batch(SCHEMA)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+            tx.execute_batch(VERSION_2)?;
         }
+        1 => tx.execute_batch(VERSION_2)?,
         SCHEMA_VERSION => {}
         newer => {
             return Err(StoreError::Corrupt(format!(
@@ -89,6 +106,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             )));
         }
     }
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()?;
     Ok(())
 }
