@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod cron;
 pub mod daemon;
+pub mod eta;
 pub mod schedule;
 pub mod settings;
 pub mod store;

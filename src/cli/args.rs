@@ -29,6 +29,33 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Fire the schedule's jobs into their queues, and run them with built-in workers
+    #[command(
+        long_about = "Fire the schedule's jobs into their queues at their instants, and run them with built-in workers: one process is a whole single-host install.\n\nThe workers serve the queues of `workers:` in the settings, or with no settings every queue of the schedule, 4 runs at once each. Instants missed while no daemon ran follow each job's catch_up. SIGHUP or a change to the schedule file reloads it; a file that does not validate is refused and the running schedule stays. SIGTERM stops firing and lets running jobs finish within --stop-grace."
+    )]
+    Daemon(DaemonArgs),
+    /// Take runs from queues and execute them
+    #[command(
+        long_about = "Take runs from queues and execute them as child processes, with the command of the job in this host's copy of the schedule.\n\nSIGTERM stops taking runs and lets running ones finish within --stop-grace, then kills them."
+    )]
+    Worker(WorkerArgs),
+    /// Run a job now; with --wait, stream its output and exit with its code
+    #[command(
+        long_about = "Run a job now: queue a run of it and print the run's id.\n\nWith --wait, stream its output as it is produced and exit with the job's exit code, or 1 when it has none (timed out, lost, cancelled). Ctrl-C detaches and says how to follow or cancel the run; with --cancel-on-interrupt it cancels the run instead."
+    )]
+    Run(RunArgs),
+    /// What runs now, with time left; what is queued; the workers; the next fires
+    Status(StatusArgs),
+    /// Past and current runs, newest first
+    History(HistoryArgs),
+    /// Everything about one run, with the tail of its output
+    Show(ShowArgs),
+    /// The output of a run; --follow keeps printing until it ends
+    Logs(LogsArgs),
+    /// Cancel a queued run, or stop a running one
+    Cancel(CancelArgs),
+    /// From inside a job: report its progress (0-100) and a message
+    Progress(ProgressArgs),
     /// Validate the schedule and list each job with its next fire
     #[command(
         long_about = "Validate the schedule and list each job: name, schedule, zone, queue and next fire.\n\nEvery problem is printed as FILE:LINE:COL: message, all of them in one pass; the exit code is then 2."
@@ -44,16 +71,106 @@ pub enum Command {
         long_about = "Convert a crontab into schedule YAML on stdout.\n\nComments above a line become its description; CRON_TZ becomes the timezone; other variables go into env; MAILTO becomes an on_failure mail; `%` in a command becomes its standard input. A line that cannot be converted is reported on stderr with its line number, and the exit code is then 2."
     )]
     Import(ImportArgs),
-    /// Fire the schedule's jobs into their queues, and run them with built-in workers
-    #[command(
-        long_about = "Fire the schedule's jobs into their queues at their instants, and run them with built-in workers: one process is a whole single-host install.\n\nThe workers serve the queues of `workers:` in the settings, or with no settings every queue of the schedule, 4 runs at once each. Instants missed while no daemon ran follow each job's catch_up. SIGHUP or a change to the schedule file reloads it; a file that does not validate is refused and the running schedule stays. SIGTERM stops firing and lets running jobs finish within --stop-grace."
-    )]
-    Daemon(DaemonArgs),
-    /// Take runs from queues and execute them
-    #[command(
-        long_about = "Take runs from queues and execute them as child processes, with the command of the job in this host's copy of the schedule.\n\nSIGTERM stops taking runs and lets running ones finish within --stop-grace, then kills them."
-    )]
-    Worker(WorkerArgs),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job to run
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// Stream the output and exit with the job's exit code
+    #[arg(long)]
+    pub wait: bool,
+    /// Add to the job's environment; repeat it
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// With --wait: Ctrl-C cancels the run instead of detaching
+    #[arg(long, requires = "wait")]
+    pub cancel_on_interrupt: bool,
+    /// Print {"id": …} instead of the id alone
+    #[arg(long)]
+    pub json: bool,
+    /// Arguments appended to the job's command (the job needs `allow_args: true`)
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print only the problems (stalled or failing jobs); exit 1 when there is one
+    #[arg(long)]
+    pub check: bool,
+    /// How long past an expected instant a job with no fire counts as stalled
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// Print one JSON document
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this job's runs
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<String>,
+    /// Only runs in this status: queued, running, succeeded, failed, timed_out, cancelled, lost, skipped
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Only runs that failed, timed out or were lost
+    #[arg(long, conflicts_with = "status")]
+    pub failed: bool,
+    /// Only runs queued within this long, e.g. 2d or 90m
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// At most this many runs
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Print one JSON document: {"runs": [...]}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run's id, as `run` and `history` print it
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+    /// Print one JSON document: the run, with "output"
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+    /// Keep printing as the run writes, until it ends
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// How far the job is, 0 to 100
+    #[arg(value_name = "PERCENT", allow_hyphen_values = true)]
+    pub percent: String,
+    /// What it is doing now
+    #[arg(value_name = "MESSAGE")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

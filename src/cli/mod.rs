@@ -2,12 +2,20 @@
 //! become exit codes in one place, [`exit_code`].
 
 pub mod args;
+mod cancel;
 mod check;
+mod completions;
 mod daemon;
+mod history;
 mod import;
+mod logs;
 mod next;
 mod output;
+mod progress;
+mod run;
+mod show;
 mod signals;
+mod status;
 mod worker;
 
 use std::path::Path;
@@ -72,7 +80,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&args, &Loaded::read(&cli.settings, &env)?),
         Command::Daemon(args) => daemon::run(&args, Loaded::read(&cli.settings, &env)?),
         Command::Worker(args) => worker::run(&args, Loaded::read(&cli.settings, &env)?),
+        Command::Run(args) => run::run(&args, &cli.settings, &env),
+        Command::Status(args) => status::run(&args, &cli.settings, &env),
+        Command::History(args) => history::run(&args, &settings(&cli.settings, &env)?),
+        Command::Show(args) => show::run(&args, &settings(&cli.settings, &env)?),
+        Command::Logs(args) => logs::run(&args, &settings(&cli.settings, &env)?),
+        Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?),
+        Command::Progress(args) => progress::run(&args, &env),
+        Command::Completions(args) => completions::run(&args),
     }
+}
+
+/// The settings in force, for the commands that need only the store.
+fn settings(
+    args: &args::SettingsArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Settings> {
+    Ok(Settings::resolve(args.overrides(), env)?)
 }
 
 /// The settings in force and the schedule they point at.

@@ -42,3 +42,75 @@ where
 {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
+
+/// An instant in a table: UTC, to the second.
+pub fn clock(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// A duration in a table: `0.4s`, `12s`, `3m 05s`, `2h 03m`.
+pub fn seconds(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "-".into();
+    }
+    if secs < 10.0 {
+        return format!("{secs:.1}s");
+    }
+    let whole = secs.round() as u64;
+    match whole {
+        0..60 => format!("{whole}s"),
+        60..3600 => format!("{}m {:02}s", whole / 60, whole % 60),
+        _ => format!("{}h {:02}m", whole / 3600, whole % 3600 / 60),
+    }
+}
+
+/// A run as every `--json` document shows it (DESIGN §6): the same object everywhere,
+/// so scripts can rely on its fields. `time_left` is given for running runs.
+pub fn run_json(
+    run: &crate::store::Run,
+    now: chrono::DateTime<chrono::Utc>,
+    time_left: Option<crate::eta::TimeLeft>,
+) -> serde_json::Value {
+    use crate::eta::TimeLeft;
+    let (eta_s, overdue) = match time_left {
+        Some(TimeLeft::Seconds(secs)) => (Some(secs), false),
+        Some(TimeLeft::Overdue) => (None, true),
+        Some(TimeLeft::Unknown) | None => (None, false),
+    };
+    serde_json::json!({
+        "id": run.id,
+        "job": run.job,
+        "queue": run.queue,
+        "status": run.status,
+        "trigger": run.trigger,
+        "scheduled_for": run.scheduled_for.as_ref().map(instant),
+        "attempt": run.attempt,
+        "host": run.host,
+        "worker": run.worker,
+        "exit_code": run.exit_code,
+        "signal": run.signal,
+        "queued_at": instant(&run.queued_at),
+        "started_at": run.started_at.as_ref().map(instant),
+        "finished_at": run.finished_at.as_ref().map(instant),
+        "duration_s": run.duration_s(now),
+        "progress": run.progress,
+        "message": run.message,
+        "eta_s": eta_s,
+        "overdue": overdue,
+        "reason": run.reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(seconds(0.42), "0.4s");
+        assert_eq!(seconds(12.4), "12s");
+        assert_eq!(seconds(185.0), "3m 05s");
+        assert_eq!(seconds(7380.0), "2h 03m");
+        assert_eq!(seconds(-1.0), "-");
+    }
+}

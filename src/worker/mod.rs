@@ -66,6 +66,8 @@ struct Shared {
     config: WorkerConfig,
     /// The runs executing now, for the registry.
     runs: Mutex<BTreeSet<RunId>>,
+    /// Raised when `runs` changes, so the registry shows a run as it starts and ends.
+    runs_changed: tokio::sync::Notify,
 }
 
 /// Runs the worker until `stop` is cancelled, then drains: no new runs, running ones
@@ -98,6 +100,7 @@ pub async fn run(
         store,
         config,
         runs: Mutex::new(BTreeSet::new()),
+        runs_changed: tokio::sync::Notify::new(),
     });
     let config = &shared.config;
     tracing::info!(
@@ -169,6 +172,7 @@ async fn reserve_loop(
                     .lock()
                     .expect("the runs set is never poisoned")
                     .insert(run.id.clone());
+                shared.runs_changed.notify_one();
                 let job_schedule = schedule.borrow().clone();
                 let (shared, kill) = (shared.clone(), kill.clone());
                 runs.spawn(async move {
@@ -179,6 +183,7 @@ async fn reserve_loop(
                         .lock()
                         .expect("the runs set is never poisoned")
                         .remove(&id);
+                    shared.runs_changed.notify_one();
                     drop(slot);
                 });
             }
@@ -237,8 +242,8 @@ fn log_panic(done: Result<(), tokio::task::JoinError>) {
     }
 }
 
-/// Heartbeats the worker into the store's registry about every lease/3, with the runs it
-/// executes, until `stop`.
+/// Heartbeats the worker into the store's registry about every lease/3, and whenever a
+/// run starts or ends, with the runs it executes, until `stop`.
 async fn keep_registered(shared: Arc<Shared>, stop: CancellationToken) {
     let config = &shared.config;
     let every = config.lease / 3;
@@ -268,6 +273,7 @@ async fn keep_registered(shared: Arc<Shared>, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
+            _ = shared.runs_changed.notified() => {}
         }
     }
 }

@@ -77,11 +77,16 @@ impl SqliteStore {
             .open(path)
             .map_err(|e| unreachable(e.to_string()))?;
         let mut conn = Connection::open(path).map_err(|e| unreachable(e.to_string()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(|e| unreachable(e.to_string()))?;
+        // The busy timeout first: switching a new file to WAL takes a lock that another
+        // process opening it at the same moment may hold.
+        conn.busy_timeout(Duration::from_secs(5))
+            .and_then(|()| {
+                conn.execute_batch(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON;",
+                )
+            })
+            .map_err(|e| unreachable(e.to_string()))?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {

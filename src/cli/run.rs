@@ -1,0 +1,475 @@
+//! `cronq run`: queue a run of a job by hand and print its id; with `--wait`, follow it
+//! and its retries to the end, streaming the output, and exit with the job's code.
+//!
+//! Thin glue: the job is looked up in the schedule the daemons published, else in the
+//! local file; the run is queued and then only read back from the store. Nothing here
+//! executes the job: a worker runs the command of its own copy of the schedule.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::args::{RunArgs, SettingsArgs};
+use super::{CliError, output};
+use crate::daemon::fire;
+use crate::eta::{self, TimeLeft};
+use crate::schedule::{self, Schedule, diagnostic};
+use crate::settings::{self, Settings};
+use crate::store::{
+    Cancelled, HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError, Trigger,
+};
+
+/// How often `--wait` reads the run and its output.
+const POLL: Duration = Duration::from_millis(100);
+/// How long a run may stay queued before `--wait` looks for a worker serving its queue.
+const NO_WORKER_AFTER: Duration = Duration::from_secs(3);
+/// How often it looks again, until it has said so once.
+const WORKER_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// The exit code of a command stopped by Ctrl-C, as shells report it.
+const INTERRUPTED: i32 = 130;
+/// The progress line is cut to this many characters, so that `\r` redraws it in place.
+const PROGRESS_WIDTH: usize = 79;
+
+pub fn run(
+    args: &RunArgs,
+    settings: &SettingsArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let settings = Settings::resolve(settings.overrides(), env)?;
+    let run_env = parse_env(&args.env)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let code = runtime.block_on(async {
+        let store = settings.store.open(&settings.redis_prefix).await?;
+        let mut new_run = new_run(&*store, args, &settings, env).await?;
+        new_run.args = args.args.clone();
+        new_run.env = run_env;
+        let run = store.enqueue(new_run).await?;
+        if !args.wait {
+            print_id(&run.id, args.json);
+            return Ok(0);
+        }
+        // stdout carries the job's output alone, so the id goes to stderr.
+        eprintln!("cronq: run {} of {} queued", run.id, run.job);
+        follow(&*store, run, args.cancel_on_interrupt).await
+    });
+    // Let go of the store before exiting; a blocking query is never left behind.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    leave(code?)
+}
+
+/// Ends the process with `code`: a job's exit code is not one of cronq's own, so it
+/// cannot travel as an error.
+fn leave(code: i32) -> anyhow::Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // Exit codes are 8 bits; a code that would wrap to 0 still means failure.
+    std::process::exit(match code & 0xff {
+        0 => 1,
+        low => low,
+    })
+}
+
+fn print_id(id: &str, json: bool) {
+    if json {
+        output::json(&serde_json::json!({ "id": id }));
+    } else {
+        println!("{id}");
+    }
+}
+
+/// `--env K=V`, each one.
+fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) if !name.is_empty() && !name.contains('\0') => {
+                Ok((name.to_string(), value.to_string()))
+            }
+            _ => Err(CliError::Usage(format!(
+                "--env `{pair}`: expected NAME=VALUE, such as --env LEVEL=debug"
+            ))),
+        })
+        .collect()
+}
+
+/// The run to queue for `args.job`, from the published schedule or the local file.
+///
+/// The published schedule names the job's queue and whether it takes arguments. Its
+/// retries and cluster lock are only in the file: when the local file has the job they
+/// come from there, otherwise the run gets one attempt and no lock.
+async fn new_run(
+    store: &dyn Store,
+    args: &RunArgs,
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<NewRun> {
+    let published = store.published().await?;
+    let published_job = published
+        .as_ref()
+        .and_then(|schedule| schedule.jobs.iter().find(|job| job.name == args.job));
+    let local = match local_schedule(settings, env) {
+        Ok(local) => local,
+        Err(error) if published_job.is_some() => {
+            eprintln!("cronq: warning: {error}; using the schedule the daemons published");
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let local_job = local.as_ref().and_then(|schedule| schedule.job(&args.job));
+    let (run, allow_args) = match (published_job, local_job) {
+        (published, Some(job)) => {
+            let mut run = fire::new_run(job, Trigger::Manual, None);
+            if let Some(published) = published {
+                // The daemons' workers serve the queues of what they published.
+                run.queue = published.queue.clone();
+            }
+            (run, published.map_or(job.allow_args, |p| p.allow_args))
+        }
+        (Some(published), None) => {
+            let run = NewRun {
+                job: published.name.clone(),
+                queue: published.queue.clone(),
+                trigger: Trigger::Manual,
+                scheduled_for: None,
+                max_attempts: 1,
+                args: Vec::new(),
+                env: BTreeMap::new(),
+                not_before: None,
+                lock: None,
+            };
+            (run, published.allow_args)
+        }
+        (None, None) => {
+            return Err(
+                unknown_job(&args.job, published.as_ref(), local.as_ref(), settings).into(),
+            );
+        }
+    };
+    if !args.args.is_empty() && !allow_args {
+        return Err(CliError::Usage(format!(
+            "job `{}` takes no arguments; give it `allow_args: true` in the schedule to pass some",
+            args.job
+        ))
+        .into());
+    }
+    Ok(run)
+}
+
+/// The local schedule file, loaded as every command loads it; `None` when there is no
+/// such file.
+fn local_schedule(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Schedule>, CliError> {
+    let (path, source) = &settings.schedule;
+    if !path.exists() {
+        return Ok(None);
+    }
+    let host_zone = settings::host_zone(env).map_err(CliError::Usage)?;
+    let text = super::read_schedule(path, source)?;
+    let file = path.display().to_string();
+    schedule::load(&text, &file, host_zone)
+        .map(Some)
+        .map_err(CliError::Invalid)
+}
+
+/// Exit 2: says where the job was looked for, and the closest name known.
+fn unknown_job(
+    name: &str,
+    published: Option<&PublishedSchedule>,
+    local: Option<&Schedule>,
+    settings: &Settings,
+) -> CliError {
+    let (path, source) = &settings.schedule;
+    if published.is_none() && local.is_none() {
+        return CliError::Usage(format!(
+            "no job `{name}`: no daemon has published a schedule to {}, and there is no schedule file at {} ({source}); name one with --schedule FILE",
+            settings.store,
+            path.display()
+        ));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    let mut looked = Vec::new();
+    if let Some(published) = published {
+        names.extend(published.jobs.iter().map(|job| job.name.as_str()));
+        looked.push("the schedule the daemons published".to_string());
+    }
+    let file = path.display();
+    match local {
+        Some(local) => {
+            names.extend(local.jobs.iter().map(|job| job.name.as_str()));
+            looked.push(file.to_string());
+        }
+        None => looked.push(format!("{file}, which does not exist")),
+    }
+    let hint = match diagnostic::closest(name, names.iter().copied()) {
+        Some(close) => format!("; did you mean `{close}`?"),
+        None => String::new(),
+    };
+    CliError::Usage(format!(
+        "no job `{name}` in {}{hint}",
+        looked.join(" or in ")
+    ))
+}
+
+/// Follows the run, then each retry of it, to the end: the exit code to leave with.
+async fn follow(store: &dyn Store, first: Run, cancel_on_interrupt: bool) -> anyhow::Result<i32> {
+    let mut screen = Screen::new();
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    let mut current = first;
+    loop {
+        let finished = tokio::select! {
+            finished = watch(store, &current, &mut screen) => finished?,
+            signal = &mut interrupt => {
+                signal?;
+                return interrupted(store, &current.id, cancel_on_interrupt, &mut screen).await;
+            }
+        };
+        match next_attempt(store, &finished).await? {
+            Some(retry) => {
+                let wait = retry
+                    .not_before
+                    .map(|at| (at - chrono::Utc::now()).num_milliseconds() as f64 / 1000.0)
+                    .filter(|secs| *secs >= 1.0)
+                    .map_or(String::new(), |secs| {
+                        format!(", in {}", output::seconds(secs))
+                    });
+                screen.say(&format!(
+                    "run {} {}; retrying (attempt {}) as run {}{wait}",
+                    finished.id,
+                    ending(&finished),
+                    retry.attempt,
+                    retry.id,
+                ));
+                current = retry;
+            }
+            None => return end(&finished, &mut screen),
+        }
+    }
+}
+
+/// Streams one run's output until the run is finished; the run as it finished.
+async fn watch(store: &dyn Store, run: &Run, screen: &mut Screen) -> anyhow::Result<Run> {
+    let since = Instant::now();
+    let mut from = 0;
+    let mut worker_checked: Option<Instant> = None;
+    let mut said_no_worker = false;
+    let mut durations: Option<Vec<f64>> = None;
+    loop {
+        // The run first: once it reads finished, the output read after it is complete,
+        // since a worker stores the last of it before it records the end.
+        let now = store.run(&run.id).await?;
+        let output = store.output(&run.id, from).await?;
+        if output.start > from {
+            screen.say(&format!(
+                "[{} bytes of output no longer kept]",
+                output.start - from
+            ));
+        }
+        screen.write(&output.bytes);
+        from = output.end.max(from);
+        if now.status.is_finished() {
+            screen.clear();
+            return Ok(now);
+        }
+        if now.status == RunStatus::Queued
+            && !said_no_worker
+            && since.elapsed() >= NO_WORKER_AFTER
+            && worker_checked.is_none_or(|at| at.elapsed() >= WORKER_CHECK_EVERY)
+        {
+            worker_checked = Some(Instant::now());
+            if !served(store, &now.queue).await? {
+                screen.say(&format!("queued; no worker is serving queue {}", now.queue));
+                said_no_worker = true;
+            }
+        }
+        if screen.terminal && now.status == RunStatus::Running && now.progress.is_some() {
+            if durations.is_none() {
+                durations = Some(store.durations(&now.job, eta::HISTORY_RUNS).await?);
+            }
+            screen.progress(&progress_line(&now, durations.as_deref().unwrap_or(&[])));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Whether a live worker takes runs from `queue`.
+async fn served(store: &dyn Store, queue: &str) -> Result<bool, StoreError> {
+    let workers = store.workers().await?;
+    Ok(workers
+        .iter()
+        .any(|worker| worker.queues.iter().any(|q| q == queue)))
+}
+
+/// The retry the store queued for a run that failed with attempts left.
+async fn next_attempt(store: &dyn Store, run: &Run) -> Result<Option<Run>, StoreError> {
+    let retried = matches!(
+        run.status,
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Lost
+    );
+    if !retried || run.attempt >= run.max_attempts {
+        return Ok(None);
+    }
+    // The store queues the retry in the same step that ends the run.
+    let filter = HistoryFilter {
+        job: Some(run.job.clone()),
+        statuses: Vec::new(),
+        since: Some(run.queued_at),
+        limit: 0,
+    };
+    let runs = store.history(&filter).await?;
+    Ok(runs
+        .into_iter()
+        .find(|retry| retry.retry_of.as_deref() == Some(run.id.as_str())))
+}
+
+/// The exit code for a run that ended for good: the job's own, else 1 with the status
+/// and reason on stderr.
+fn end(run: &Run, screen: &mut Screen) -> anyhow::Result<i32> {
+    match (run.status, run.exit_code) {
+        (RunStatus::Succeeded, _) => Ok(0),
+        (RunStatus::Failed, Some(code)) if code != 0 => {
+            screen.say(&format!("run {} {}", run.id, ending(run)));
+            Ok(code)
+        }
+        _ => Err(CliError::Failed(format!("run {} {}", run.id, ending(run))).into()),
+    }
+}
+
+/// How a run ended, in words: `failed with exit code 3`, `timed_out: …`.
+fn ending(run: &Run) -> String {
+    let mut words = run.status.to_string();
+    if let Some(code) = run.exit_code {
+        words.push_str(&format!(" with exit code {code}"));
+    } else if let Some(signal) = run.signal {
+        words.push_str(&format!(", killed by signal {signal}"));
+    }
+    if let Some(reason) = &run.reason {
+        words.push_str(&format!(": {reason}"));
+    }
+    words
+}
+
+/// Ctrl-C: detach, saying how to follow or cancel the run, or cancel it.
+async fn interrupted(
+    store: &dyn Store,
+    id: &str,
+    cancel: bool,
+    screen: &mut Screen,
+) -> anyhow::Result<i32> {
+    if !cancel {
+        screen.say(&format!(
+            "detached; run {id} goes on. Follow it with `cronq logs {id} --follow`, or stop it with `cronq cancel {id}`"
+        ));
+        return Ok(INTERRUPTED);
+    }
+    match store.cancel(id).await {
+        Ok(Cancelled::Dequeued) => screen.say(&format!("cancelled run {id} (it was queued)")),
+        Ok(Cancelled::Requested) => screen.say(&format!("asked the worker to stop run {id}")),
+        Err(StoreError::WrongStatus { status, .. }) => {
+            screen.say(&format!("run {id} already {status}"))
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok(INTERRUPTED)
+}
+
+/// `  40% copying, 45s left`.
+fn progress_line(run: &Run, durations: &[f64]) -> String {
+    let elapsed = run.duration_s(chrono::Utc::now()).unwrap_or(0.0);
+    let mut line = match run.progress {
+        Some(percent) => format!("{percent:>3}%"),
+        None => "   ?".to_string(),
+    };
+    if let Some(message) = run.message.as_deref().filter(|m| !m.is_empty()) {
+        line.push(' ');
+        line.push_str(message);
+    }
+    match eta::time_left(elapsed, run.progress, durations) {
+        TimeLeft::Seconds(secs) => line.push_str(&format!(", {} left", output::seconds(secs))),
+        TimeLeft::Overdue => line.push_str(", overdue"),
+        TimeLeft::Unknown => {}
+    }
+    line.chars().take(PROGRESS_WIDTH).collect()
+}
+
+/// stdout for the job's output, stderr for cronq's words and, on a terminal, a progress
+/// line redrawn in place.
+struct Screen {
+    /// stderr is a terminal: the progress line is drawn.
+    terminal: bool,
+    /// The progress line on screen now.
+    shown: Option<String>,
+    /// The job's output so far ends with a newline (or there is none): a progress line
+    /// drawn now would not cut into a line of it.
+    at_line_start: bool,
+    /// stdout was closed (`| head`): the output is dropped, the run still followed.
+    closed: bool,
+}
+
+impl Screen {
+    fn new() -> Screen {
+        Screen {
+            terminal: std::io::stderr().is_terminal(),
+            shown: None,
+            at_line_start: true,
+            closed: false,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() || self.closed {
+            return;
+        }
+        self.clear();
+        let mut out = std::io::stdout().lock();
+        self.closed = out.write_all(bytes).and_then(|()| out.flush()).is_err();
+        self.at_line_start = bytes.ends_with(b"\n");
+    }
+
+    /// A line of cronq's own on stderr, under the job's output.
+    fn say(&mut self, text: &str) {
+        self.clear();
+        if !self.at_line_start {
+            eprintln!();
+            self.at_line_start = true;
+        }
+        eprintln!("cronq: {text}");
+    }
+
+    fn progress(&mut self, line: &str) {
+        if !self.terminal || !self.at_line_start || self.shown.as_deref() == Some(line) {
+            return;
+        }
+        eprint!("\r\x1b[K{line}");
+        let _ = std::io::stderr().flush();
+        self.shown = Some(line.to_string());
+    }
+
+    fn clear(&mut self) {
+        if self.shown.take().is_some() {
+            eprint!("\r\x1b[K");
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_pairs_split_at_the_first_equals_sign() {
+        let env = parse_env(&["A=1".into(), "B=x=y".into(), "C=".into()]).unwrap();
+        assert_eq!(env["B"], "x=y");
+        assert_eq!(env["C"], "");
+        assert!(parse_env(&["NOVALUE".into()]).is_err());
+        assert!(parse_env(&["=v".into()]).is_err());
+    }
+}

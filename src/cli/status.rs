@@ -1,0 +1,404 @@
+//! `cronq status`: what runs now and how long it still needs, what is queued, the
+//! workers, the next fires, and the watchdog's problems (`--check`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+use super::args::{SettingsArgs, StatusArgs};
+use super::{CliError, Loaded, output};
+use crate::cron::Timing;
+use crate::eta::{self, TimeLeft};
+use crate::schedule::{Job, parse_zone};
+use crate::settings::Settings;
+use crate::store::{HistoryFilter, PublishedSchedule, Run, RunStatus, Store};
+
+/// Jobs whose last runs all failed, this many of them, are `failing`.
+const FAILING_RUNS: usize = 3;
+/// Next fires listed.
+const NEXT_FIRES: usize = 10;
+
+pub fn run(
+    args: &StatusArgs,
+    settings_args: &SettingsArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    // The local schedule when there is one; else what the daemons published.
+    let local = Loaded::read(settings_args, env).ok();
+    let settings = match &local {
+        Some(loaded) => loaded.settings.clone(),
+        None => Settings::resolve(settings_args.overrides(), env)?,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime.block_on(async {
+        let store = settings.store.open(&settings.redis_prefix).await?;
+        let timed = match &local {
+            Some(loaded) => loaded
+                .schedule
+                .jobs
+                .iter()
+                .filter_map(Timed::from_job)
+                .collect(),
+            None => store
+                .published()
+                .await?
+                .map(|p| Timed::from_published(&p))
+                .unwrap_or_default(),
+        };
+        gather(&*store, &timed, &settings, args.grace).await
+    })?;
+    if args.check {
+        for problem in &report.problems {
+            println!("{}", problem.text);
+        }
+        if !report.problems.is_empty() {
+            return Err(CliError::Failed(format!("{} problem(s)", report.problems.len())).into());
+        }
+        return Ok(());
+    }
+    if args.json {
+        output::json(&report.json());
+    } else {
+        report.print();
+    }
+    Ok(())
+}
+
+/// A job as far as its timing goes, from the local file or the published schedule.
+struct Timed {
+    name: String,
+    next: Box<dyn Fn(DateTime<Utc>) -> Option<DateTime<Utc>>>,
+}
+
+impl Timed {
+    fn from_job(job: &Job) -> Option<Timed> {
+        let timing = &job.schedule.as_ref()?.timing;
+        if *timing == Timing::Reboot {
+            return None;
+        }
+        let job = job.clone();
+        Some(Timed {
+            name: job.name.clone(),
+            next: Box::new(move |after| job.next_fire(after).map(|at| at.with_timezone(&Utc))),
+        })
+    }
+
+    fn from_published(schedule: &PublishedSchedule) -> Vec<Timed> {
+        schedule
+            .jobs
+            .iter()
+            .filter_map(|job| {
+                let timing: Timing = job.schedule.as_deref()?.parse().ok()?;
+                let zone = parse_zone(&job.timezone).ok()?;
+                (timing != Timing::Reboot).then(|| Timed {
+                    name: job.name.clone(),
+                    next: Box::new(move |after| {
+                        timing
+                            .next_after(after, zone)
+                            .map(|at| at.with_timezone(&Utc))
+                    }),
+                })
+            })
+            .collect()
+    }
+}
+
+struct Report {
+    now: DateTime<Utc>,
+    running: Vec<(Run, TimeLeft)>,
+    queued: Vec<(Run, u64)>,
+    workers: Vec<(crate::store::WorkerInfo, bool)>,
+    next: Vec<(String, DateTime<Utc>)>,
+    problems: Vec<Problem>,
+}
+
+struct Problem {
+    kind: &'static str,
+    job: Option<String>,
+    text: String,
+}
+
+async fn gather(
+    store: &dyn Store,
+    timed: &[Timed],
+    settings: &Settings,
+    grace: std::time::Duration,
+) -> anyhow::Result<Report> {
+    let now = Utc::now();
+    let mut running = Vec::new();
+    for run in store.running().await? {
+        let past = store.durations(&run.job, eta::HISTORY_RUNS).await?;
+        let elapsed = run.duration_s(now).unwrap_or_default();
+        let left = eta::time_left(elapsed, run.progress, &past);
+        running.push((run, left));
+    }
+    let queued = store
+        .queued()
+        .await?
+        .into_iter()
+        .map(|q| (q.run, q.position))
+        .collect();
+    // A worker that missed three heartbeats is stale; the store forgets it later.
+    let stale_after = TimeDelta::from_std(settings.lease).unwrap_or(TimeDelta::MAX);
+    let workers = store
+        .workers()
+        .await?
+        .into_iter()
+        .map(|w| {
+            let stale = now - w.last_seen > stale_after;
+            (w, stale)
+        })
+        .collect();
+    let mut next: Vec<(String, DateTime<Utc>)> = timed
+        .iter()
+        .filter_map(|t| Some((t.name.clone(), (t.next)(now)?)))
+        .collect();
+    next.sort_by_key(|(_, at)| *at);
+    next.truncate(NEXT_FIRES);
+
+    let mut problems = Vec::new();
+    let daemons = store.daemons().await?;
+    let last_fires = store.last_fires().await?;
+    let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
+    for job in timed {
+        if let Some(text) = stalled(
+            job,
+            last_fires.get(&job.name),
+            daemons.is_empty(),
+            now,
+            grace,
+        ) {
+            problems.push(Problem {
+                kind: "stalled",
+                job: Some(job.name.clone()),
+                text,
+            });
+        }
+        if let Some(text) = failing(store, &job.name).await? {
+            problems.push(Problem {
+                kind: "failing",
+                job: Some(job.name.clone()),
+                text,
+            });
+        }
+    }
+    let hashes: HashMap<&str, Vec<String>> = daemons.iter().fold(HashMap::new(), |mut by, d| {
+        by.entry(d.schedule_hash.as_str())
+            .or_default()
+            .push(format!("{} ({})", d.host, d.pid));
+        by
+    });
+    if hashes.len() > 1 {
+        let detail: Vec<String> = hashes
+            .iter()
+            .map(|(hash, who)| format!("{hash} on {}", who.join(", ")))
+            .collect();
+        problems.push(Problem {
+            kind: "mixed_schedules",
+            job: None,
+            text: format!(
+                "mixed schedules: live daemons run different files: {}",
+                detail.join("; ")
+            ),
+        });
+    }
+    Ok(Report {
+        now,
+        running,
+        queued,
+        workers,
+        next,
+        problems,
+    })
+}
+
+/// A job is stalled when an instant it expected passed more than `grace` ago and was
+/// neither fired nor recorded as skipped: after its last fire, or at all when no daemon
+/// is running.
+fn stalled(
+    job: &Timed,
+    last_fire: Option<&DateTime<Utc>>,
+    no_daemon: bool,
+    now: DateTime<Utc>,
+    grace: TimeDelta,
+) -> Option<String> {
+    let name = &job.name;
+    match last_fire {
+        Some(last) => {
+            let expected = (job.next)(*last)?;
+            (expected + grace < now).then(|| {
+                format!(
+                    "stalled: job `{name}` expected a fire at {}, and none came",
+                    output::instant(&expected)
+                )
+            })
+        }
+        None if no_daemon => Some(format!(
+            "stalled: no daemon is running to fire job `{name}`"
+        )),
+        None => None,
+    }
+}
+
+/// A job whose last runs all failed.
+async fn failing(store: &dyn Store, job: &str) -> anyhow::Result<Option<String>> {
+    let filter = HistoryFilter {
+        job: Some(job.to_string()),
+        limit: FAILING_RUNS,
+        ..HistoryFilter::default()
+    };
+    let finished: Vec<Run> = store
+        .history(&filter)
+        .await?
+        .into_iter()
+        .filter(|run| run.status.is_finished() && run.status != RunStatus::Skipped)
+        .collect();
+    let all_failed = finished.len() == FAILING_RUNS
+        && finished
+            .iter()
+            .all(|r| RunStatus::FAILURES.contains(&r.status));
+    Ok(all_failed.then(|| format!("failing: the last {FAILING_RUNS} runs of job `{job}` failed")))
+}
+
+impl Report {
+    fn json(&self) -> Value {
+        let running: Vec<Value> = self
+            .running
+            .iter()
+            .map(|(run, left)| output::run_json(run, self.now, Some(*left)))
+            .collect();
+        let queued: Vec<Value> = self
+            .queued
+            .iter()
+            .map(|(run, position)| {
+                let mut value = output::run_json(run, self.now, None);
+                value["position"] = json!(position);
+                value
+            })
+            .collect();
+        let workers: Vec<Value> = self
+            .workers
+            .iter()
+            .map(|(w, stale)| {
+                json!({
+                    "id": w.id, "host": w.host, "pid": w.pid, "queues": w.queues,
+                    "last_seen": output::instant(&w.last_seen), "run": w.runs.first(),
+                    "runs": w.runs, "stale": stale,
+                })
+            })
+            .collect();
+        let next: Vec<Value> = self
+            .next
+            .iter()
+            .map(|(job, at)| json!({"job": job, "at": output::instant(at)}))
+            .collect();
+        let problems: Vec<Value> = self
+            .problems
+            .iter()
+            .map(|p| json!({"kind": p.kind, "job": p.job, "message": p.text}))
+            .collect();
+        json!({"running": running, "queued": queued, "workers": workers, "next": next, "problems": problems})
+    }
+
+    fn print(&self) {
+        println!("RUNNING");
+        let rows: Vec<Vec<String>> = self
+            .running
+            .iter()
+            .map(|(run, left)| {
+                let left = match left {
+                    TimeLeft::Seconds(s) => output::seconds(*s),
+                    TimeLeft::Overdue => "overdue".into(),
+                    TimeLeft::Unknown => "unknown".into(),
+                };
+                vec![
+                    run.job.clone(),
+                    run.id.clone(),
+                    run.host.clone().unwrap_or_default(),
+                    run.started_at
+                        .as_ref()
+                        .map(output::clock)
+                        .unwrap_or_default(),
+                    output::seconds(run.duration_s(self.now).unwrap_or_default()),
+                    run.progress
+                        .map(|p| format!("{p}%"))
+                        .unwrap_or_else(|| "-".into()),
+                    left,
+                    run.message.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        section(
+            &[
+                "JOB", "RUN", "HOST", "STARTED", "ELAPSED", "PROGRESS", "LEFT", "MESSAGE",
+            ],
+            &rows,
+        );
+
+        println!("\nQUEUED");
+        let rows: Vec<Vec<String>> = self
+            .queued
+            .iter()
+            .map(|(run, position)| {
+                vec![
+                    run.queue.clone(),
+                    position.to_string(),
+                    run.job.clone(),
+                    run.id.clone(),
+                    output::clock(&run.queued_at),
+                ]
+            })
+            .collect();
+        section(&["QUEUE", "POS", "JOB", "RUN", "QUEUED"], &rows);
+
+        println!("\nWORKERS");
+        let rows: Vec<Vec<String>> = self
+            .workers
+            .iter()
+            .map(|(w, stale)| {
+                let seen =
+                    output::seconds((self.now - w.last_seen).num_milliseconds() as f64 / 1000.0);
+                vec![
+                    w.host.clone(),
+                    w.pid.to_string(),
+                    w.queues.join(","),
+                    if *stale {
+                        format!("{seen} ago (stale)")
+                    } else {
+                        format!("{seen} ago")
+                    },
+                    if w.runs.is_empty() {
+                        "-".into()
+                    } else {
+                        w.runs.join(",")
+                    },
+                ]
+            })
+            .collect();
+        section(&["HOST", "PID", "QUEUES", "LAST SEEN", "RUNS"], &rows);
+
+        println!("\nNEXT");
+        let rows: Vec<Vec<String>> = self
+            .next
+            .iter()
+            .map(|(job, at)| vec![output::clock(at), job.clone()])
+            .collect();
+        section(&["AT", "JOB"], &rows);
+
+        if !self.problems.is_empty() {
+            println!("\nPROBLEMS");
+            for problem in &self.problems {
+                println!("{}", problem.text);
+            }
+        }
+    }
+}
+
+fn section(header: &[&str], rows: &[Vec<String>]) {
+    if rows.is_empty() {
+        println!("(none)");
+    } else {
+        output::table(header, rows);
+    }
+}

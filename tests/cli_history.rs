@@ -1,0 +1,553 @@
+//! `cronq history`, `show` and `logs` on the built binary, against both stores: a short
+//! `cronq daemon` runs `@reboot` jobs, the store is read back through the library until
+//! they finish, and then the commands are run as a user would. Tables and fields are
+//! pinned by snapshots with ids, hosts and times redacted; both stores share each
+//! snapshot, since they must print the same.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::daemon::{Process, eventually};
+use common::redis_server::RedisServer;
+use common::{Scratch, redact_instants, texts};
+use cronq::store::redis::RedisStore;
+use cronq::store::sqlite::SqliteStore;
+use cronq::store::{HistoryFilter, Run, RunStatus, Store};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// One job that succeeds with output on stdout, one that fails with output on stderr.
+const FINISHING: &str = "\
+jobs:
+  hello:
+    schedule: \"@reboot\"
+    command: \"echo hello\"
+  oops:
+    schedule: \"@reboot\"
+    command: \"echo oops >&2; exit 3\"
+";
+
+/// A job that writes, waits, and writes again.
+const SLOW: &str = "\
+jobs:
+  slow:
+    schedule: \"@reboot\"
+    command: \"echo one; sleep 1; echo two\"
+";
+
+/// The fields of a run in every `--json` document, in order (DESIGN §6).
+const RUN_FIELDS: [&str; 20] = [
+    "id",
+    "job",
+    "queue",
+    "status",
+    "trigger",
+    "scheduled_for",
+    "attempt",
+    "host",
+    "worker",
+    "exit_code",
+    "signal",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "progress",
+    "message",
+    "eta_s",
+    "overdue",
+    "reason",
+];
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Redis,
+}
+
+/// A scratch directory and the store its commands use.
+struct Setup {
+    scratch: Scratch,
+    /// The server and this test's key prefix, for the Redis backend.
+    redis: Option<(Arc<RedisServer>, String)>,
+}
+
+impl Setup {
+    fn new(backend: Backend) -> Setup {
+        let redis = match backend {
+            Backend::Sqlite => None,
+            Backend::Redis => {
+                let server = RedisServer::shared();
+                let prefix = server.unique_prefix();
+                Some((server, prefix))
+            }
+        };
+        Setup {
+            scratch: Scratch::new(),
+            redis,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.scratch.path()
+    }
+
+    /// `--store URL --redis-prefix P` for Redis; nothing for the default SQLite file.
+    fn store_args(&self) -> Vec<String> {
+        match &self.redis {
+            None => Vec::new(),
+            Some((server, prefix)) => vec![
+                "--store".into(),
+                server.url(),
+                "--redis-prefix".into(),
+                prefix.clone(),
+            ],
+        }
+    }
+
+    /// `cronq ARGS` on this setup's store; its exit code, stdout and stderr.
+    fn cronq(&self, args: &[&str]) -> (i32, String, String) {
+        let output = self
+            .scratch
+            .cronq()
+            .args(args)
+            .args(self.store_args())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&output);
+        (output.status.code().unwrap(), stdout, stderr)
+    }
+
+    /// `cronq ARGS --json`, parsed, after checking it exited 0.
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let (code, stdout, stderr) = self.cronq(&args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    }
+
+    /// The same store as the commands, through the library.
+    async fn store(&self) -> Arc<dyn Store> {
+        match &self.redis {
+            None => {
+                let path = self.dir().join("state/cronq/cronq.db");
+                Arc::new(SqliteStore::open(&path, 1 << 20).expect("the daemon's store"))
+            }
+            Some((server, prefix)) => Arc::new(
+                RedisStore::connect(&server.url(), prefix, 1 << 20)
+                    .await
+                    .expect("the test's Redis store"),
+            ),
+        }
+    }
+
+    /// Starts `cronq daemon` on `schedule`, on this setup's store.
+    fn daemon(&self, schedule: &str) -> Process {
+        self.scratch.write("crontab.yaml", schedule);
+        let mut args = vec!["daemon".to_string()];
+        args.extend(self.store_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Process::start(self.dir(), "daemon", &args)
+    }
+
+    /// Runs the `FINISHING` jobs to their end and stops the daemon; the runs, newest first.
+    async fn finished_runs(&self) -> Vec<Run> {
+        let mut daemon = self.daemon(FINISHING);
+        let store = self.store().await;
+        eventually("both jobs to finish", PATIENCE, || async {
+            let runs = all_runs(store.as_ref()).await;
+            runs.len() == 2 && runs.iter().all(|run| run.status.is_finished())
+        })
+        .await;
+        assert_eq!(daemon.stop(PATIENCE), Some(0), "{}", daemon.logs());
+        all_runs(store.as_ref()).await
+    }
+}
+
+async fn all_runs(store: &dyn Store) -> Vec<Run> {
+    store
+        .history(&HistoryFilter::default())
+        .await
+        .expect("history")
+}
+
+/// The one run of `job` among `runs`.
+fn of<'a>(runs: &'a [Run], job: &str) -> &'a Run {
+    let mut found = runs.iter().filter(|run| run.job == job);
+    let run = found.next().unwrap_or_else(|| panic!("no run of {job}"));
+    assert!(found.next().is_none(), "more than one run of {job}");
+    run
+}
+
+/// Instantiates each test, a function of the [`Backend`], for both stores: in modules
+/// `sqlite` and `redis`.
+macro_rules! both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Backend::Redis).await;
+                }
+            )*
+        }
+    };
+}
+
+both_stores! {
+    history_lists_the_runs_newest_first_and_filters_them,
+    show_and_logs_print_a_runs_fields_and_exact_output,
+    logs_follow_prints_output_as_it_comes_and_ends_with_the_run,
+    an_unknown_run_id_is_exit_2_in_one_sentence,
+    an_empty_history_says_no_runs,
+}
+
+async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) {
+    let setup = Setup::new(backend);
+    let runs = setup.finished_runs().await;
+    let (hello, oops) = (of(&runs, "hello"), of(&runs, "oops"));
+
+    let (code, stdout, stderr) = setup.cronq(&["history"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    insta::assert_snapshot!("history_table", redact_table(&stdout));
+    let ids: Vec<&str> = stdout.lines().skip(1).map(first_word).collect();
+    let newest_first: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+    assert_eq!(ids, newest_first);
+
+    let document = setup.json(&["history"]);
+    let listed = document["runs"].as_array().expect("\"runs\" is a list");
+    let listed_ids: Vec<&str> = listed
+        .iter()
+        .map(|run| run["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed_ids, newest_first);
+    for run in listed {
+        assert_eq!(field_names(run), RUN_FIELDS);
+    }
+    let failed = &listed[listed_ids.iter().position(|id| *id == oops.id).unwrap()];
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["exit_code"], 3);
+    assert_eq!(failed["trigger"], "schedule");
+    assert_eq!(failed["attempt"], 1);
+    assert!(failed["duration_s"].is_f64(), "{failed}");
+
+    // --failed: only the failed run, with its exit code.
+    let (code, stdout, _) = setup.cronq(&["history", "--failed"]);
+    assert_eq!(code, 0);
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{stdout}");
+    assert_eq!(first_word(rows[0]), oops.id);
+    let cells: Vec<&str> = rows[0].split("  ").filter(|c| !c.is_empty()).collect();
+    assert_eq!(cells[2].trim(), "failed", "{stdout}");
+    assert_eq!(cells[6].trim(), "3", "{stdout}");
+    assert_eq!(ids_of(&setup.json(&["history", "--failed"])), [&oops.id]);
+
+    assert_eq!(
+        ids_of(&setup.json(&["history", "--job", "hello"])),
+        [&hello.id]
+    );
+    assert_eq!(
+        ids_of(&setup.json(&["history", "--status", "succeeded"])),
+        [&hello.id]
+    );
+    assert_eq!(
+        ids_of(&setup.json(&["history", "--limit", "1"])),
+        [&runs[0].id]
+    );
+    assert_eq!(ids_of(&setup.json(&["history", "--since", "1h"])).len(), 2);
+    // The runs were queued before the daemon stopped, well over 10 ms ago.
+    assert!(ids_of(&setup.json(&["history", "--since", "10ms"])).is_empty());
+    let (code, stdout, stderr) = setup.cronq(&["history", "--job", "nothing-of-that-name"]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "", "no runs\n")
+    );
+}
+
+async fn show_and_logs_print_a_runs_fields_and_exact_output(backend: Backend) {
+    let setup = Setup::new(backend);
+    let runs = setup.finished_runs().await;
+    let (hello, oops) = (of(&runs, "hello"), of(&runs, "oops"));
+
+    // Ids are ULIDs, uppercase; any case is accepted.
+    let (code, stdout, stderr) = setup.cronq(&["show", &oops.id.to_lowercase()]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    insta::assert_snapshot!("show_failed_run", redact_fields(&stdout));
+    assert!(
+        stdout.contains(&format!("id:               {}\n", oops.id)),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("output:\noops\n"), "{stdout}");
+
+    let document = setup.json(&["show", &oops.id]);
+    let mut expected = RUN_FIELDS.to_vec();
+    expected.push("output");
+    assert_eq!(field_names(&document), expected);
+    assert_eq!(document["id"], oops.id.as_str());
+    assert_eq!(document["exit_code"], 3);
+    assert_eq!(document["output"], "oops\n");
+
+    for (run, bytes) in [(hello, "hello\n"), (oops, "oops\n")] {
+        let output = setup
+            .scratch
+            .cronq()
+            .args(["logs", &run.id])
+            .args(setup.store_args())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", texts(&output).1);
+        assert_eq!(output.stdout, bytes.as_bytes());
+        assert!(output.stderr.is_empty(), "{}", texts(&output).1);
+    }
+}
+
+async fn logs_follow_prints_output_as_it_comes_and_ends_with_the_run(backend: Backend) {
+    let setup = Setup::new(backend);
+    let mut daemon = setup.daemon(SLOW);
+    let store = setup.store().await;
+    eventually("the slow job to be fired", PATIENCE, || async {
+        !all_runs(store.as_ref()).await.is_empty()
+    })
+    .await;
+    let id = all_runs(store.as_ref()).await.remove(0).id;
+
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cronq"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("CRONQ_")) {
+        command.env_remove(name);
+    }
+    command
+        .args(["logs", "--follow", &id])
+        .args(setup.store_args())
+        .current_dir(setup.dir())
+        .env("TZ", "UTC")
+        .env("XDG_STATE_HOME", setup.dir().join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut follow = tokio::process::Command::from(command)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+
+    let first = tokio::time::timeout(PATIENCE, lines.next_line()).await;
+    assert_eq!(first.unwrap().unwrap().as_deref(), Some("one"));
+    // The job sleeps a second after "one": it must still run when "one" arrives.
+    let run = store.run(&id).await.unwrap();
+    assert_eq!(
+        run.status,
+        RunStatus::Running,
+        "\"one\" came only after the job ended"
+    );
+
+    let second = tokio::time::timeout(PATIENCE, lines.next_line()).await;
+    assert_eq!(second.unwrap().unwrap().as_deref(), Some("two"));
+    let rest = tokio::time::timeout(PATIENCE, lines.next_line()).await;
+    assert_eq!(
+        rest.unwrap().unwrap(),
+        None,
+        "nothing after the job's output"
+    );
+    let status = tokio::time::timeout(PATIENCE, follow.wait()).await;
+    assert_eq!(status.unwrap().unwrap().code(), Some(0));
+    // It exits because the run finished, not before.
+    assert_eq!(store.run(&id).await.unwrap().status, RunStatus::Succeeded);
+    assert_eq!(daemon.stop(PATIENCE), Some(0), "{}", daemon.logs());
+}
+
+async fn an_unknown_run_id_is_exit_2_in_one_sentence(backend: Backend) {
+    let setup = Setup::new(backend);
+    let missing = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    for command in ["show", "logs"] {
+        let (code, stdout, stderr) = setup.cronq(&[command, missing]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{command}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "cronq: no run {missing} in the store; `cronq history` lists the runs it keeps\n"
+            ),
+            "{command}"
+        );
+    }
+}
+
+async fn an_empty_history_says_no_runs(backend: Backend) {
+    let setup = Setup::new(backend);
+    let (code, stdout, stderr) = setup.cronq(&["history"]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "", "no runs\n")
+    );
+    assert_eq!(setup.json(&["history"]), serde_json::json!({ "runs": [] }));
+}
+
+#[test]
+fn an_unreachable_store_is_exit_3_naming_the_url_without_its_password() {
+    let scratch = Scratch::new();
+    let url = "redis://cronq:hunter2@127.0.0.1:1/0";
+    for args in [
+        vec!["history"],
+        vec!["show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"],
+        vec!["logs", "--follow", "01ARZ3NDEKTSV4RRFFQ69G5FAV"],
+    ] {
+        let output = scratch
+            .cronq()
+            .args(&args)
+            .args(["--store", url])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&output);
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {stderr}");
+        assert_eq!(stdout, "");
+        assert!(
+            stderr
+                .starts_with("cronq: the store at redis://cronq:***@127.0.0.1:1/0 is unreachable"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_status_is_exit_2_naming_the_accepted_ones() {
+    let output = Scratch::new()
+        .cronq()
+        .args(["history", "--status", "broken"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "cronq: `broken` is not a run status; expected one of queued, running, succeeded, \
+         failed, timed_out, cancelled, lost, skipped\n"
+    );
+}
+
+fn first_word(line: &str) -> &str {
+    line.split_whitespace().next().unwrap_or_default()
+}
+
+fn field_names(run: &serde_json::Value) -> Vec<&str> {
+    let object = run.as_object().expect("a run is an object");
+    object.keys().map(String::as_str).collect()
+}
+
+fn ids_of(document: &serde_json::Value) -> Vec<&str> {
+    let runs = document["runs"].as_array().expect("\"runs\" is a list");
+    runs.iter().map(|run| run["id"].as_str().unwrap()).collect()
+}
+
+/// The host name the daemon's workers record.
+fn host() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A table with each id, host, clock time and duration replaced by a placeholder, and
+/// realigned, so a snapshot shows the columns as a user sees them.
+fn redact_table(text: &str) -> String {
+    let host = host();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .map(|line| {
+            line.split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(|cell| match cell {
+                    _ if is_ulid(cell) => "[id]".to_string(),
+                    _ if is_clock(cell) => "[time]".to_string(),
+                    _ if is_duration(cell) => "[duration]".to_string(),
+                    _ if cell == host => "[host]".to_string(),
+                    _ => cell.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let mut widths = Vec::new();
+    for row in &rows {
+        widths.resize(widths.len().max(row.len()), 0);
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `show`'s `name: value` lines with the values that change from run to run replaced:
+/// instants, the id, the host, the worker and the duration.
+fn redact_fields(text: &str) -> String {
+    let redacted: String = text
+        .split_inclusive('\n')
+        .map(|line| {
+            let Some((name, value)) = line.split_once(": ") else {
+                return line.to_string();
+            };
+            let placeholder = match name {
+                "id" => "[id]",
+                "host" => "[host]",
+                "worker" => "[worker]",
+                "duration" => "[duration]",
+                _ => return line.to_string(),
+            };
+            let padding = value.len() - value.trim_start().len();
+            format!("{name}: {}{placeholder}\n", &value[..padding])
+        })
+        .collect();
+    redact_instants(&redacted)
+}
+
+/// 26 characters of Crockford's base32, as a ULID is written.
+fn is_ulid(text: &str) -> bool {
+    text.len() == 26
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c)))
+}
+
+/// `2026-01-01 12:00:00Z`, as `output::clock` writes an instant.
+fn is_clock(text: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%SZ").is_ok()
+}
+
+/// `0.4s`, `12s`, `3m 05s` or `2h 03m`, as `output::seconds` writes a duration.
+fn is_duration(text: &str) -> bool {
+    let number = |part: &str, unit: char| {
+        part.strip_suffix(unit)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    match text.split_once(' ') {
+        None => number(text, 's'),
+        Some((big, small)) => {
+            (number(big, 'm') && number(small, 's')) || (number(big, 'h') && number(small, 'm'))
+        }
+    }
+}
