@@ -33,6 +33,10 @@ pub enum CliError {
     /// Bad usage or input: exit 2.
     #[error("{0}")]
     Usage(String),
+    /// No schedule file where the settings say: exit 2. Commands that can do with the
+    /// schedule the daemons published try that first.
+    #[error("{0}")]
+    NoSchedule(String),
     /// A file that does not validate: exit 2, one line per problem.
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
@@ -50,7 +54,7 @@ fn render(diagnostics: &[Diagnostic]) -> String {
 /// unreachable.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<CliError>() {
-        Some(CliError::Usage(_) | CliError::Invalid(_)) => 2,
+        Some(CliError::Usage(_) | CliError::NoSchedule(_) | CliError::Invalid(_)) => 2,
         Some(CliError::Failed(_)) => 1,
         None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
         None => match error.downcast_ref::<StoreError>() {
@@ -76,7 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let env = |name: &str| std::env::var(name).ok();
     match cli.command {
         Command::Import(args) => import::run(&args),
-        Command::Next(args) => next::run(&args, || Loaded::read(&cli.settings, &env), &env),
+        Command::Next(args) => next::run(&args, &cli.settings, &env),
         Command::Check(args) => check::run(&args, &Loaded::read(&cli.settings, &env)?),
         Command::Daemon(args) => daemon::run(&args, Loaded::read(&cli.settings, &env)?),
         Command::Worker(args) => worker::run(&args, Loaded::read(&cli.settings, &env)?),
@@ -114,7 +118,12 @@ impl Loaded {
         args: &args::SettingsArgs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Loaded> {
-        let settings = Settings::resolve(args.overrides(), env)?;
+        Ok(Loaded::of(Settings::resolve(args.overrides(), env)?, env)?)
+    }
+
+    /// Loads the schedule that resolved settings point at. `NoSchedule` when its file is
+    /// missing, which some commands get over with the schedule the daemons published.
+    fn of(settings: Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, CliError> {
         let host_zone = settings::host_zone(env).map_err(CliError::Usage)?;
         let (path, source) = &settings.schedule;
         let text = read_schedule(path, source)?;
@@ -133,7 +142,7 @@ fn read_schedule(path: &Path, source: &str) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|error| {
         let path = path.display();
         match error.kind() {
-            std::io::ErrorKind::NotFound => CliError::Usage(format!(
+            std::io::ErrorKind::NotFound => CliError::NoSchedule(format!(
                 "no schedule file: tried {path} ({source}); name one with --schedule FILE, CRONQ_SCHEDULE or `schedule:` in config/cronq.yaml"
             )),
             _ => CliError::Usage(format!("cannot read the schedule file {path}: {error}")),

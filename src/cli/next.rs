@@ -3,15 +3,15 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::args::NextArgs;
+use super::args::{NextArgs, SettingsArgs};
 use super::{CliError, Loaded, output};
 use crate::cron::Timing;
 use crate::schedule::{Schedule, diagnostic::closest, parse_zone};
-use crate::settings;
+use crate::settings::{self, Settings};
 
 pub fn run(
     args: &NextArgs,
-    load: impl FnOnce() -> anyhow::Result<Loaded>,
+    settings_args: &SettingsArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<()> {
     let after = match &args.after {
@@ -20,10 +20,18 @@ pub fn run(
     };
     let fires = match (&args.expr, &args.job) {
         (Some(expr), _) => expression_fires(expr, args.tz.as_deref(), after, args.count, env)?,
-        (None, Some(name)) => {
-            let loaded = load()?;
-            job_fires(&loaded.schedule, &loaded.file, name, after, args.count)?
-        }
+        (None, Some(name)) => match Loaded::read(settings_args, env) {
+            Ok(loaded) => job_fires(&loaded.schedule, &loaded.file, name, after, args.count)?,
+            Err(error) => match error.downcast::<CliError>() {
+                // No file here: the schedule the daemons published names the job.
+                Ok(CliError::NoSchedule(missing)) => {
+                    let settings = Settings::resolve(settings_args.overrides(), env)?;
+                    published_job_fires(&settings, name, after, args.count, missing)?
+                }
+                Ok(other) => return Err(other.into()),
+                Err(other) => return Err(other),
+            },
+        },
         (None, None) => unreachable!("clap requires EXPR or --job"),
     };
     let lines: Vec<String> = fires.iter().map(output::instant).collect();
@@ -35,6 +43,48 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// A job's fires from the schedule in the store, for a host without the file. The
+/// published schedule has no jitter, so neither have these instants.
+fn published_job_fires(
+    settings: &Settings,
+    name: &str,
+    after: DateTime<Utc>,
+    count: usize,
+    missing: String,
+) -> anyhow::Result<Vec<DateTime<Tz>>> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let published = runtime.block_on(async {
+        let store = settings.store.open(&settings.redis_prefix).await?;
+        anyhow::Ok(store.published().await?)
+    })?;
+    let Some(published) = published else {
+        return Err(CliError::NoSchedule(format!(
+            "{missing}; no daemon has published one to the store either"
+        ))
+        .into());
+    };
+    let Some(job) = published.jobs.iter().find(|job| job.name == name) else {
+        let hint = closest(name, published.jobs.iter().map(|j| j.name.as_str()))
+            .map(|near| format!("; did you mean `{near}`?"))
+            .unwrap_or_default();
+        return Err(CliError::Usage(format!(
+            "no job `{name}` in the schedule the daemons published{hint}"
+        ))
+        .into());
+    };
+    let Some(text) = &job.schedule else {
+        eprintln!(
+            "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
+        );
+        return Ok(Vec::new());
+    };
+    let timing: Timing = text
+        .parse()
+        .map_err(|e| CliError::Failed(format!("the published schedule of `{name}`: {e}")))?;
+    let zone = parse_zone(&job.timezone).map_err(CliError::Failed)?;
+    Ok(timing.fires(after, zone).take(count).collect())
 }
 
 fn parse_after(text: &str) -> Result<DateTime<Utc>, CliError> {

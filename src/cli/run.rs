@@ -12,11 +12,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::args::{RunArgs, SettingsArgs};
-use super::{CliError, output};
+use super::{CliError, Loaded, output};
 use crate::daemon::fire;
 use crate::eta::{self, TimeLeft};
-use crate::schedule::{self, Schedule, diagnostic};
-use crate::settings::{self, Settings};
+use crate::schedule::{Schedule, diagnostic};
+use crate::settings::Settings;
 use crate::store::{
     Cancelled, HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError, Trigger,
 };
@@ -166,16 +166,11 @@ fn local_schedule(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Schedule>, CliError> {
-    let (path, source) = &settings.schedule;
-    if !path.exists() {
-        return Ok(None);
+    match Loaded::of(settings.clone(), env) {
+        Ok(loaded) => Ok(Some(loaded.schedule)),
+        Err(CliError::NoSchedule(_)) => Ok(None),
+        Err(error) => Err(error),
     }
-    let host_zone = settings::host_zone(env).map_err(CliError::Usage)?;
-    let text = super::read_schedule(path, source)?;
-    let file = path.display().to_string();
-    schedule::load(&text, &file, host_zone)
-        .map(Some)
-        .map_err(CliError::Invalid)
 }
 
 /// Exit 2: says where the job was looked for, and the closest name known.

@@ -25,10 +25,11 @@ pub fn run(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<()> {
     // The local schedule when there is one; else what the daemons published.
-    let local = Loaded::read(settings_args, env).ok();
-    let settings = match &local {
-        Some(loaded) => loaded.settings.clone(),
-        None => Settings::resolve(settings_args.overrides(), env)?,
+    let settings = Settings::resolve(settings_args.overrides(), env)?;
+    let local = match Loaded::of(settings.clone(), env) {
+        Ok(loaded) => Some(loaded),
+        Err(CliError::NoSchedule(_)) => None,
+        Err(error) => return Err(error.into()),
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
