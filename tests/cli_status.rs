@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::daemon::{Process, eventually};
 use common::{Scratch, texts};
 
-const PATIENCE: Duration = Duration::from_secs(10);
+const PATIENCE: Duration = Duration::from_secs(20);
 
 fn status_json(scratch: &Scratch) -> serde_json::Value {
     let output = scratch.cronq().args(["status", "--json"]).output().unwrap();
@@ -30,9 +30,12 @@ async fn a_running_job_shows_its_progress_and_time_left() {
     let mut seen = serde_json::Value::Null;
     eventually("progress in status", PATIENCE, || {
         seen = status_json(&scratch);
+        // The progress, and the worker's registration listing the run (heartbeats are
+        // at most a second apart).
         let found = seen["running"]
             .as_array()
-            .is_some_and(|r| r.iter().any(|run| run["progress"] == 40));
+            .is_some_and(|r| r.iter().any(|run| run["progress"] == 40))
+            && !seen["workers"][0]["run"].is_null();
         async move { found }
     })
     .await;

@@ -391,7 +391,10 @@ async fn next_job_reads_the_published_schedule_on_a_host_without_the_file() {
     );
     let mut daemon = Process::start(scratch.path(), "daemon", &["daemon"]);
     let store = sqlite(scratch.path());
-    eventually("the schedule published", PATIENCE, || async { store.published().await.unwrap().is_some() }).await;
+    eventually("the schedule published", PATIENCE, || async {
+        store.published().await.unwrap().is_some()
+    })
+    .await;
     daemon.stop(PATIENCE);
 
     // Another directory, no schedule file, the same store.
@@ -399,16 +402,35 @@ async fn next_job_reads_the_published_schedule_on_a_host_without_the_file() {
     let db = scratch.path().join("state/cronq/cronq.db");
     let output = elsewhere
         .cronq()
-        .args(["next", "--job", "nightly", "--after", "2026-03-07T12:00:00-05:00", "-n", "2", "--store"])
+        .args([
+            "next",
+            "--job",
+            "nightly",
+            "--after",
+            "2026-03-07T12:00:00-05:00",
+            "-n",
+            "2",
+            "--store",
+        ])
         .arg(&db)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "2026-03-08T03:00:00-04:00\n2026-03-09T02:30:00-04:00\n"
     );
-    let output = elsewhere.cronq().args(["next", "--job", "nigthly", "--store"]).arg(&db).output().unwrap();
+    let output = elsewhere
+        .cronq()
+        .args(["next", "--job", "nigthly", "--store"])
+        .arg(&db)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("did you mean `nightly`?"));
 }

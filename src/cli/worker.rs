@@ -83,6 +83,7 @@ fn worker_config(
         lease: settings.lease,
         stop_grace: settings.stop_grace,
         store_url: settings.store.to_url(),
+        redis_prefix: settings.redis_prefix.clone(),
         state_dir: settings.state_dir.clone(),
     }
 }

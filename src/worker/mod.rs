@@ -47,6 +47,8 @@ pub struct WorkerConfig {
     pub stop_grace: Duration,
     /// The store's URL, given to each job as `CRONQ_STORE` for `cronq progress`.
     pub store_url: String,
+    /// The Redis key prefix, given to each job as `CRONQ_REDIS_PREFIX`.
+    pub redis_prefix: String,
     /// The state dir: the file locks of `lock: host` are in its `locks/`.
     pub state_dir: PathBuf,
 }
@@ -270,9 +272,16 @@ async fn keep_registered(shared: Arc<Shared>, stop: CancellationToken) {
         {
             tracing::warn!(worker = %config.id, %error, "cannot register the worker");
         }
+        // At most one heartbeat per second however busy the worker is: the registry
+        // stays fresh without a store write per run.
+        let pause = every.min(Duration::from_secs(1));
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every.saturating_sub(pause)) => {}
             _ = shared.runs_changed.notified() => {}
         }
     }

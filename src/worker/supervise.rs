@@ -155,6 +155,7 @@ async fn live(
         ("CRONQ_JOB", run.job.clone()),
         ("CRONQ_ATTEMPT", run.attempt.to_string()),
         ("CRONQ_STORE", config.store_url.clone()),
+        ("CRONQ_REDIS_PREFIX", config.redis_prefix.clone()),
     ];
     let env = run.env.iter().map(|(k, v)| (k.clone(), v.clone()));
     let launch = Launch {

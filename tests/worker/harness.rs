@@ -43,6 +43,7 @@ pub fn config(concurrency: usize, stop_grace: Duration, dir: &Path) -> WorkerCon
         lease: Duration::from_millis(900),
         stop_grace,
         store_url: "sqlite:/test/cronq.db".into(),
+        redis_prefix: "{cronq}:".into(),
         state_dir: dir.join("state"),
     }
 }

@@ -80,7 +80,15 @@ impl SqliteStore {
         // The busy timeout first: switching a new file to WAL takes a lock that another
         // process opening it at the same moment may hold.
         conn.busy_timeout(Duration::from_secs(5))
+            // A stable plan per statement: without it SQLite prepares the reserve query
+            // again on every call, because its bound values could pick another plan.
             .and_then(|()| {
+                conn.set_db_config(
+                    rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                    true,
+                )
+            })
+            .and_then(|_| {
                 conn.execute_batch(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON;",

@@ -91,6 +91,12 @@ CREATE TABLE published (
 ";
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    // Most opens find the schema current: a read then, never the write lock, so that a
+    // loop of `cronq status` cannot starve the daemon's writes.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     match version {

@@ -15,11 +15,10 @@ use crate::store::{
 /// Checks that `lease` is the current, unexpired lease of a running run.
 pub(super) fn check_lease(tx: &Connection, lease: &Lease) -> Result<()> {
     let held: Option<(String, Option<String>, Option<i64>)> = tx
-        .query_row(
-            "SELECT status, lease_token, lease_until FROM runs WHERE id = ?1",
-            [&lease.run],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
+        .prepare_cached("SELECT status, lease_token, lease_until FROM runs WHERE id = ?1")?
+        .query_row([&lease.run], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
     let now = ms(Utc::now());
     match held {
