@@ -90,3 +90,25 @@ async fn a_version_1_database_is_migrated() {
         .unwrap();
     assert_eq!(version, 2);
 }
+
+#[test]
+fn processes_that_open_a_new_file_at_once_all_get_in() {
+    // Each round, eight connections race to create and set up one new file; SQLite
+    // answers some of those steps "database is locked" at once, without waiting.
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("race-{round}.db"));
+        let opened: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    cronq::store::sqlite::SqliteStore::open(&path, 1024).map(drop)
+                })
+            })
+            .collect();
+        for handle in opened {
+            let result = handle.join().unwrap();
+            assert!(result.is_ok(), "round {round}: {result:?}");
+        }
+    }
+}

@@ -77,24 +77,19 @@ impl SqliteStore {
             .open(path)
             .map_err(|e| unreachable(e.to_string()))?;
         let mut conn = Connection::open(path).map_err(|e| unreachable(e.to_string()))?;
-        // The busy timeout first: switching a new file to WAL takes a lock that another
-        // process opening it at the same moment may hold.
-        conn.busy_timeout(Duration::from_secs(5))
-            // A stable plan per statement: without it SQLite prepares the reserve query
-            // again on every call, because its bound values could pick another plan.
-            .and_then(|()| {
-                conn.set_db_config(
-                    rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-                    true,
-                )
-            })
-            .and_then(|_| {
-                conn.execute_batch(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON;",
-                )
-            })
-            .map_err(|e| unreachable(e.to_string()))?;
+        // Two processes that open a new file at once race to set it up, and SQLite
+        // answers "database is locked" to the loser at once in some of those steps,
+        // without waiting out the busy timeout: the loser tries again.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match configure(&mut conn) {
+                Ok(()) => break,
+                Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(error) => return Err(unreachable(error.to_string())),
+            }
+        }
         migrate(&mut conn)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -717,6 +712,28 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// The connection's settings and the schema, each step safe to run again.
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // A stable plan per statement: without it SQLite prepares the reserve query again on
+    // every call, because its bound values could pick another plan.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
+    schema::upgrade(conn).map(drop)
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 impl std::fmt::Debug for SqliteStore {

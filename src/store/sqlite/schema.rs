@@ -90,12 +90,24 @@ CREATE TABLE published (
 ) WITHOUT ROWID;
 ";
 
+/// Brings the schema to [`SCHEMA_VERSION`]; a database newer than that is refused.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let version = upgrade(conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {version}, newer than this cronq knows ({SCHEMA_VERSION}); upgrade cronq"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies the missing versions; returns the version the file had.
+pub(super) fn upgrade(conn: &mut Connection) -> rusqlite::Result<i64> {
     // Most opens find the schema current: a read then, never the write lock, so that a
     // loop of `cronq status` cannot starve the daemon's writes.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version == SCHEMA_VERSION {
-        return Ok(());
+    if version >= SCHEMA_VERSION {
+        return Ok(version);
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -105,14 +117,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             tx.execute_batch(VERSION_2)?;
         }
         1 => tx.execute_batch(VERSION_2)?,
-        SCHEMA_VERSION => {}
-        newer => {
-            return Err(StoreError::Corrupt(format!(
-                "the database has schema version {newer}, newer than this cronq knows ({SCHEMA_VERSION}); upgrade cronq"
-            )));
-        }
+        _ => return Ok(version),
     }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()?;
-    Ok(())
+    Ok(version)
 }
