@@ -112,3 +112,34 @@ fn a_missing_crontab_is_exit_2() {
             .starts_with("cronq: cannot read the crontab nope.txt:")
     );
 }
+
+#[test]
+fn import_warns_where_dst_or_or_ed_days_will_surprise() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "crontab.txt",
+        "CRON_TZ=America/New_York\n30 2 * * * /usr/bin/backup\n0 12 1 * MON /usr/bin/report\n0 12 * * * /usr/bin/noon\n",
+    );
+    let output = scratch
+        .cronq()
+        .args(["import", "crontab.txt"])
+        .output()
+        .unwrap();
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("crontab.txt:2: note: `30 2 * * *`: 02:30 does not exist on ")
+            && stderr.contains("in America/New_York (clocks go forward); runs at 03:00"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "crontab.txt:3: note: `0 12 1 * MON`: day-of-month and day-of-week are both restricted"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("crontab.txt:4:"),
+        "noon is never moved: {stderr}"
+    );
+}

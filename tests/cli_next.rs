@@ -210,3 +210,39 @@ fn a_job_uses_its_zone_from_the_schedule() {
             .contains("no job `backpu` in crontab.yaml; did you mean `backup`?")
     );
 }
+
+#[test]
+fn explain_says_what_dst_did_and_when_days_are_ored() {
+    let (code, stdout, _) = next(&[
+        "30 2 * * *",
+        "--tz",
+        "America/New_York",
+        "--after",
+        "2026-03-07T12:00:00-05:00",
+        "-n",
+        "2",
+        "--explain",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        "2026-03-08T03:00:00-04:00  # 02:30 does not exist on 2026-03-08 in America/New_York (clocks go forward); runs at 03:00\n\
+         2026-03-09T02:30:00-04:00\n"
+    );
+    let (_, stdout, _) = next(&[
+        "0 12 1 * MON",
+        "--tz",
+        "UTC",
+        "--after",
+        "2026-01-01T00:00:00Z",
+        "-n",
+        "1",
+        "--explain",
+    ]);
+    assert!(stdout.starts_with("# day-of-month and day-of-week are both restricted, so a day that matches either one fires"), "{stdout}");
+    let (_, stdout, _) = next(&["0 12 */2 * MON", "--tz", "UTC", "-n", "1", "--explain"]);
+    assert!(
+        !stdout.starts_with('#'),
+        "a day field that starts with `*` makes them AND-ed: {stdout}"
+    );
+}

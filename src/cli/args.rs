@@ -218,6 +218,9 @@ pub struct NextArgs {
     /// Print one JSON document: {"fires": [...]}
     #[arg(long)]
     pub json: bool,
+    /// Say after each instant what DST did to it, and when the day fields are OR-ed
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

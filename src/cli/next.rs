@@ -1,11 +1,11 @@
 //! `cronq next`: the coming fire instants of an expression or a job.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::args::{NextArgs, SettingsArgs};
 use super::{CliError, Loaded, output};
-use crate::cron::Timing;
+use crate::cron::{CronExpr, Timing};
 use crate::schedule::{Schedule, diagnostic::closest, parse_zone};
 use crate::settings::{self, Settings};
 
@@ -34,15 +34,56 @@ pub fn run(
         },
         (None, None) => unreachable!("clap requires EXPR or --job"),
     };
-    let lines: Vec<String> = fires.iter().map(output::instant).collect();
+    let lines: Vec<String> = fires.instants.iter().map(output::instant).collect();
+    let (ored, notes) = match (&fires.explain, args.explain) {
+        (Some((expr, jitter)), true) => (
+            expr.days_are_ored(),
+            fires
+                .instants
+                .iter()
+                .map(|at| expr.explain(&(*at - *jitter)))
+                .collect(),
+        ),
+        _ => (false, vec![None; lines.len()]),
+    };
     if args.json {
-        output::json(&serde_json::json!({ "fires": lines }));
-    } else {
-        for line in lines {
-            println!("{line}");
+        let mut doc = serde_json::json!({ "fires": lines });
+        if args.explain {
+            doc["notes"] = serde_json::json!(notes);
+            doc["days_ored"] = serde_json::json!(ored);
+        }
+        output::json(&doc);
+        return Ok(());
+    }
+    if ored {
+        println!("# {ORED}");
+    }
+    for (line, note) in lines.iter().zip(&notes) {
+        match note {
+            Some(note) => println!("{line}  # {note}"),
+            None => println!("{line}"),
         }
     }
     Ok(())
+}
+
+const ORED: &str = "day-of-month and day-of-week are both restricted, so a day that matches either one fires (Vixie cron); start one of them with `*` to require both";
+
+/// The instants to print, and what explains them: the expression, and the job's jitter
+/// to take off before asking it.
+struct Fires {
+    instants: Vec<DateTime<Tz>>,
+    explain: Option<(CronExpr, TimeDelta)>,
+}
+
+impl Fires {
+    fn of(instants: Vec<DateTime<Tz>>, timing: Option<&Timing>, jitter: TimeDelta) -> Fires {
+        let explain = match timing {
+            Some(Timing::Cron(expr)) => Some((expr.clone(), jitter)),
+            _ => None,
+        };
+        Fires { instants, explain }
+    }
 }
 
 /// A job's fires from the schedule in the store, for a host without the file. The
@@ -53,7 +94,7 @@ fn published_job_fires(
     after: DateTime<Utc>,
     count: usize,
     missing: String,
-) -> anyhow::Result<Vec<DateTime<Tz>>> {
+) -> anyhow::Result<Fires> {
     let runtime = tokio::runtime::Runtime::new()?;
     let published = runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
@@ -78,13 +119,14 @@ fn published_job_fires(
         eprintln!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         );
-        return Ok(Vec::new());
+        return Ok(Fires::of(Vec::new(), None, TimeDelta::zero()));
     };
     let timing: Timing = text
         .parse()
         .map_err(|e| CliError::Failed(format!("the published schedule of `{name}`: {e}")))?;
     let zone = parse_zone(&job.timezone).map_err(CliError::Failed)?;
-    Ok(timing.fires(after, zone).take(count).collect())
+    let fires = timing.fires(after, zone).take(count).collect();
+    Ok(Fires::of(fires, Some(&timing), TimeDelta::zero()))
 }
 
 fn parse_after(text: &str) -> Result<DateTime<Utc>, CliError> {
@@ -103,7 +145,7 @@ fn expression_fires(
     after: DateTime<Utc>,
     count: usize,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<DateTime<Tz>>, CliError> {
+) -> Result<Fires, CliError> {
     let timing: Timing = expr
         .parse()
         .map_err(|e| CliError::Usage(format!("invalid expression `{expr}`: {e}")))?;
@@ -120,7 +162,7 @@ fn expression_fires(
             "`{expr}` never fires: no date matches all its fields"
         )));
     }
-    Ok(fires)
+    Ok(Fires::of(fires, Some(&timing), TimeDelta::zero()))
 }
 
 fn job_fires(
@@ -129,7 +171,7 @@ fn job_fires(
     name: &str,
     mut after: DateTime<Utc>,
     count: usize,
-) -> Result<Vec<DateTime<Tz>>, CliError> {
+) -> Result<Fires, CliError> {
     let Some(job) = schedule.job(name) else {
         let hint = closest(name, schedule.jobs.iter().map(|j| j.name.as_str()))
             .map(|near| format!("; did you mean `{near}`?"))
@@ -153,5 +195,10 @@ fn job_fires(
         after = at.with_timezone(&Utc);
         fires.push(at);
     }
-    Ok(fires)
+    let jitter = TimeDelta::from_std(job.jitter_offset()).unwrap_or_default();
+    Ok(Fires::of(
+        fires,
+        job.schedule.as_ref().map(|s| &s.timing),
+        jitter,
+    ))
 }

@@ -4,6 +4,7 @@
 //! Plain synchronous code without I/O or a clock: callers pass `after`. Nothing here
 //! knows about jobs, queues or stores.
 
+mod explain;
 mod field;
 mod next;
 mod parse;

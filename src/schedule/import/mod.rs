@@ -30,6 +30,17 @@ pub struct Imported {
     pub problems: Vec<LineProblem>,
     /// Lines converted, but whose behaviour under cronq differs from cron's.
     pub notes: Vec<LineProblem>,
+    /// Each converted job's line, schedule and `CRON_TZ` zone (`None`: the host's), for
+    /// a caller that explains what DST and the day fields will do to them.
+    pub schedules: Vec<JobLine>,
+}
+
+/// Where a converted job came from, and when it fires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobLine {
+    pub line: usize,
+    pub schedule: String,
+    pub zone: Option<String>,
 }
 
 /// A message about one line of the crontab.
@@ -89,6 +100,7 @@ pub fn import_crontab(text: &str, format: CrontabFormat) -> Imported {
         },
         problems: import.problems,
         notes: import.notes,
+        schedules: import.schedules,
     }
 }
 
@@ -116,6 +128,7 @@ struct Import {
     names: HashSet<String>,
     /// Each job's YAML entry, in input order.
     jobs: Vec<String>,
+    schedules: Vec<JobLine>,
     problems: Vec<LineProblem>,
     notes: Vec<LineProblem>,
 }
@@ -210,6 +223,14 @@ impl Import {
                 feed_stdin(command, &stdin)
             }
         };
+        self.schedules.push(JobLine {
+            line,
+            schedule: schedule.clone(),
+            zone: match &self.zone {
+                Zone::Named(zone) => Some(zone.clone()),
+                _ => None,
+            },
+        });
         Ok(self.entry(&name, description, &schedule, user, &shell_command))
     }
 
