@@ -3,12 +3,12 @@
 
 use super::CliError;
 use super::args::CancelArgs;
+use super::runs::{run_id, unknown};
 use crate::settings::Settings;
 use crate::store::{Cancelled, StoreError};
 
 pub fn run(args: &CancelArgs, settings: &Settings) -> anyhow::Result<()> {
-    // Ids are ULIDs, upper case; one typed or pasted in lower case is the same id.
-    let id = args.run_id.trim().to_ascii_uppercase();
+    let id = run_id(&args.run_id);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -20,12 +20,7 @@ pub fn run(args: &CancelArgs, settings: &Settings) -> anyhow::Result<()> {
             Err(StoreError::WrongStatus { status, .. }) => {
                 return Err(CliError::Failed(format!("run {id} already {status}")).into());
             }
-            Err(StoreError::NotFound(_)) => {
-                return Err(CliError::Usage(format!(
-                    "no run {id}; `cronq history` lists the runs"
-                ))
-                .into());
-            }
+            Err(StoreError::NotFound(_)) => return Err(unknown(&id).into()),
             Err(error) => return Err(error.into()),
         }
         Ok(())

@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Write};
 use std::time::Duration;
 
 use super::args::LogsArgs;
-use super::history::{find, open};
+use super::runs::find;
 use crate::settings::Settings;
 use crate::store::Output;
 
@@ -15,7 +15,7 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 
 pub fn run(args: &LogsArgs, settings: &Settings) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = open(settings).await?;
+        let store = settings.store.open(&settings.redis_prefix).await?;
         let id = find(store.as_ref(), &args.run_id).await?.id;
         let mut printer = Printer::default();
         loop {

@@ -13,6 +13,7 @@ mod next;
 mod output;
 mod progress;
 mod run;
+mod runs;
 mod show;
 mod signals;
 mod status;

@@ -6,19 +6,19 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 
 use super::args::ShowArgs;
-use super::history::{exit, find, open, time_left};
 use super::output;
+use super::runs::{TimeLeftOf, exit, find};
 use crate::eta::TimeLeft;
 use crate::settings::Settings;
 use crate::store::{Output, Run};
 
 pub fn run(args: &ShowArgs, settings: &Settings) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = open(settings).await?;
+        let store = settings.store.open(&settings.redis_prefix).await?;
         let run = find(store.as_ref(), &args.run_id).await?;
         let tail = store.output(&run.id, 0).await?;
         let now = Utc::now();
-        let left = time_left(store.as_ref(), &run, now).await?;
+        let left = TimeLeftOf::default().run(store.as_ref(), &run, now).await?;
         if args.json {
             let mut document = output::run_json(&run, now, left);
             document["output"] = String::from_utf8_lossy(&tail.bytes).into_owned().into();

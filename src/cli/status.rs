@@ -1,21 +1,24 @@
 //! `cronq status`: what runs now and how long it still needs, what is queued, the
 //! workers, the next fires, and the watchdog's problems (`--check`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use super::args::{SettingsArgs, StatusArgs};
+use super::runs::TimeLeftOf;
 use super::{CliError, Loaded, output};
 use crate::cron::Timing;
-use crate::eta::{self, TimeLeft};
+use crate::eta::TimeLeft;
 use crate::schedule::{Job, parse_zone};
 use crate::settings::Settings;
 use crate::store::{HistoryFilter, PublishedSchedule, Run, RunStatus, Store};
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
 const FAILING_RUNS: usize = 3;
+/// The failed runs looked at to find the jobs that may be failing.
+const RECENT_FAILURES: usize = 10_000;
 /// Next fires listed.
 const NEXT_FIRES: usize = 10;
 
@@ -128,10 +131,12 @@ async fn gather(
 ) -> anyhow::Result<Report> {
     let now = Utc::now();
     let mut running = Vec::new();
+    let mut left_of = TimeLeftOf::default();
     for run in store.running().await? {
-        let past = store.durations(&run.job, eta::HISTORY_RUNS).await?;
-        let elapsed = run.duration_s(now).unwrap_or_default();
-        let left = eta::time_left(elapsed, run.progress, &past);
+        let left = left_of
+            .run(store, &run, now)
+            .await?
+            .unwrap_or(TimeLeft::Unknown);
         running.push((run, left));
     }
     let queued = store
@@ -176,10 +181,25 @@ async fn gather(
                 text,
             });
         }
-        if let Some(text) = failing(store, &job.name).await? {
+    }
+    // Only a job with a recent failure can be failing: one query names the candidates,
+    // so a schedule of many jobs costs no query per job.
+    let recent = HistoryFilter {
+        statuses: RunStatus::FAILURES.to_vec(),
+        limit: RECENT_FAILURES,
+        ..HistoryFilter::default()
+    };
+    let candidates: BTreeSet<String> = store
+        .history(&recent)
+        .await?
+        .into_iter()
+        .map(|run| run.job)
+        .collect();
+    for job in candidates {
+        if let Some(text) = failing(store, &job).await? {
             problems.push(Problem {
                 kind: "failing",
-                job: Some(job.name.clone()),
+                job: Some(job),
                 text,
             });
         }

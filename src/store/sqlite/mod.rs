@@ -25,7 +25,6 @@ use rows::{
     RUN_COLUMNS, duration_ms, from_ms, insert_run, json_column, load_run, ms, opt_from_ms,
     query_runs,
 };
-use schema::migrate;
 use transitions::{check_lease, end_run, take_lock, try_reserve};
 
 use super::{
@@ -81,16 +80,16 @@ impl SqliteStore {
         // answers "database is locked" to the loser at once in some of those steps,
         // without waiting out the busy timeout: the loser tries again.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
+        let found = loop {
             match configure(&mut conn) {
-                Ok(()) => break,
+                Ok(version) => break version,
                 Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(error) => return Err(unreachable(error.to_string())),
             }
-        }
-        migrate(&mut conn)?;
+        };
+        schema::refuse_newer(found)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -714,8 +713,9 @@ impl Store for SqliteStore {
     }
 }
 
-/// The connection's settings and the schema, each step safe to run again.
-fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+/// The connection's settings and the schema, each step safe to run again; the schema
+/// version the file had.
+fn configure(conn: &mut Connection) -> rusqlite::Result<i64> {
     conn.busy_timeout(Duration::from_secs(5))?;
     // A stable plan per statement: without it SQLite prepares the reserve query again on
     // every call, because its bound values could pick another plan.
@@ -726,7 +726,7 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )?;
-    schema::upgrade(conn).map(drop)
+    schema::upgrade(conn)
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {

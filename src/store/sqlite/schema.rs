@@ -90,9 +90,8 @@ CREATE TABLE published (
 ) WITHOUT ROWID;
 ";
 
-/// Brings the schema to [`SCHEMA_VERSION`]; a database newer than that is refused.
-pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
-    let version = upgrade(conn)?;
+/// A database newer than this cronq is refused rather than misread.
+pub(super) fn refuse_newer(version: i64) -> Result<()> {
     if version > SCHEMA_VERSION {
         return Err(StoreError::Corrupt(format!(
             "the database has schema version {version}, newer than this cronq knows ({SCHEMA_VERSION}); upgrade cronq"
