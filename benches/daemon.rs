@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -273,7 +274,7 @@ async fn at_scale(
     let started = marks.last_start().expect("a start") - start;
     let rss_started_kb = rss_kb();
     wait_until("the first prune pass", || {
-        probe.tally("prune").calls >= jobs as u64
+        probe.pruned_jobs.load(Ordering::Relaxed) >= jobs as u64
     })
     .await;
     let idle_at = probe.tally("prune").last.map_or(started, |at| at - start);
@@ -494,7 +495,7 @@ async fn fire_rounds(
     ));
     wait_until("the daemon's start", || marks.started() > seen).await;
     wait_until("the first prune pass", || {
-        probe.tally("prune").calls >= jobs as u64
+        probe.pruned_jobs.load(Ordering::Relaxed) >= jobs as u64
     })
     .await;
     let idle_before = (first - Utc::now()).to_std().ok();
@@ -832,6 +833,8 @@ struct Tally {
 struct Probe {
     inner: Arc<dyn Store>,
     tallies: Mutex<BTreeMap<&'static str, Tally>>,
+    /// Jobs passed to `prune`: a pass is done when it reaches the schedule's count.
+    pruned_jobs: AtomicU64,
     /// Each fire that recorded a run.
     fires: Mutex<Vec<Fired>>,
 }
@@ -841,6 +844,7 @@ impl Probe {
         Probe {
             inner,
             tallies: Mutex::new(BTreeMap::new()),
+            pruned_jobs: AtomicU64::new(0),
             fires: Mutex::new(Vec::new()),
         }
     }
@@ -1021,8 +1025,11 @@ impl Store for Probe {
         self.timed("reap", self.inner.reap()).await
     }
 
-    async fn prune(&self, job: &str, keep: &Retention) -> StoreResult<u64> {
-        self.timed("prune", self.inner.prune(job, keep)).await
+    async fn prune(&self, jobs: &[(&str, Retention)]) -> StoreResult<u64> {
+        let pruned = self.timed("prune", self.inner.prune(jobs)).await;
+        self.pruned_jobs
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        pruned
     }
 }
 

@@ -125,4 +125,5 @@ conformance! {
     workers::the_published_schedule_is_replaced_whole,
     retention::prune_keeps_the_newest_of_each_kind,
     retention::prune_deletes_runs_older_than_max_age,
+    retention::one_prune_serves_many_jobs_past_a_script_batch,
 }

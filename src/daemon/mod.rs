@@ -36,6 +36,8 @@ const MAX_NAP: Duration = Duration::from_secs(1);
 const FILE_CHECK: Duration = Duration::from_secs(2);
 /// How often each job's history is pruned to its `keep`.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+/// Jobs pruned per store call: one SQLite transaction stays a few milliseconds long.
+const PRUNE_JOBS: usize = 500;
 /// How often the daemon renews its registration and compares schedules with its peers.
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(10);
 /// The shortest gap between two warnings of the same kind.
@@ -448,16 +450,22 @@ async fn prune(
 ) -> Result<(), StoreError> {
     loop {
         let current = schedule.borrow().clone();
-        for job in &current.jobs {
-            let keep = Retention {
-                succeeded: job.keep.succeeded,
-                failed: job.keep.failed,
-                max_age: job.keep.max_age,
-            };
-            match store.prune(&job.name, &keep).await {
+        for jobs in current.jobs.chunks(PRUNE_JOBS) {
+            let retentions: Vec<(&str, Retention)> = jobs
+                .iter()
+                .map(|job| {
+                    let keep = Retention {
+                        succeeded: job.keep.succeeded,
+                        failed: job.keep.failed,
+                        max_age: job.keep.max_age,
+                    };
+                    (job.name.as_str(), keep)
+                })
+                .collect();
+            match store.prune(&retentions).await {
                 Ok(0) => {}
-                Ok(pruned) => tracing::debug!(job = %job.name, pruned, "history pruned"),
-                Err(error) => tracing::warn!(job = %job.name, %error, "cannot prune"),
+                Ok(pruned) => tracing::debug!(pruned, "history pruned"),
+                Err(error) => tracing::warn!(%error, "cannot prune the history"),
             }
             if stop.is_cancelled() {
                 return Ok(());
@@ -480,12 +488,9 @@ mod tests {
     #[test]
     fn the_daemon_future_is_send() {
         fn send<T: Send>(_: &T) {}
+        let dir = tempfile::tempdir().unwrap();
         let store: std::sync::Arc<dyn crate::store::Store> = std::sync::Arc::new(
-            crate::store::sqlite::SqliteStore::open(
-                &std::env::temp_dir().join("cronq-send-check.db"),
-                16,
-            )
-            .unwrap(),
+            crate::store::sqlite::SqliteStore::open(&dir.path().join("send-check.db"), 16).unwrap(),
         );
         let schedule = crate::schedule::load("jobs: {}\n", "t.yaml", chrono_tz::Tz::UTC).unwrap();
         let config = super::DaemonConfig {

@@ -114,29 +114,41 @@ impl Report {
         // A schedule may hold 100,000 jobs: find duplicates by hash, not by scan.
         let mut first_at: HashMap<&str, u64> = HashMap::with_capacity(entries.len());
         for (key, value) in entries {
-            if let Some(line) = first_at.get(key.name.as_str()) {
-                self.error(
-                    key.at,
-                    format!(
-                        "duplicate key `{}` in {what} (first at line {line})",
-                        key.name
-                    ),
-                );
-            } else if !known.is_empty() && !known.contains(&key.name.as_str()) {
-                let hint = match closest(&key.name, known.iter().copied()) {
-                    Some(near) => format!("did you mean `{near}`?"),
-                    None => format!("expected one of: {}", known.join(", ")),
-                };
-                self.error(
-                    key.at,
-                    format!("unknown key `{}` in {what}; {hint}", key.name),
-                );
-            } else {
+            let first = first_at.get(key.name.as_str()).copied();
+            if self.admit(key, first, what, known) {
                 first_at.insert(&key.name, key.at.line);
                 kept.push((key, value));
             }
         }
         kept
+    }
+
+    /// Whether `key` of the mapping `what` is to be read: a duplicate (`first` is the
+    /// line of the key's first appearance) or a key not in `known` (when `known` is
+    /// not empty) is reported instead.
+    pub fn admit(&mut self, key: &Key, first: Option<u64>, what: &str, known: &[&str]) -> bool {
+        if let Some(line) = first {
+            self.error(
+                key.at,
+                format!(
+                    "duplicate key `{}` in {what} (first at line {line})",
+                    key.name
+                ),
+            );
+            false
+        } else if !known.is_empty() && !known.contains(&key.name.as_str()) {
+            let hint = match closest(&key.name, known.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("expected one of: {}", known.join(", ")),
+            };
+            self.error(
+                key.at,
+                format!("unknown key `{}` in {what}; {hint}", key.name),
+            );
+            false
+        } else {
+            true
+        }
     }
 
     /// The problems found, or `Ok` with the warnings alone when none is an error.

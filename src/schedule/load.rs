@@ -3,7 +3,7 @@
 //! Takes the text and the file's name; reads nothing from disk. The host's time zone
 //! comes in as an argument for jobs that name none.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use chrono_tz::Tz;
@@ -13,7 +13,7 @@ use super::job::{
     CatchUp, Command, Concurrency, DEFAULT_KEEP, DEFAULT_KILL_GRACE, DEFAULT_QUEUE,
     DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, Lock, Schedule,
 };
-use super::node::{self, Node, Value};
+use super::node::{self, Key, Node, Piece, Position, Value};
 use crate::cron::Timing;
 
 /// Every key of a job. The first three make a job what it is; `defaults:` may set the rest.
@@ -40,34 +40,112 @@ const JOB_KEYS: &[&str] = &[
 ];
 const DEFAULT_KEYS: &[&str] = JOB_KEYS.split_at(3).1;
 
+const TOP_KEYS: &[&str] = &["defaults", "jobs"];
+
 /// Parses a schedule file. `file` is the name diagnostics print.
 pub fn load(text: &str, file: &str, host_zone: Tz) -> Result<Schedule, Vec<Diagnostic>> {
-    let mut report = Report::new(file);
-    let Some(document) = report.document(text) else {
-        return Err(report.diagnostics);
-    };
-    let mut defaults = Spec::default();
-    let mut jobs_node = None;
-    for (key, value) in report.entries(&document, "the schedule", &["defaults", "jobs"]) {
-        match key.name.as_str() {
-            "defaults" => defaults = read_spec(&mut report, value, "`defaults`", DEFAULT_KEYS),
-            _ => jobs_node = Some(value),
+    let mut loader = Loader::new(file, host_zone, None);
+    let whole = node::parse_streaming(text, "jobs", &mut |piece| loader.take(piece));
+    if let Some(defaults) = loader.late_defaults.take() {
+        // `defaults:` came below jobs that were built without it: read the file again,
+        // knowing them. Only files written in that order pay for a second pass.
+        loader = Loader::new(file, host_zone, Some(&defaults));
+        let again = node::parse_streaming(text, "jobs", &mut |piece| loader.take(piece));
+        debug_assert!(matches!(again, Ok(None)), "the file parsed once already");
+    }
+    match whole {
+        Ok(None) => {}
+        Ok(Some(not_a_mapping)) => {
+            loader
+                .report
+                .entries(&not_a_mapping, "the schedule", TOP_KEYS);
+            loader.first_key_at = Some(not_a_mapping.at);
+        }
+        Err(syntax) => {
+            loader.report.error(syntax.at, syntax.message);
+            return Err(loader.report.diagnostics);
         }
     }
-    let Some(jobs_node) = jobs_node else {
-        report.error(
-            document.at,
-            "the schedule has no `jobs:` mapping; expected `jobs:` with one entry per job",
-        );
-        return Err(report.diagnostics);
-    };
-    let mut jobs = Vec::new();
-    for (name, value) in report.entries(jobs_node, "`jobs`", &[]) {
+    loader.finish(text)
+}
+
+/// Reads a schedule piece by piece, building each job as soon as it is read, so that
+/// what stays in memory is the jobs alone.
+struct Loader {
+    report: Report,
+    host_zone: Tz,
+    defaults: Spec,
+    /// `defaults:` was read before the run, by an earlier pass: its entry is skipped.
+    preset: bool,
+    /// The `defaults:` node when it came below jobs that were built without it.
+    late_defaults: Option<Node>,
+    /// Where the document starts, for a problem with the file as a whole.
+    first_key_at: Option<Position>,
+    /// The top-level keys read so far, and their lines.
+    top_keys: Vec<(String, u64)>,
+    /// Job names read so far and their lines: duplicates are found by hash, not by scan.
+    names: HashMap<String, u64>,
+    jobs: Vec<Job>,
+}
+
+impl Loader {
+    fn new(file: &str, host_zone: Tz, preset: Option<&Node>) -> Loader {
+        let mut report = Report::new(file);
+        let defaults = preset
+            .map(|node| read_spec(&mut report, node, "`defaults`", DEFAULT_KEYS))
+            .unwrap_or_default();
+        Loader {
+            report,
+            host_zone,
+            defaults,
+            preset: preset.is_some(),
+            late_defaults: None,
+            first_key_at: None,
+            top_keys: Vec::new(),
+            names: HashMap::new(),
+            jobs: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, piece: Piece) {
+        match piece {
+            Piece::Top(key, value) => self.top(key, value),
+            Piece::Entry(name, value) => self.job(name, value),
+        }
+    }
+
+    fn top(&mut self, key: Key, value: Node) {
+        self.first_key_at.get_or_insert(key.at);
+        let first = self.top_keys.iter().find(|(name, _)| *name == key.name);
+        if !self
+            .report
+            .admit(&key, first.map(|(_, line)| *line), "the schedule", TOP_KEYS)
+        {
+            return;
+        }
+        self.top_keys.push((key.name.clone(), key.at.line));
+        match key.name.as_str() {
+            "defaults" if self.preset => {}
+            "defaults" if !self.names.is_empty() => self.late_defaults = Some(value),
+            "defaults" => {
+                self.defaults = read_spec(&mut self.report, &value, "`defaults`", DEFAULT_KEYS);
+            }
+            // A mapping was handed out entry by entry; anything else is reported here.
+            _ => drop(self.report.entries(&value, "`jobs`", &[])),
+        }
+    }
+
+    fn job(&mut self, name: Key, value: Node) {
+        let first = self.names.get(&name.name).copied();
+        if !self.report.admit(&name, first, "`jobs`", &[]) {
+            return;
+        }
+        self.names.insert(name.name.clone(), name.at.line);
         let what = format!("job `{}`", name.name);
         if let Err(message) = check_job_name(&name.name) {
-            report.error(name.at, message);
+            self.report.error(name.at, message);
         }
-        let spec = read_spec(&mut report, value, &what, JOB_KEYS);
+        let spec = read_spec(&mut self.report, &value, &what, JOB_KEYS);
         let Some(command) = spec.command.clone() else {
             let missing = match &value.value {
                 Value::Map(entries) => !entries.iter().any(|(k, _)| k.name == "command"),
@@ -75,26 +153,37 @@ pub fn load(text: &str, file: &str, host_zone: Tz) -> Result<Schedule, Vec<Diagn
                 _ => false, // already reported as not a mapping
             };
             if missing {
-                report.error(
+                self.report.error(
                     name.at,
                     format!("{what} has no `command`; every job needs one"),
                 );
             }
-            continue;
+            return;
         };
-        jobs.push(
-            defaults
-                .clone()
-                .overlaid_by(spec)
-                .into_job(&name.name, name.at, command, host_zone),
+        let job = self.defaults.clone().overlaid_by(spec).into_job(
+            name.name,
+            name.at,
+            command,
+            self.host_zone,
         );
+        self.jobs.push(job);
     }
-    match report.finish() {
-        Ok(_) => Ok(Schedule {
-            jobs,
+
+    fn finish(mut self, text: &str) -> Result<Schedule, Vec<Diagnostic>> {
+        if !self.top_keys.iter().any(|(name, _)| name == "jobs") {
+            let at = self.first_key_at.unwrap_or(Position { line: 1, column: 1 });
+            self.report.error(
+                at,
+                "the schedule has no `jobs:` mapping; expected `jobs:` with one entry per job",
+            );
+        }
+        self.report.finish()?;
+        // The vector grew by doubling; 100,000 jobs should not carry room for 131,072.
+        self.jobs.shrink_to_fit();
+        Ok(Schedule {
+            jobs: self.jobs,
             hash: format!("{:016x}", super::job::fnv1a(text.as_bytes())),
-        }),
-        Err(diagnostics) => Err(diagnostics),
+        })
     }
 }
 
@@ -306,9 +395,9 @@ impl Spec {
     }
 
     /// The job with cronq's defaults for whatever neither it nor `defaults:` set.
-    fn into_job(self, name: &str, at: node::Position, command: Command, host_zone: Tz) -> Job {
+    fn into_job(self, name: String, at: Position, command: Command, host_zone: Tz) -> Job {
         Job {
-            name: name.to_string(),
+            name,
             at,
             schedule: self.schedule,
             timezone: self.timezone.unwrap_or(host_zone),

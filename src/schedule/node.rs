@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Budget, DuplicateKeyPolicy, Options, Spanned};
 
 /// A 1-based line and column in a file.
@@ -53,11 +53,56 @@ pub struct SyntaxError {
 /// Parses `text` into a tree. An empty document is a `Null` node at 1:1.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     if text.trim().is_empty() {
-        return Ok(Node {
-            at: Position { line: 1, column: 1 },
-            value: Value::Null,
-        });
+        return Ok(empty_document());
     }
+    serde_saphyr::from_str_with_options(text, options()).map_err(syntax_error)
+}
+
+/// A piece of a document read by [`parse_streaming`], in file order.
+#[derive(Debug, PartialEq)]
+pub enum Piece {
+    /// An entry of the top-level mapping. The streamed key comes after its entries,
+    /// at its own position and with an empty mapping when its value was a mapping.
+    Top(Key, Node),
+    /// An entry of the mapping under the streamed key.
+    Entry(Key, Node),
+}
+
+/// Parses `text` like [`parse`], but hands the document out piece by piece: the
+/// top-level entries, and one by one the entries of the mapping under the top-level
+/// key `streamed`. So a schedule of 100,000 jobs never stands in memory as one tree,
+/// whose freed nodes would stay in the process long after loading.
+///
+/// A document that is not a mapping is returned whole, as `Some`.
+pub fn parse_streaming(
+    text: &str,
+    streamed: &str,
+    each: &mut dyn FnMut(Piece),
+) -> Result<Option<Node>, SyntaxError> {
+    if text.trim().is_empty() {
+        return Ok(Some(empty_document()));
+    }
+    let reader = ValueVisitor(Top { streamed, each });
+    let value =
+        serde_saphyr::with_deserializer_from_str_with_options(text, options(), |document| {
+            document.deserialize_any(reader)
+        })
+        .map_err(syntax_error)?;
+    match value {
+        Value::Map(_) => Ok(None),
+        // Not a mapping, so small: read again for the positions.
+        _ => parse(text).map(Some),
+    }
+}
+
+fn empty_document() -> Node {
+    Node {
+        at: Position { line: 1, column: 1 },
+        value: Value::Null,
+    }
+}
+
+fn options() -> Options {
     // The default budget stops at 250,000 nodes; a schedule of 100,000 jobs has about
     // ten per job. The alias limits, which guard against YAML bombs, stay as they are.
     let mut budget = Budget::default();
@@ -70,19 +115,21 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     options.with_snippet = false;
     // YAML 1.2: only true and false are booleans, so `country: no` stays a string.
     options.strict_booleans = true;
-    serde_saphyr::from_str_with_options(text, options).map_err(|error| {
-        let at = error
-            .location()
-            .map(|l| Position {
-                line: l.line(),
-                column: l.column(),
-            })
-            .unwrap_or_default();
-        SyntaxError {
-            at,
-            message: syntax_message(&error),
-        }
-    })
+    options
+}
+
+fn syntax_error(error: serde_saphyr::Error) -> SyntaxError {
+    let at = error
+        .location()
+        .map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        })
+        .unwrap_or_default();
+    SyntaxError {
+        at,
+        message: syntax_message(&error),
+    }
 }
 
 /// The parser's message without its own "at line X column Y" suffix: we print the
@@ -194,7 +241,7 @@ impl<'de> Deserialize<'de> for Node {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
+        deserializer.deserialize_any(ValueVisitor(Whole))
     }
 }
 
@@ -218,9 +265,75 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-struct ValueVisitor;
+/// How a [`ValueVisitor`] reads a mapping: kept whole, or handed out entry by entry.
+trait ReadMap<'de> {
+    fn read<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error>;
+}
 
-impl<'de> Visitor<'de> for ValueVisitor {
+/// Keeps every entry in the tree.
+struct Whole;
+
+impl<'de> ReadMap<'de> for Whole {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Key>()? {
+            entries.push((key, map.next_value::<Node>()?));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+/// The top-level mapping of [`parse_streaming`]: each entry handed out, those of
+/// `streamed` one by one.
+struct Top<'a> {
+    streamed: &'a str,
+    each: &'a mut dyn FnMut(Piece),
+}
+
+impl<'de> ReadMap<'de> for Top<'_> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        while let Some(key) = map.next_key::<Key>()? {
+            let node = if key.name == self.streamed {
+                let entries = Entries {
+                    each: &mut *self.each,
+                };
+                let value = map.next_value_seed(ValueVisitor(entries))?;
+                Node { at: key.at, value }
+            } else {
+                map.next_value::<Node>()?
+            };
+            (self.each)(Piece::Top(key, node));
+        }
+        Ok(Value::Map(Vec::new()))
+    }
+}
+
+/// The mapping under the streamed key: each entry handed out, none kept.
+struct Entries<'a> {
+    each: &'a mut dyn FnMut(Piece),
+}
+
+impl<'de> ReadMap<'de> for Entries<'_> {
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        while let Some(key) = map.next_key::<Key>()? {
+            let node = map.next_value::<Node>()?;
+            (self.each)(Piece::Entry(key, node));
+        }
+        Ok(Value::Map(Vec::new()))
+    }
+}
+
+struct ValueVisitor<M>(M);
+
+impl<'de, M: ReadMap<'de>> DeserializeSeed<'de> for ValueVisitor<M> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, M: ReadMap<'de>> Visitor<'de> for ValueVisitor<M> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -234,7 +347,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
         Ok(Value::Bool(v))
@@ -263,12 +376,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
         }
         Ok(Value::Seq(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Key>()? {
-            entries.push((key, map.next_value::<Node>()?));
-        }
-        Ok(Value::Map(entries))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        self.0.read(map)
     }
 }
 

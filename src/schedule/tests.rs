@@ -78,6 +78,39 @@ jobs:
 }
 
 #[test]
+fn defaults_written_below_the_jobs_still_apply() {
+    let schedule = ok(
+        "jobs:\n  a: {command: x}\n  b: {command: y, retries: 1}\ndefaults:\n  retries: 4\n  queue: batch\n",
+    );
+    let (a, b) = (schedule.job("a").unwrap(), schedule.job("b").unwrap());
+    assert_eq!((a.retries, a.queue.as_str()), (4, "batch"));
+    assert_eq!((b.retries, b.queue.as_str()), (1, "batch"));
+    assert_eq!(
+        errors("jobs:\n  a: {command: x, retries: -1}\ndefaults:\n  retries: many\n"),
+        [
+            "crontab.yaml:2:28: expected a whole number from 0 to 4294967295, found -1",
+            "crontab.yaml:4:12: expected a whole number, found a string",
+        ],
+        "each problem is reported once, though the file is read twice"
+    );
+}
+
+#[test]
+fn jobs_that_are_not_a_mapping_are_refused() {
+    assert_eq!(
+        errors("jobs: [a, b]\n"),
+        ["crontab.yaml:1:1: `jobs` must be a mapping of keys, found a list"]
+    );
+    assert_eq!(
+        errors("- jobs\n"),
+        [
+            "crontab.yaml:1:1: the schedule must be a mapping of keys, found a list",
+            "crontab.yaml:1:1: the schedule has no `jobs:` mapping; expected `jobs:` with one entry per job",
+        ]
+    );
+}
+
+#[test]
 fn every_problem_is_reported_in_one_pass_with_its_position() {
     let text = "\
 jobs:

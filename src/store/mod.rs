@@ -405,9 +405,10 @@ pub trait Store: Send + Sync {
     /// is reaped exactly once, however many reapers run. Returns the runs made lost.
     async fn reap(&self) -> Result<Vec<Run>>;
 
-    /// Deletes a job's finished runs beyond `keep`: the newest `succeeded` successes and
-    /// `failed` others are kept, and none older than `max_age`. Returns how many went.
-    async fn prune(&self, job: &str, keep: &Retention) -> Result<u64>;
+    /// Deletes each job's finished runs beyond its retention: the newest `succeeded`
+    /// successes and `failed` others are kept, and none older than `max_age`. Returns
+    /// how many went. One call serves many jobs, as a daemon prunes them all at once.
+    async fn prune(&self, jobs: &[(&str, Retention)]) -> Result<u64>;
 }
 
 impl RunStatus {

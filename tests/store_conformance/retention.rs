@@ -71,7 +71,7 @@ pub async fn prune_keeps_the_newest_of_each_kind(env: &Env) {
         failed: 1,
         max_age: Duration::from_secs(3600),
     };
-    assert_eq!(store.prune("j", &keep).await.expect("prune"), 5);
+    assert_eq!(store.prune(&[("j", keep)]).await.expect("prune"), 5);
     let kept: BTreeSet<_> = [&made[5], &made[6], &made[7], &running, &queued]
         .into_iter()
         .cloned()
@@ -91,7 +91,7 @@ pub async fn prune_keeps_the_newest_of_each_kind(env: &Env) {
         "another job is untouched"
     );
     assert_eq!(
-        store.prune("j", &keep).await.unwrap(),
+        store.prune(&[("j", keep)]).await.unwrap(),
         0,
         "nothing more to prune"
     );
@@ -115,7 +115,7 @@ pub async fn prune_deletes_runs_older_than_max_age(env: &Env) {
         failed: 10,
         max_age,
     };
-    assert_eq!(store.prune("j", &keep).await.expect("prune"), 2);
+    assert_eq!(store.prune(&[("j", keep)]).await.expect("prune"), 2);
     let kept: BTreeSet<_> = [recent, running, queued].into_iter().collect();
     assert_eq!(
         ids_of(store, "j").await,
@@ -127,5 +127,38 @@ pub async fn prune_deletes_runs_older_than_max_age(env: &Env) {
     assert!(
         store.run(&old_other).await.is_ok(),
         "another job is untouched"
+    );
+}
+
+pub async fn one_prune_serves_many_jobs_past_a_script_batch(env: &Env) {
+    let store = &*env.store;
+    // 3 jobs of 70 successes: 210 runs, more than one Redis script call deletes.
+    for job in ["a", "b", "c"] {
+        for _ in 0..70 {
+            finished_run(store, job, RunStatus::Succeeded).await;
+        }
+    }
+    let keep = |succeeded| Retention {
+        succeeded,
+        failed: 10,
+        max_age: Duration::from_secs(3600),
+    };
+    let jobs = [
+        ("a", keep(5)),
+        ("b", keep(70)),
+        ("c", keep(0)),
+        ("none", keep(0)),
+    ];
+    assert_eq!(store.prune(&jobs).await.expect("prune"), 65 + 70);
+    let counts = [
+        ids_of(store, "a").await.len(),
+        ids_of(store, "b").await.len(),
+        ids_of(store, "c").await.len(),
+    ];
+    assert_eq!(counts, [5, 70, 0], "each job kept to its own retention");
+    assert_eq!(
+        store.prune(&jobs).await.unwrap(),
+        0,
+        "nothing more to prune"
     );
 }

@@ -59,6 +59,8 @@ pub const DEFAULT_PREFIX: &str = "{cronq}:";
 const CLAIM_TTL: Duration = Duration::from_secs(8 * 24 * 3600);
 /// Runs a reap or prune script handles at a time, so one script never blocks Redis long.
 const BATCH: usize = 100;
+/// Jobs a prune script looks at per call: a job with nothing to prune costs a few reads.
+const PRUNE_JOBS: usize = 200;
 const LOST_REASON: &str = "lease expired: its worker stopped heartbeating";
 
 /// A store in one Redis server (or a replicated primary). The keys are laid out for
@@ -502,20 +504,22 @@ impl Store for RedisStore {
         }
     }
 
-    async fn prune(&self, job: &str, keep: &Retention) -> Result<u64> {
-        let mut deleted = 0;
-        loop {
+    async fn prune(&self, jobs: &[(&str, Retention)]) -> Result<u64> {
+        let (mut deleted, mut rest) = (0, jobs);
+        while !rest.is_empty() {
             let now = now_ms();
-            let max_age = i64::try_from(keep.max_age.as_millis()).unwrap_or(i64::MAX / 4);
             let mut call = self.invocation(&self.scripts.prune, now);
-            call.arg(job)
-                .arg(keep.succeeded)
-                .arg(keep.failed)
-                .arg(now.saturating_sub(max_age));
             call.arg(BATCH);
-            let (count, more): (u64, u8) = match self.connection.script(&call).await? {
+            for (job, keep) in rest.iter().take(PRUNE_JOBS) {
+                let max_age = i64::try_from(keep.max_age.as_millis()).unwrap_or(i64::MAX / 4);
+                call.arg(job)
+                    .arg(keep.succeeded)
+                    .arg(keep.failed)
+                    .arg(now.saturating_sub(max_age));
+            }
+            let (count, done) = match self.connection.script(&call).await? {
                 Value::Array(items) if items.len() == 2 => match (&items[0], &items[1]) {
-                    (Value::Int(count), Value::Int(more)) => (*count as u64, *more as u8),
+                    (Value::Int(count), Value::Int(done)) => (*count as u64, *done as usize),
                     _ => {
                         return Err(StoreError::Corrupt(format!(
                             "an unexpected prune reply: {items:?}"
@@ -529,10 +533,9 @@ impl Store for RedisStore {
                 }
             };
             deleted += count;
-            if more == 0 {
-                return Ok(deleted);
-            }
+            rest = &rest[done.min(rest.len())..];
         }
+        Ok(deleted)
     }
 }
 

@@ -680,37 +680,46 @@ impl Store for SqliteStore {
         Ok(reaped.into_iter().map(|f| f.run).collect())
     }
 
-    async fn prune(&self, job: &str, keep: &Retention) -> Result<u64> {
-        let (job, keep) = (job.to_string(), *keep);
+    async fn prune(&self, jobs: &[(&str, Retention)]) -> Result<u64> {
+        let jobs: Vec<(String, Retention)> = jobs
+            .iter()
+            .map(|(job, keep)| (job.to_string(), *keep))
+            .collect();
         self.write(move |tx, _| {
-            let oldest_kept = ms(Utc::now()) - duration_ms(keep.max_age);
-            // Finished runs past their kind's count (newest first), or older than max_age.
-            let doomed = "SELECT id FROM ( \
-                    SELECT id, status, queued_at, row_number() OVER ( \
-                        PARTITION BY status = 'succeeded' ORDER BY seq DESC) AS newer \
-                    FROM runs WHERE job = ?1 AND status NOT IN ('queued', 'running')) \
-                WHERE queued_at < ?2 \
-                   OR (status = 'succeeded' AND newer > ?3) \
-                   OR (status != 'succeeded' AND newer > ?4)";
-            let ids: Vec<String> = tx
-                .prepare_cached(doomed)?
-                .query_map(
-                    params![job, oldest_kept, keep.succeeded, keep.failed],
-                    |row| row.get(0),
-                )?
-                .collect::<rusqlite::Result<_>>()?;
-            for id in &ids {
-                tx.execute("DELETE FROM outputs WHERE run_id = ?1", [id])?;
-                tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
-            }
-            tx.execute(
-                "DELETE FROM fires WHERE job = ?1 AND instant < ?2",
-                params![job, oldest_kept],
-            )?;
-            Ok(ids.len() as u64)
+            let now = ms(Utc::now());
+            jobs.iter()
+                .map(|(job, keep)| prune_job(tx, job, keep, now))
+                .sum()
         })
         .await
     }
+}
+
+/// Deletes one job's finished runs beyond `keep`, and its fire claims as old.
+fn prune_job(tx: &Transaction, job: &str, keep: &Retention, now: i64) -> Result<u64> {
+    let oldest_kept = now - duration_ms(keep.max_age);
+    // Finished runs past their kind's count (newest first), or older than max_age.
+    let doomed = "SELECT id FROM ( \
+            SELECT id, status, queued_at, row_number() OVER ( \
+                PARTITION BY status = 'succeeded' ORDER BY seq DESC) AS newer \
+            FROM runs WHERE job = ?1 AND status NOT IN ('queued', 'running')) \
+        WHERE queued_at < ?2 \
+           OR (status = 'succeeded' AND newer > ?3) \
+           OR (status != 'succeeded' AND newer > ?4)";
+    let ids: Vec<String> = tx
+        .prepare_cached(doomed)?
+        .query_map(
+            params![job, oldest_kept, keep.succeeded, keep.failed],
+            |row| row.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        tx.execute("DELETE FROM outputs WHERE run_id = ?1", [id])?;
+        tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+    }
+    tx.prepare_cached("DELETE FROM fires WHERE job = ?1 AND instant < ?2")?
+        .execute(params![job, oldest_kept])?;
+    Ok(ids.len() as u64)
 }
 
 /// The connection's settings and the schema, each step safe to run again; the schema

@@ -1,35 +1,48 @@
--- prune: deletes a batch of a job's finished runs beyond what retention keeps (the newest
--- `keep` of each kind, by seq, and none queued before the cutoff), with their output and
--- index entries. ARGV: now, job, keep_succeeded, keep_others, cutoff_ms, batch.
--- Returns {deleted, more}: more is 1 when a full batch was found (call again).
-local job, cutoff, batch = ARGV[2], tonumber(ARGV[5]), tonumber(ARGV[6])
-local indexes = { { P .. 'done:ok:' .. job, tonumber(ARGV[3]) },
-  { P .. 'done:other:' .. job, tonumber(ARGV[4]) } }
-local victims, more = {}, 0
-for _, index in ipairs(indexes) do
-  local key, keep = index[1], index[2]
-  local beyond = redis.call('ZREVRANGE', key, keep, keep + batch - 1)
-  for _, id in ipairs(beyond) do victims[id] = key end
-  -- Too old: from the oldest on, while queued before the cutoff (seq follows time).
-  local oldest, all_old = redis.call('ZRANGE', key, 0, batch - 1), true
-  for _, id in ipairs(oldest) do
-    local queued_at = tonumber(redis.call('HGET', run_key(id), 'queued_at'))
-    if queued_at and queued_at >= cutoff then
-      all_old = false
-      break
+-- prune: deletes the finished runs of several jobs beyond what retention keeps (for
+-- each job, the newest `keep` of each kind, by seq, and none queued before its cutoff),
+-- with their output and index entries; about `batch` runs in all, so that one call
+-- never blocks Redis long. ARGV: now, batch, then per job: job, keep_succeeded,
+-- keep_others, cutoff_ms. Returns {deleted, done}: the first `done` jobs are pruned
+-- through; call again with the rest.
+local left = tonumber(ARGV[2])
+local deleted, done = 0, 0
+for at = 3, #ARGV, 4 do
+  local job, cutoff = ARGV[at], tonumber(ARGV[at + 3])
+  local indexes = { { P .. 'done:ok:' .. job, tonumber(ARGV[at + 1]) },
+    { P .. 'done:other:' .. job, tonumber(ARGV[at + 2]) } }
+  local victims, more = {}, false
+  for _, index in ipairs(indexes) do
+    local key, keep = index[1], index[2]
+    local beyond = redis.call('ZREVRANGE', key, keep, keep + left - 1)
+    for _, id in ipairs(beyond) do victims[id] = key end
+    -- Too old: from the oldest on, while queued before the cutoff (seq follows time).
+    local oldest, all_old = redis.call('ZRANGE', key, 0, left - 1), true
+    for _, id in ipairs(oldest) do
+      local queued_at = tonumber(redis.call('HGET', run_key(id), 'queued_at'))
+      if queued_at and queued_at >= cutoff then
+        all_old = false
+        break
+      end
+      victims[id] = key
     end
-    victims[id] = key
+    if #beyond == left or (all_old and #oldest == left) then
+      more = true
+    end
   end
-  if #beyond == batch or (all_old and #oldest == batch) then
-    more = 1
+  for id, key in pairs(victims) do
+    redis.call('DEL', run_key(id), P .. 'out:' .. id)
+    redis.call('ZREM', key, id)
+    redis.call('ZREM', P .. 'history', id)
+    redis.call('ZREM', P .. 'history:' .. job, id)
+    deleted = deleted + 1
+  end
+  if more then
+    break
+  end
+  done = done + 1
+  left = tonumber(ARGV[2]) - deleted
+  if left <= 0 then
+    break
   end
 end
-local deleted = 0
-for id, key in pairs(victims) do
-  redis.call('DEL', run_key(id), P .. 'out:' .. id)
-  redis.call('ZREM', key, id)
-  redis.call('ZREM', P .. 'history', id)
-  redis.call('ZREM', P .. 'history:' .. job, id)
-  deleted = deleted + 1
-end
-return { deleted, more }
+return { deleted, done }
