@@ -48,8 +48,8 @@ use cronq::daemon::{self, DaemonConfig};
 use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{
-    Cancelled, DEFAULT_OUTPUT_TAIL_BYTES, DaemonInfo, Finished, HistoryFilter, Lease, NewRun,
-    Outcome, Output, PublishedSchedule, QueuedRun, Result as StoreResult, Retention, Run,
+    Cancelled, Chunk, DEFAULT_OUTPUT_TAIL_BYTES, DaemonInfo, Finished, HistoryFilter, Lease,
+    NewRun, Outcome, Output, PublishedSchedule, QueuedRun, Result as StoreResult, Retention, Run,
     RunStatus, Store, Trigger, WorkerInfo, WorkerRef,
 };
 use cronq::worker::{self, WorkerConfig};
@@ -937,8 +937,8 @@ impl Store for Probe {
         self.timed("cancel", self.inner.cancel(id)).await
     }
 
-    async fn append_output(&self, lease: &Lease, chunk: &[u8]) -> StoreResult<()> {
-        let call = self.inner.append_output(lease, chunk);
+    async fn append_output(&self, lease: &Lease, chunks: &[Chunk]) -> StoreResult<()> {
+        let call = self.inner.append_output(lease, chunks);
         self.timed("append_output", call).await
     }
 

@@ -32,12 +32,12 @@ jobs:
     command: \"echo oops >&2; exit 3\"
 ";
 
-/// A job that writes, waits, and writes again.
+/// A job that writes to stdout and stderr, waits, and writes to both again.
 const SLOW: &str = "\
 jobs:
   slow:
     schedule: \"@reboot\"
-    command: \"echo one; sleep 1; echo two\"
+    command: \"echo one; echo err-one >&2; sleep 1; echo two; echo err-two >&2\"
 ";
 
 /// The fields of a run in every `--json` document, in order (DESIGN §6).
@@ -301,7 +301,8 @@ async fn show_and_logs_print_a_runs_fields_and_exact_output(backend: Backend) {
     assert_eq!(document["exit_code"], 3);
     assert_eq!(document["output"], "oops\n");
 
-    for (run, bytes) in [(hello, "hello\n"), (oops, "oops\n")] {
+    // Like `docker logs`: what the job wrote to stderr comes out on stderr.
+    for (run, stdout, stderr) in [(hello, "hello\n", ""), (oops, "", "oops\n")] {
         let output = setup
             .scratch
             .cronq()
@@ -310,8 +311,12 @@ async fn show_and_logs_print_a_runs_fields_and_exact_output(backend: Backend) {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(0), "{}", texts(&output).1);
-        assert_eq!(output.stdout, bytes.as_bytes());
-        assert!(output.stderr.is_empty(), "{}", texts(&output).1);
+        assert_eq!(
+            texts(&output),
+            (stdout.into(), stderr.into()),
+            "{}",
+            run.job
+        );
     }
 }
 
@@ -344,14 +349,18 @@ async fn logs_follow_prints_output_as_it_comes_and_ends_with_the_run(backend: Ba
         .unwrap();
     let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
 
+    let mut errors = BufReader::new(follow.stderr.take().unwrap()).lines();
+
     let first = tokio::time::timeout(PATIENCE, lines.next_line()).await;
     assert_eq!(first.unwrap().unwrap().as_deref(), Some("one"));
-    // The job sleeps a second after "one": it must still run when "one" arrives.
+    let first = tokio::time::timeout(PATIENCE, errors.next_line()).await;
+    assert_eq!(first.unwrap().unwrap().as_deref(), Some("err-one"));
+    // The job sleeps a second after them: it must still run when they arrive.
     let run = store.run(&id).await.unwrap();
     assert_eq!(
         run.status,
         RunStatus::Running,
-        "\"one\" came only after the job ended"
+        "\"one\" and \"err-one\" came only after the job ended"
     );
 
     let second = tokio::time::timeout(PATIENCE, lines.next_line()).await;
@@ -361,6 +370,14 @@ async fn logs_follow_prints_output_as_it_comes_and_ends_with_the_run(backend: Ba
         rest.unwrap().unwrap(),
         None,
         "nothing after the job's output"
+    );
+    let second = tokio::time::timeout(PATIENCE, errors.next_line()).await;
+    assert_eq!(second.unwrap().unwrap().as_deref(), Some("err-two"));
+    let rest = tokio::time::timeout(PATIENCE, errors.next_line()).await;
+    assert_eq!(
+        rest.unwrap().unwrap(),
+        None,
+        "stdout's lines are not on stderr"
     );
     let status = tokio::time::timeout(PATIENCE, follow.wait()).await;
     assert_eq!(status.unwrap().unwrap().code(), Some(0));

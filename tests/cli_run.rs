@@ -1,6 +1,6 @@
 //! `cronq run`, `cronq cancel` and `cronq progress` driven as a user would, against a
 //! real `cronq daemon`, with the store read back through the library: the id printed,
-//! output streamed before the job ends, the job's exit code, retries followed, Ctrl-C,
+//! output streamed before the job ends (its stdout to stdout, its stderr to stderr), the job's exit code, retries followed, Ctrl-C,
 //! cancel of queued and running runs, and progress reported from inside a job.
 
 mod common;
@@ -17,7 +17,9 @@ use common::redis_server::RedisServer;
 use common::{Scratch, texts};
 use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
-use cronq::store::{HistoryFilter, Outcome, Run, RunStatus, Store, Trigger, WorkerRef};
+use cronq::store::{
+    Chunk, HistoryFilter, Outcome, Run, RunStatus, Store, Stream, Trigger, WorkerRef,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -30,6 +32,8 @@ const JOBS: &str = r#"
     command: "echo hello"
   stream:
     command: "echo first; sleep 1.5; echo second"
+  both:
+    command: "echo out-1; echo err-1 >&2; sleep 1.5; echo out-2; echo err-2 >&2"
   three:
     command: "echo about to fail; exit 3"
   echo-args:
@@ -351,6 +355,49 @@ async fn run_wait_streams_output_while_the_job_runs_redis() {
     streams_output_while_the_job_runs(Setup::redis().await).await;
 }
 
+/// Waits up to `PATIENCE` for the next line of `lines` that is not cronq's own.
+fn next_job_line(lines: &mpsc::Receiver<String>) -> String {
+    loop {
+        let line = lines
+            .recv_timeout(PATIENCE)
+            .expect("a line within the patience");
+        if !line.starts_with("cronq: ") {
+            return line;
+        }
+    }
+}
+
+async fn keeps_the_jobs_stdout_and_stderr_apart(setup: Setup) {
+    let _daemon = setup.daemon();
+    let mut child = setup.spawn(&["run", "--wait", "both"]);
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    assert_eq!(next_job_line(&stdout), "out-1");
+    assert_eq!(next_job_line(&stderr), "err-1");
+    assert_eq!(
+        setup.runs("both").await[0].status,
+        RunStatus::Running,
+        "both first lines came before the job ended"
+    );
+    assert_eq!(exit_code(&mut child), Some(0));
+    // The pipes end with the process: what is left is the rest, whole.
+    let rest: Vec<String> = stdout.iter().collect();
+    assert_eq!(rest, ["out-2"], "stdout holds the job's stdout alone");
+    let rest: Vec<String> = stderr.iter().collect();
+    let job_lines: Vec<&String> = rest.iter().filter(|l| !l.starts_with("cronq: ")).collect();
+    assert_eq!(job_lines, ["err-2"], "stderr: {rest:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_wait_keeps_the_jobs_stdout_and_stderr_apart_sqlite() {
+    keeps_the_jobs_stdout_and_stderr_apart(Setup::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_wait_keeps_the_jobs_stdout_and_stderr_apart_redis() {
+    keeps_the_jobs_stdout_and_stderr_apart(Setup::redis().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn run_wait_exits_with_the_jobs_code_and_passes_args_and_env() {
     let setup = Setup::sqlite();
@@ -376,6 +423,11 @@ async fn run_wait_exits_with_the_jobs_code_and_passes_args_and_env() {
         stderr.contains(&format!("run {id} already succeeded")),
         "{stderr}"
     );
+}
+
+/// A batch of one chunk on stdout, as a worker appends it.
+fn stdout(text: &str) -> [Chunk; 1] {
+    [Chunk::new(Stream::Stdout, text)]
 }
 
 /// Plays a worker through the library: the retry backoff of a real one is 10 s.
@@ -405,7 +457,7 @@ async fn run_wait_follows_retries_after_a_failure_and_a_lost_run() {
     };
 
     let (first, lease) = reserve(store, PATIENCE).await;
-    store.append_output(&lease, b"one\n").await.unwrap();
+    store.append_output(&lease, &stdout("one\n")).await.unwrap();
     let finished = store
         .finish(&lease, outcome(RunStatus::Failed, Some(1)), Duration::ZERO)
         .await
@@ -414,14 +466,17 @@ async fn run_wait_follows_retries_after_a_failure_and_a_lost_run() {
 
     let (second, lease) = reserve(store, Duration::from_millis(500)).await;
     assert_eq!(second.retry_of.as_deref(), Some(first.id.as_str()));
-    store.append_output(&lease, b"two\n").await.unwrap();
+    store.append_output(&lease, &stdout("two\n")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     let lost = store.reap().await.unwrap();
     assert_eq!(lost.len(), 1);
 
     let (third, lease) = reserve(store, PATIENCE).await;
     assert_eq!(third.attempt, 3);
-    store.append_output(&lease, b"three\n").await.unwrap();
+    store
+        .append_output(&lease, &stdout("three\n"))
+        .await
+        .unwrap();
     store
         .finish(
             &lease,
@@ -578,7 +633,7 @@ async fn progress_is_reported_from_inside_the_job(setup: Setup) {
     // The worker sends output in batches: it may come a little after the progress.
     let output = || async {
         let output = setup.store.output(&id, 0).await.unwrap();
-        String::from_utf8_lossy(&output.bytes).into_owned()
+        String::from_utf8_lossy(&output.bytes()).into_owned()
     };
     eventually("the output", PATIENCE, || async {
         output().await.contains("code=")

@@ -137,7 +137,7 @@ async fn sigterm_lets_a_running_job_finish() {
     assert_eq!(runs.len(), 1, "{runs:#?}");
     assert_eq!(runs[0].status, RunStatus::Succeeded, "{}", daemon.logs());
     let output = store.output(&runs[0].id, 0).await.unwrap();
-    assert_eq!(output.bytes, b"finished\n");
+    assert_eq!(output.bytes(), b"finished\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]

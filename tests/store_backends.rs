@@ -1,10 +1,21 @@
-//! What only one backend has: the SQLite file's mode and journal, and how each backend
-//! reports a store it cannot reach (one sentence, no password, exit code 3).
+//! What only one backend has: the SQLite file's mode, journal and schema upgrades, the
+//! output Redis kept before it kept streams apart, and how each backend reports a store
+//! it cannot reach (one sentence, no password, exit code 3).
 
+mod common;
+
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use common::redis_server::RedisServer;
 use cronq::settings::StoreUrl;
-use cronq::store::StoreError;
+use cronq::store::redis::RedisStore;
+use cronq::store::sqlite::SqliteStore;
+use cronq::store::{
+    Chunk, Lease, NewRun, Outcome, Output, Retention, Run, RunStatus, Store, StoreError, Stream,
+    Trigger, WorkerRef,
+};
 
 /// A loopback port nothing listens on.
 fn closed_port() -> u16 {
@@ -70,10 +81,13 @@ async fn a_version_1_database_is_migrated() {
             .await
             .unwrap(),
     );
-    // Back to version 1: the tables version 2 added are gone.
+    // Back to version 1: the tables version 2 added are gone, and output is kept as
+    // version 1 kept it.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE daemons; DROP TABLE published; PRAGMA user_version = 1;")
-        .unwrap();
+    conn.execute_batch(&format!(
+        "DROP TABLE daemons; DROP TABLE published; {VERSION_2_OUTPUTS} PRAGMA user_version = 1;"
+    ))
+    .unwrap();
     drop(conn);
     let store = StoreUrl::Sqlite(path.clone())
         .open("{cronq}:")
@@ -88,7 +102,169 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+}
+
+/// Output as versions 1 and 2 kept it, in place of version 3's tables.
+const VERSION_2_OUTPUTS: &str = "
+    DROP TABLE output_chunks;
+    DROP TABLE output_totals;
+    CREATE TABLE outputs (
+        run_id TEXT PRIMARY KEY,
+        tail   BLOB NOT NULL,
+        total  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+";
+
+/// A manual run of job `j`, queued and then reserved as a worker would.
+async fn reserved_run(store: &dyn Store) -> (Run, Lease) {
+    let run = NewRun {
+        job: "j".into(),
+        queue: "default".into(),
+        trigger: Trigger::Manual,
+        scheduled_for: None,
+        max_attempts: 1,
+        args: Vec::new(),
+        env: BTreeMap::new(),
+        not_before: None,
+        lock: None,
+    };
+    store.enqueue(run).await.unwrap();
+    let worker = WorkerRef {
+        id: "w".into(),
+        host: "h".into(),
+    };
+    let queues = ["default".to_string()];
+    let lease_for = Duration::from_secs(60);
+    store
+        .reserve(&queues, &worker, lease_for, Duration::ZERO)
+        .await
+        .unwrap()
+        .expect("the run just queued")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cronq.db");
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    let (run, lease) = reserved_run(&store).await;
+    drop(store);
+    // Back to version 2: one tail per run, its stream unknown; 15 of 25 bytes dropped.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!("{VERSION_2_OUTPUTS} PRAGMA user_version = 2;"))
+        .unwrap();
+    conn.execute(
+        "INSERT INTO outputs (run_id, tail, total) VALUES (?1, ?2, 25)",
+        rusqlite::params![run.id, b"kept tail\n".to_vec()],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    let kept = Chunk::new(Stream::Stdout, "kept tail\n");
+    assert_eq!(
+        store.output(&run.id, 0).await.unwrap(),
+        Output {
+            start: 15,
+            chunks: vec![kept.clone()],
+            end: 25,
+        }
+    );
+    // The run goes on writing after what was kept.
+    let more = Chunk::new(Stream::Stderr, "more");
+    store
+        .append_output(&lease, std::slice::from_ref(&more))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.output(&run.id, 20).await.unwrap(),
+        Output {
+            start: 20,
+            chunks: vec![Chunk::new(Stream::Stdout, "tail\n"), more],
+            end: 29,
+        }
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_newer_than_cronq_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cronq.db");
+    drop(SqliteStore::open(&path, 1024).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 4;").unwrap();
+    drop(conn);
+    let error = SqliteStore::open(&path, 1024).unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+    assert!(error.to_string().contains("schema version 4"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_output_from_before_streams_reads_as_stdout_and_is_pruned() {
+    let server = RedisServer::shared();
+    let prefix = server.unique_prefix();
+    let store = RedisStore::connect(&server.url(), &prefix, 1024)
+        .await
+        .unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    // As cronq wrote it before: one string, the tail, and the total in the run's hash.
+    let (old, old_lease) = reserved_run(&store).await;
+    redis::pipe()
+        .cmd("SET")
+        .arg(format!("{prefix}out:{}", old.id))
+        .arg("kept tail\n")
+        .cmd("HSET")
+        .arg(format!("{prefix}run:{}", old.id))
+        .arg("out_total")
+        .arg(25)
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.output(&old.id, 0).await.unwrap(),
+        Output {
+            start: 15,
+            chunks: vec![Chunk::new(Stream::Stdout, "kept tail\n")],
+            end: 25,
+        }
+    );
+    let (new, new_lease) = reserved_run(&store).await;
+    let chunks = [Chunk::new(Stream::Stderr, "new\n")];
+    store.append_output(&new_lease, &chunks).await.unwrap();
+
+    let done = Outcome {
+        status: RunStatus::Succeeded,
+        exit_code: Some(0),
+        signal: None,
+        reason: None,
+    };
+    for lease in [&old_lease, &new_lease] {
+        store
+            .finish(lease, done.clone(), Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let none = Retention {
+        succeeded: 0,
+        failed: 0,
+        max_age: Duration::from_secs(3600),
+    };
+    assert_eq!(store.prune(&[("j", none)]).await.unwrap(), 2);
+    for id in [&old.id, &new.id] {
+        let left: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*{id}*"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "keys of a pruned run: {left:?}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `cronq logs`: a run's output, raw bytes to stdout; with `--follow`, what it writes
-//! next too, until the run has finished.
+//! `cronq logs`: a run's output, raw bytes, what the job wrote to stdout on stdout and
+//! what it wrote to stderr on stderr; with `--follow`, what it writes next too, until
+//! the run has finished.
 
 use std::io::{ErrorKind, Write};
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use super::args::LogsArgs;
 use super::runs::find;
 use crate::settings::Settings;
-use crate::store::Output;
+use crate::store::{Output, Stream};
 
 /// How often `--follow` asks the store for more. Workers send output in batches at
 /// about this pace, so polling faster would only find nothing new.
@@ -41,7 +42,8 @@ struct Printer {
 }
 
 impl Printer {
-    /// Prints `output`; false once stdout is closed (`cronq logs ID | head`).
+    /// Prints `output`, each chunk to the stream it came from; false once one of them is
+    /// closed (`cronq logs ID | head`).
     fn print(&mut self, output: &Output) -> std::io::Result<bool> {
         if output.start > self.next && !self.warned {
             self.warned = true;
@@ -51,14 +53,23 @@ impl Printer {
             );
         }
         self.next = output.end.max(self.next);
-        if output.bytes.is_empty() {
-            return Ok(true);
+        for chunk in &output.chunks {
+            let written = match chunk.stream {
+                Stream::Stdout => write_all(std::io::stdout().lock(), &chunk.bytes),
+                Stream::Stderr => write_all(std::io::stderr().lock(), &chunk.bytes),
+            };
+            match written {
+                Ok(()) => {}
+                Err(error) if error.kind() == ErrorKind::BrokenPipe => return Ok(false),
+                Err(error) => return Err(error),
+            }
         }
-        let mut out = std::io::stdout().lock();
-        match out.write_all(&output.bytes).and_then(|()| out.flush()) {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == ErrorKind::BrokenPipe => Ok(false),
-            Err(error) => Err(error),
-        }
+        Ok(true)
     }
+}
+
+/// Writes and flushes at once, so that the two streams interleave as the job wrote them.
+fn write_all(mut out: impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    out.write_all(bytes)?;
+    out.flush()
 }

@@ -1,5 +1,6 @@
 //! `cronq run`: queue a run of a job by hand and print its id; with `--wait`, follow it
-//! and its retries to the end, streaming the output, and exit with the job's code.
+//! and its retries to the end, streaming the output (the job's stdout to stdout, its
+//! stderr to stderr), and exit with the job's code.
 //!
 //! Thin glue: the job is looked up in the schedule the daemons published, else in the
 //! local file; the run is queued and then only read back from the store. Nothing here
@@ -18,7 +19,8 @@ use crate::eta::{self, TimeLeft};
 use crate::schedule::{Schedule, diagnostic};
 use crate::settings::Settings;
 use crate::store::{
-    Cancelled, HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError, Trigger,
+    Cancelled, Chunk, HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError,
+    Stream, Trigger,
 };
 
 /// How often `--wait` reads the run and its output.
@@ -50,7 +52,7 @@ pub fn run(
             print_id(&run.id, args.json);
             return Ok(0);
         }
-        // stdout carries the job's output alone, so the id goes to stderr.
+        // stdout carries the job's stdout alone, so the id goes to stderr.
         eprintln!("cronq: run {} of {} queued", run.id, run.job);
         follow(&*store, run, args.cancel_on_interrupt).await
     });
@@ -267,7 +269,9 @@ async fn watch(store: &dyn Store, run: &Run, screen: &mut Screen) -> anyhow::Res
                 output.start - from
             ));
         }
-        screen.write(&output.bytes);
+        for chunk in &output.chunks {
+            screen.write(chunk);
+        }
         from = output.end.max(from);
         if now.status.is_finished() {
             screen.clear();
@@ -394,17 +398,17 @@ fn progress_line(run: &Run, durations: &[f64]) -> String {
     line.chars().take(PROGRESS_WIDTH).collect()
 }
 
-/// stdout for the job's output, stderr for cronq's words and, on a terminal, a progress
-/// line redrawn in place.
+/// stdout for the job's stdout; stderr for the job's stderr, cronq's words and, on a
+/// terminal, a progress line redrawn in place.
 struct Screen {
     /// stderr is a terminal: the progress line is drawn.
     terminal: bool,
     /// The progress line on screen now.
     shown: Option<String>,
-    /// The job's output so far ends with a newline (or there is none): a progress line
-    /// drawn now would not cut into a line of it.
+    /// The job's output so far, on either stream, ends with a newline (or there is
+    /// none): a progress line drawn now would not cut into a line of it.
     at_line_start: bool,
-    /// stdout was closed (`| head`): the output is dropped, the run still followed.
+    /// stdout was closed (`| head`): the job's stdout is dropped, the run still followed.
     closed: bool,
 }
 
@@ -418,13 +422,25 @@ impl Screen {
         }
     }
 
-    fn write(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() || self.closed {
+    /// A chunk of the job's output, on the stream it came from, flushed at once so that
+    /// the two interleave as the job wrote them.
+    fn write(&mut self, chunk: &Chunk) {
+        let bytes = &chunk.bytes;
+        if bytes.is_empty() || (self.closed && chunk.stream == Stream::Stdout) {
             return;
         }
         self.clear();
-        let mut out = std::io::stdout().lock();
-        self.closed = out.write_all(bytes).and_then(|()| out.flush()).is_err();
+        match chunk.stream {
+            Stream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                self.closed = out.write_all(bytes).and_then(|()| out.flush()).is_err();
+            }
+            Stream::Stderr => {
+                // stderr is where cronq would report a failure to write: none is.
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(bytes).and_then(|()| err.flush());
+            }
+        }
         self.at_line_start = bytes.ends_with(b"\n");
     }
 

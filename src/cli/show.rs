@@ -1,5 +1,6 @@
 //! `cronq show`: every field of one run, then the tail of its output as the store keeps
-//! it. `--json` is the run object of DESIGN §6 plus `"output"`.
+//! it, stdout and stderr interleaved as written. `--json` is the run object of DESIGN §6
+//! plus `"output"`, the same bytes as text.
 
 use std::io::Write;
 
@@ -21,7 +22,7 @@ pub fn run(args: &ShowArgs, settings: &Settings) -> anyhow::Result<()> {
         let left = TimeLeftOf::default().run(store.as_ref(), &run, now).await?;
         if args.json {
             let mut document = output::run_json(&run, now, left);
-            document["output"] = String::from_utf8_lossy(&tail.bytes).into_owned().into();
+            document["output"] = String::from_utf8_lossy(&tail.bytes()).into_owned().into();
             output::json(&document);
         } else {
             print(&run, &tail, now, left);
@@ -40,11 +41,12 @@ fn print(run: &Run, tail: &Output, now: DateTime<Utc>, left: Option<TimeLeft>) {
     }
     text.push_str(&output_heading(tail));
     text.push('\n');
+    let bytes = tail.bytes();
     let mut out = std::io::stdout().lock();
     // A closed pipe (`cronq show ID | head`) is not an error worth reporting.
     let _ = out.write_all(text.as_bytes()).and_then(|()| {
-        out.write_all(&tail.bytes)?;
-        if tail.bytes.last().is_some_and(|b| *b != b'\n') {
+        out.write_all(&bytes)?;
+        if bytes.last().is_some_and(|b| *b != b'\n') {
             out.write_all(b"\n")?;
         }
         out.flush()
@@ -145,7 +147,7 @@ mod tests {
     fn the_heading_says_what_the_tail_lacks() {
         let tail = |start, end| Output {
             start,
-            bytes: Vec::new(),
+            chunks: Vec::new(),
             end,
         };
         assert_eq!(output_heading(&tail(0, 0)), "output: (none)");

@@ -10,8 +10,12 @@
 //! Time: the store stamps `queued_at`, `started_at`, `finished_at` and lease expiries
 //! with the clock of the process that calls it. Instants are kept to the millisecond.
 
+mod output;
 pub mod redis;
 pub mod sqlite;
+
+pub use output::{Chunk, Output, Stream};
+pub(crate) use output::{cut_front, push_merged};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -169,17 +173,6 @@ pub enum Cancelled {
     Dequeued,
     /// It is running: its worker is asked to stop it and will record `cancelled`.
     Requested,
-}
-
-/// The output a run has produced, from some offset on.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Output {
-    /// Offset of `bytes[0]` in everything the run has written; larger than the offset
-    /// asked for when the tail no longer holds those bytes.
-    pub start: u64,
-    pub bytes: Vec<u8>,
-    /// Everything the run has written so far, in bytes: where to continue from.
-    pub end: u64,
 }
 
 /// A queued run and its place in its queue (1 = next).
@@ -340,9 +333,10 @@ pub trait Store: Send + Sync {
     /// lease. `WrongStatus` for a run that has finished.
     async fn cancel(&self, id: &str) -> Result<Cancelled>;
 
-    /// Appends to the output of a run the caller holds; only the last bytes, up to the
-    /// backend's tail size, are kept.
-    async fn append_output(&self, lease: &Lease, chunk: &[u8]) -> Result<()>;
+    /// Appends a batch of chunks, in the order written, to the output of a run the caller
+    /// holds; only the last bytes, up to the backend's tail size, are kept (the first
+    /// chunk kept may be cut). All of the batch or none of it: `LeaseLost` changes nothing.
+    async fn append_output(&self, lease: &Lease, chunks: &[Chunk]) -> Result<()>;
 
     /// Records a running run's progress (0-100) and message. `WrongStatus` unless running.
     async fn set_progress(&self, id: &str, percent: u8, message: Option<&str>) -> Result<()>;
@@ -350,7 +344,8 @@ pub trait Store: Send + Sync {
     /// One run. `NotFound` if there is none (or it was pruned).
     async fn run(&self, id: &str) -> Result<Run>;
 
-    /// A run's output from offset `from` on, as far as the tail still holds it.
+    /// A run's output from offset `from` on, as far as the tail still holds it, each
+    /// byte with its stream.
     async fn output(&self, id: &str, from: u64) -> Result<Output>;
 
     /// Runs matching `filter`, newest first.

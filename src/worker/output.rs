@@ -1,5 +1,6 @@
-//! A run's output: stdout and stderr read at once, sent to the store in batches (the
-//! store keeps the tail) and logged line by line at debug level.
+//! A run's output: stdout and stderr read at once, sent to the store in batches of chunks
+//! tagged with their stream, in the order they arrived (the store keeps the tail), and
+//! logged line by line.
 //!
 //! The pipes reach their end only when every process holding them is gone, so the
 //! caller ends the job's process group before it calls [`Capture::finish`].
@@ -13,7 +14,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::Throttle;
-use crate::store::{DEFAULT_OUTPUT_TAIL_BYTES, Lease, Store, StoreError};
+use crate::store::{
+    Chunk, DEFAULT_OUTPUT_TAIL_BYTES, Lease, Store, StoreError, Stream, cut_front, push_merged,
+};
 
 /// A batch is sent at the latest this long after its first byte...
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -44,7 +47,7 @@ impl Capture {
         store: Arc<dyn Store>,
         lease: watch::Receiver<Lease>,
         source: Source,
-        pipes: Vec<(&'static str, Box<dyn AsyncRead + Send + Unpin>)>,
+        pipes: Vec<(Stream, Box<dyn AsyncRead + Send + Unpin>)>,
     ) -> Capture {
         let (chunks_tx, chunks_rx) = mpsc::channel(64);
         let readers = pipes
@@ -83,9 +86,9 @@ impl Capture {
 /// Reads one pipe to its end, passing on what it reads and logging its lines.
 async fn read(
     mut pipe: Box<dyn AsyncRead + Send + Unpin>,
-    stream: &'static str,
+    stream: Stream,
     source: Source,
-    chunks: mpsc::Sender<Vec<u8>>,
+    chunks: mpsc::Sender<Chunk>,
 ) {
     let mut lines = Lines::default();
     let mut buffer = vec![0; READ_BYTES];
@@ -97,7 +100,7 @@ async fn read(
                 tracing::warn!(
                     run = %source.run,
                     job = %source.job,
-                    stream,
+                    stream = stream.as_str(),
                     %error,
                     "cannot read the job's output",
                 );
@@ -107,7 +110,7 @@ async fn read(
         if tracing::enabled!(tracing::Level::INFO) {
             lines.push(&buffer[..n], |line| log_line(&source, stream, line));
         }
-        if chunks.send(buffer[..n].to_vec()).await.is_err() {
+        if chunks.send(Chunk::new(stream, &buffer[..n])).await.is_err() {
             break;
         }
     }
@@ -115,11 +118,11 @@ async fn read(
 }
 
 /// A job's output goes to the log as well, as cron's went to mail: one line each.
-fn log_line(source: &Source, stream: &str, line: &[u8]) {
+fn log_line(source: &Source, stream: Stream, line: &[u8]) {
     tracing::info!(
         run = %source.run,
         job = %source.job,
-        stream,
+        stream = stream.as_str(),
         "{}",
         String::from_utf8_lossy(line),
     );
@@ -130,7 +133,7 @@ async fn send(
     store: Arc<dyn Store>,
     lease: watch::Receiver<Lease>,
     source: Source,
-    mut chunks: mpsc::Receiver<Vec<u8>>,
+    mut chunks: mpsc::Receiver<Chunk>,
 ) {
     let mut batch = Batch::default();
     loop {
@@ -138,8 +141,8 @@ async fn send(
         tokio::select! {
             chunk = chunks.recv() => match chunk {
                 Some(chunk) => {
-                    batch.add(&chunk);
-                    if batch.bytes.len() >= FLUSH_BYTES {
+                    batch.add(chunk);
+                    if batch.bytes >= FLUSH_BYTES {
                         batch.send(&*store, &lease, &source).await;
                     }
                 }
@@ -156,7 +159,10 @@ async fn send(
 /// Output read and not yet in the store.
 #[derive(Default)]
 struct Batch {
-    bytes: Vec<u8>,
+    /// In the order they arrived; neighbours are of different streams.
+    chunks: Vec<Chunk>,
+    /// How many bytes `chunks` hold.
+    bytes: usize,
     /// When the oldest unsent byte must be sent.
     due: Option<Instant>,
     /// The lease is gone: the run is someone else's now, its output is dropped.
@@ -165,34 +171,37 @@ struct Batch {
 }
 
 impl Batch {
-    fn add(&mut self, chunk: &[u8]) {
+    fn add(&mut self, chunk: Chunk) {
         if self.lost {
             return;
         }
-        self.bytes.extend_from_slice(chunk);
+        self.bytes += chunk.bytes.len();
+        push_merged(&mut self.chunks, chunk);
         self.due.get_or_insert_with(|| Instant::now() + FLUSH_EVERY);
         // While the store fails, keep no more than it would keep anyway: the tail.
-        if self.bytes.len() > DEFAULT_OUTPUT_TAIL_BYTES {
-            let excess = self.bytes.len() - DEFAULT_OUTPUT_TAIL_BYTES;
-            self.bytes.drain(..excess);
+        if self.bytes > DEFAULT_OUTPUT_TAIL_BYTES {
+            cut_front(&mut self.chunks, self.bytes - DEFAULT_OUTPUT_TAIL_BYTES);
+            self.bytes = DEFAULT_OUTPUT_TAIL_BYTES;
         }
     }
 
+    fn clear(&mut self) {
+        self.chunks = Vec::new();
+        self.bytes = 0;
+        self.due = None;
+    }
+
     async fn send(&mut self, store: &dyn Store, lease: &watch::Receiver<Lease>, source: &Source) {
-        if self.bytes.is_empty() || self.lost {
+        if self.chunks.is_empty() || self.lost {
             self.due = None;
             return;
         }
         let lease = lease.borrow().clone();
-        match store.append_output(&lease, &self.bytes).await {
-            Ok(()) => {
-                self.bytes.clear();
-                self.due = None;
-            }
+        match store.append_output(&lease, &self.chunks).await {
+            Ok(()) => self.clear(),
             Err(StoreError::LeaseLost(_) | StoreError::NotFound(_)) => {
                 self.lost = true;
-                self.bytes = Vec::new();
-                self.due = None;
+                self.clear();
             }
             Err(error) => {
                 // Kept, and tried again with the next batch.

@@ -23,7 +23,7 @@ use super::on_failure;
 use super::output::{Capture, Source};
 use super::spawn::{self, Launch};
 use crate::schedule::{Concurrency, Job, Lock, Schedule};
-use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError};
+use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError, Stream};
 
 /// How long the output pipes may stay open once the job's group is gone.
 const OUTPUT_PATIENCE: Duration = Duration::from_secs(2);
@@ -177,12 +177,12 @@ async fn live(
     let pid = child.id().expect("a child that was just started has a pid");
     tracing::info!(run = %run.id, job = %run.job, attempt = run.attempt, pid, "run started");
 
-    let mut pipes: Vec<(&'static str, Box<dyn AsyncRead + Send + Unpin>)> = Vec::new();
+    let mut pipes: Vec<(Stream, Box<dyn AsyncRead + Send + Unpin>)> = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        pipes.push(("stdout", Box::new(stdout)));
+        pipes.push((Stream::Stdout, Box::new(stdout)));
     }
     if let Some(stderr) = child.stderr.take() {
-        pipes.push(("stderr", Box::new(stderr)));
+        pipes.push((Stream::Stderr, Box::new(stderr)));
     }
     let source = Source {
         run: run.id.as_str().into(),

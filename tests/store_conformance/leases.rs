@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use cronq::store::{Lease, NewRun, Output, RunStatus, Store, StoreError, Trigger};
+use cronq::store::{Chunk, Lease, NewRun, Output, RunStatus, Store, StoreError, Stream, Trigger};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
@@ -29,7 +29,11 @@ async fn assert_every_ack_refused(store: &dyn Store, lease: &Lease, why: &str) {
     assert_lease_lost(&format!("finish {why}"), got, id);
     let got = store.extend(lease, LONG).await;
     assert_lease_lost(&format!("extend {why}"), got, id);
-    let got = store.append_output(lease, b"late output\n").await;
+    let late = [
+        Chunk::new(Stream::Stdout, "late output\n"),
+        Chunk::new(Stream::Stderr, "late warning\n"),
+    ];
+    let got = store.append_output(lease, &late).await;
     assert_lease_lost(&format!("append_output {why}"), got, id);
 }
 
@@ -119,7 +123,7 @@ pub async fn an_ack_after_the_run_was_reaped_and_retried_is_refused(env: &Env) {
         "the stale ack changed the run"
     );
     assert_eq!(lost.exit_code, None);
-    assert!(store.output(&first.id, 0).await.unwrap().bytes.is_empty());
+    assert!(store.output(&first.id, 0).await.unwrap().chunks.is_empty());
     assert_eq!(
         store.run(&second.id).await.unwrap(),
         second,

@@ -126,7 +126,7 @@ impl Worker {
 
     pub async fn output(&self, id: &str) -> String {
         let output = self.store.output(id, 0).await.expect("the output");
-        String::from_utf8(output.bytes).expect("utf-8 output")
+        String::from_utf8(output.bytes()).expect("utf-8 output")
     }
 
     /// Waits until the run has written some output.

@@ -8,7 +8,8 @@
 //! |---|---|---|
 //! | `P` `seq` | string | a counter: each run's creation order (`seq`) |
 //! | `P` `run:ID` | hash | one run (see `record.rs`) |
-//! | `P` `out:ID` | string | the tail of a run's output |
+//! | `P` `output:ID` | list | the tail of a run's output in chunks, in the order written: each its stream's fd as a digit (`1` stdout, `2` stderr), then its bytes |
+//! | `P` `out:ID` | string | the tail of a run's output before streams were kept apart: read as stdout, never written |
 //! | `P` `ready:Q` | zset | queue Q's ready runs, by seq: reserve takes the lowest |
 //! | `P` `delayed:Q` | zset | queue Q's runs not ready yet, by `not_before` ms |
 //! | `P` `wake:Q` | list | a few tokens that wake the reservers blocked on queue Q |
@@ -44,7 +45,7 @@ use self::connection::{Connection, MAX_BLOCK};
 use self::record::{Record, ms, new_run_fields, reply};
 use self::scripts::Scripts;
 use super::{
-    Cancelled, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
     PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store, StoreError, WorkerInfo,
     WorkerRef, check, new_run_id, new_token,
 };
@@ -346,12 +347,17 @@ impl Store for RedisStore {
         }
     }
 
-    async fn append_output(&self, lease: &Lease, chunk: &[u8]) -> Result<()> {
+    async fn append_output(&self, lease: &Lease, chunks: &[Chunk]) -> Result<()> {
         let mut call = self.invocation(&self.scripts.append_output, now_ms());
         call.arg(&lease.run)
             .arg(&lease.token)
-            .arg(chunk)
             .arg(self.output_tail_bytes);
+        for chunk in chunks.iter().filter(|chunk| !chunk.bytes.is_empty()) {
+            let mut tagged = Vec::with_capacity(1 + chunk.bytes.len());
+            tagged.push(b'0' + chunk.stream.fd());
+            tagged.extend_from_slice(&chunk.bytes);
+            call.arg(tagged);
+        }
         reply(self.connection.script(&call).await?, &lease.run).map(drop)
     }
 

@@ -7,7 +7,8 @@ use redis::Value;
 use super::record::Record;
 use super::{RedisStore, now_ms, time};
 use crate::store::{
-    DaemonInfo, HistoryFilter, Output, QueuedRun, Result, Run, RunStatus, StoreError, WorkerInfo,
+    Chunk, DaemonInfo, HistoryFilter, Output, QueuedRun, Result, Run, RunStatus, StoreError,
+    Stream, WorkerInfo,
 };
 
 /// Runs read per round trip when a history filter has to skip some.
@@ -48,24 +49,35 @@ impl RedisStore {
         pipe.atomic()
             .cmd("HGETALL")
             .arg(self.key(&format!("run:{id}")))
+            .cmd("LRANGE")
+            .arg(self.key(&format!("output:{id}")))
+            .arg(0)
+            .arg(-1)
             .cmd("GET")
             .arg(self.key(&format!("out:{id}")));
-        let (run, tail): (Value, Option<Vec<u8>>) = self.connection.pipeline(&pipe).await?;
-        if matches!(&run, Value::Array(items) if items.is_empty()) {
+        let (run, tagged, before_streams): (Value, Vec<Vec<u8>>, Option<Vec<u8>>) =
+            self.connection.pipeline(&pipe).await?;
+        if matches!(&run, Value::Array(items) if items.is_empty())
+            || matches!(&run, Value::Map(items) if items.is_empty())
+        {
             return Err(StoreError::NotFound(id.to_owned()));
         }
         let end = Record::from_value(run)?.output_total()?;
-        let tail = tail.unwrap_or_default();
-        let tail_start = end.saturating_sub(tail.len() as u64);
-        let start = from.max(tail_start).min(end);
-        let skip = usize::try_from(start - tail_start)
-            .unwrap_or(tail.len())
-            .min(tail.len());
-        Ok(Output {
-            start,
-            bytes: tail[skip..].to_vec(),
+        let mut pieces = tagged
+            .into_iter()
+            .map(|chunk| untag(id, chunk))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(bytes) = before_streams.filter(|_| pieces.is_empty()) {
+            // Written before output kept its streams: which one is unknown.
+            pieces.push(Chunk::new(Stream::Stdout, bytes));
+        }
+        let kept: u64 = pieces.iter().map(|chunk| chunk.bytes.len() as u64).sum();
+        Ok(Output::from_tail(
+            pieces,
+            end.saturating_sub(kept),
             end,
-        })
+            from,
+        ))
     }
 
     pub(super) async fn scan_history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
@@ -337,4 +349,14 @@ fn parse_worker(json: &str) -> Result<WorkerInfo> {
         runs: list("runs")?,
         last_seen,
     })
+}
+
+/// A chunk of `output:ID` as stored: its stream's fd as a digit, then its bytes.
+fn untag(id: &str, mut tagged: Vec<u8>) -> Result<Chunk> {
+    let stream = tagged
+        .first()
+        .and_then(|tag| Stream::from_fd(tag.wrapping_sub(b'0')))
+        .ok_or_else(|| StoreError::Corrupt(format!("run {id} has output of no known stream")))?;
+    tagged.remove(0);
+    Ok(Chunk::new(stream, tagged))
 }

@@ -3,7 +3,8 @@
 //! A run is one hash, every value a string: times as integer milliseconds since the
 //! epoch, `args` and `env` as JSON, absent optional fields simply missing. Besides the
 //! fields of [`Run`], the hash holds `seq` (creation order), `token` and `lease_expires`
-//! (the lease), `out_total` (bytes of output written) and `retry_id` (the next attempt).
+//! (the lease), `out_total` (bytes of output written), `out_kept` (bytes of it the tail
+//! holds) and `retry_id` (the next attempt).
 
 use std::collections::HashMap;
 

@@ -6,6 +6,7 @@
 //! turn. A reserve that finds nothing polls every 50 ms (another process may enqueue)
 //! and wakes at once for an enqueue of its own process.
 
+mod output;
 mod rows;
 mod schema;
 mod transitions;
@@ -28,7 +29,7 @@ use rows::{
 use transitions::{check_lease, end_run, take_lock, try_reserve};
 
 use super::{
-    Cancelled, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
     PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store, StoreError, WorkerInfo,
     WorkerRef, check,
 };
@@ -321,26 +322,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_output(&self, lease: &Lease, chunk: &[u8]) -> Result<()> {
-        let (lease, chunk) = (lease.clone(), chunk.to_vec());
+    async fn append_output(&self, lease: &Lease, chunks: &[Chunk]) -> Result<()> {
+        let (lease, chunks) = (lease.clone(), chunks.to_vec());
         self.write(move |tx, inner| {
             check_lease(tx, &lease)?;
-            let kept: Option<(Vec<u8>, i64)> = tx
-                .query_row(
-                    "SELECT tail, total FROM outputs WHERE run_id = ?1",
-                    [&lease.run],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            let (mut tail, total) = kept.unwrap_or_default();
-            tail.extend_from_slice(&chunk);
-            let excess = tail.len().saturating_sub(inner.output_tail_bytes);
-            tail.drain(..excess);
-            tx.execute(
-                "INSERT OR REPLACE INTO outputs (run_id, tail, total) VALUES (?1, ?2, ?3)",
-                params![lease.run, tail, total + chunk.len() as i64],
-            )?;
-            Ok(())
+            output::append(tx, &lease.run, &chunks, inner.output_tail_bytes)
         })
         .await
     }
@@ -373,20 +359,12 @@ impl Store for SqliteStore {
     async fn output(&self, id: &str, from: u64) -> Result<Output> {
         let id = id.to_string();
         self.call(move |conn, _| {
-            load_run(conn, &id)?;
-            let kept: Option<(Vec<u8>, i64)> = conn
-                .query_row(
-                    "SELECT tail, total FROM outputs WHERE run_id = ?1",
-                    [&id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            let (tail, total) = kept.unwrap_or_default();
-            let end = total as u64;
-            let tail_start = end - tail.len() as u64;
-            let start = from.clamp(tail_start, end);
-            let bytes = tail[(start - tail_start) as usize..].to_vec();
-            Ok(Output { start, bytes, end })
+            // One read transaction: the total and the chunks from one snapshot.
+            let tx = conn.transaction()?;
+            load_run(&tx, &id)?;
+            let output = output::read(&tx, &id, from)?;
+            tx.commit()?;
+            Ok(output)
         })
         .await
     }
@@ -714,7 +692,7 @@ fn prune_job(tx: &Transaction, job: &str, keep: &Retention, now: i64) -> Result<
         )?
         .collect::<rusqlite::Result<_>>()?;
     for id in &ids {
-        tx.execute("DELETE FROM outputs WHERE run_id = ?1", [id])?;
+        output::delete(tx, id)?;
         tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
     }
     tx.prepare_cached("DELETE FROM fires WHERE job = ?1 AND instant < ?2")?

@@ -4,11 +4,11 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::{Result, StoreError};
 
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
-/// Version 1. The partial index `runs_ready` lets a reserve read the head of one queue
-/// without sorting the queue.
-pub(super) const SCHEMA: &str = "
+/// Version 1; a new file gets it, then each later version in turn. The partial index
+/// `runs_ready` lets a reserve read the head of one queue without sorting the queue.
+const VERSION_1: &str = "
 CREATE TABLE runs (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,
     id               TEXT NOT NULL UNIQUE,
@@ -90,6 +90,32 @@ CREATE TABLE published (
 ) WITHOUT ROWID;
 ";
 
+/// Version 3: output kept as chunks tagged with their stream, so that stdout and stderr
+/// stay apart, and the bytes each run wrote in all in `output_totals`. A chunk's `start`
+/// is the offset of its first byte in all the run wrote; `stream` is its file
+/// descriptor, 1 or 2. The tail kept so far becomes one stdout chunk: which stream it
+/// came from is unknown.
+const VERSION_3: &str = "
+CREATE TABLE output_chunks (
+    run_id TEXT NOT NULL,
+    start  INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    bytes  BLOB NOT NULL,
+    PRIMARY KEY (run_id, start)
+) WITHOUT ROWID;
+INSERT INTO output_chunks (run_id, start, stream, bytes)
+    SELECT run_id, total - length(tail), 1, tail FROM outputs WHERE length(tail) > 0;
+CREATE TABLE output_totals (
+    run_id TEXT PRIMARY KEY,
+    total  INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO output_totals (run_id, total) SELECT run_id, total FROM outputs;
+DROP TABLE outputs;
+";
+
+/// Each version's changes; a file at version N gets the ones after the Nth.
+const VERSIONS: [&str; SCHEMA_VERSION as usize] = [VERSION_1, VERSION_2, VERSION_3];
+
 /// A database newer than this cronq is refused rather than misread.
 pub(super) fn refuse_newer(version: i64) -> Result<()> {
     if version > SCHEMA_VERSION {
@@ -110,13 +136,13 @@ pub(super) fn upgrade(conn: &mut Connection) -> rusqlite::Result<i64> {
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    match version {
-        0 => {
-            tx.execute_batch(SCHEMA)?;
-            tx.execute_batch(VERSION_2)?;
-        }
-        1 => tx.execute_batch(VERSION_2)?,
-        _ => return Ok(version),
+    // Another process may have upgraded the file since the read above.
+    let missing = usize::try_from(version).map_or(&[][..], |v| VERSIONS.get(v..).unwrap_or(&[]));
+    if missing.is_empty() {
+        return Ok(version);
+    }
+    for changes in missing {
+        tx.execute_batch(changes)?;
     }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()?;

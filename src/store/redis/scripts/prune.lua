@@ -30,7 +30,8 @@ for at = 3, #ARGV, 4 do
     end
   end
   for id, key in pairs(victims) do
-    redis.call('DEL', run_key(id), P .. 'out:' .. id)
+    -- out:ID is the single-stream tail written before output kept its streams.
+    redis.call('DEL', run_key(id), P .. 'output:' .. id, P .. 'out:' .. id)
     redis.call('ZREM', key, id)
     redis.call('ZREM', P .. 'history', id)
     redis.call('ZREM', P .. 'history:' .. job, id)
