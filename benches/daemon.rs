@@ -49,8 +49,8 @@ use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{
     Cancelled, Chunk, DEFAULT_OUTPUT_TAIL_BYTES, DaemonInfo, Finished, HistoryFilter, Lease,
-    NewRun, Outcome, Output, PublishedSchedule, QueuedRun, Result as StoreResult, Retention, Run,
-    RunStatus, Store, Trigger, WorkerInfo, WorkerRef,
+    NewRun, Outcome, Output, PublishedJson, PublishedSchedule, QueuedRun, Result as StoreResult,
+    Retention, Run, RunStatus, Store, Trigger, WorkerInfo, WorkerRef,
 };
 use cronq::worker::{self, WorkerConfig};
 
@@ -102,6 +102,8 @@ impl Sizes {
 }
 
 fn main() {
+    // As `cronq`'s own `main` does.
+    cronq::memory::give_back_freed_memory();
     let sizes = Sizes::from_env();
     if let Ok(backend) = std::env::var(SCALE_CHILD) {
         scale_child(&backend, &sizes);
@@ -1013,7 +1015,7 @@ impl Store for Probe {
         self.timed("daemons", self.inner.daemons()).await
     }
 
-    async fn publish(&self, schedule: &PublishedSchedule) -> StoreResult<()> {
+    async fn publish(&self, schedule: PublishedJson) -> StoreResult<()> {
         self.timed("publish", self.inner.publish(schedule)).await
     }
 

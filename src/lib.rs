@@ -4,6 +4,7 @@ pub mod cli;
 pub mod cron;
 pub mod daemon;
 pub mod eta;
+pub mod memory;
 pub mod schedule;
 pub mod settings;
 pub mod store;

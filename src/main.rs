@@ -10,6 +10,7 @@ use cronq::settings::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    cronq::memory::give_back_freed_memory();
     let cli = Cli::parse();
     init_logging(cli.settings.log_format.unwrap_or_default());
     match cli::run(cli) {

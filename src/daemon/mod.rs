@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cron::Timing;
 use crate::schedule::{self, Schedule};
 use crate::store::{
-    DaemonInfo, PublishedJob, PublishedSchedule, Retention, Store, StoreError, Trigger,
+    DaemonInfo, PublishedJob, PublishedJson, Retention, Store, StoreError, Trigger,
 };
 use crate::worker::{self, WorkerConfig};
 use timer::Timer;
@@ -376,7 +376,7 @@ async fn announce(
         let current = schedule.borrow_and_update().clone();
         let announced = async {
             if published.as_ref() != Some(&current.hash) {
-                store.publish(&summary(&current)).await?;
+                store.publish(summary(&current)).await?;
                 published = Some(current.hash.clone());
             }
             let me = DaemonInfo {
@@ -424,22 +424,15 @@ async fn announce(
 }
 
 /// What the store keeps of a schedule: names, queues and timing, never commands.
-fn summary(schedule: &Schedule) -> PublishedSchedule {
-    let jobs = schedule
-        .jobs
-        .iter()
-        .map(|job| PublishedJob {
-            name: job.name.clone(),
-            queue: job.queue.clone(),
-            schedule: job.schedule.as_ref().map(|s| s.text.clone()),
-            timezone: job.timezone.name().to_string(),
-            allow_args: job.allow_args,
-        })
-        .collect();
-    PublishedSchedule {
-        hash: schedule.hash.clone(),
-        jobs,
-    }
+fn summary(schedule: &Schedule) -> PublishedJson {
+    let jobs = schedule.jobs.iter().map(|job| PublishedJob {
+        name: job.name.as_str(),
+        queue: job.queue.as_str(),
+        schedule: job.schedule.as_ref().map(|s| s.text.as_str()),
+        timezone: job.timezone.name(),
+        allow_args: job.allow_args,
+    });
+    PublishedJson::new(&schedule.hash, jobs)
 }
 
 /// Keeps each job's history to its `keep`.

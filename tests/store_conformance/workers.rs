@@ -190,13 +190,13 @@ pub async fn the_published_schedule_is_replaced_whole(env: &Env) {
         hash: "1111".into(),
         jobs: vec![job("a", Some("30 2 * * *")), job("b", None)],
     };
-    store.publish(&first).await.unwrap();
+    store.publish((&first).into()).await.unwrap();
     assert_eq!(store.published().await.unwrap().as_ref(), Some(&first));
     let second = PublishedSchedule {
         hash: "2222".into(),
         jobs: vec![job("c", Some("@daily"))],
     };
-    store.publish(&second).await.unwrap();
+    store.publish((&second).into()).await.unwrap();
     assert_eq!(
         store.published().await.unwrap(),
         Some(second),

@@ -46,8 +46,8 @@ use self::record::{Record, ms, new_run_fields, reply};
 use self::scripts::Scripts;
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store, StoreError, WorkerInfo,
-    WorkerRef, check, new_run_id, new_token,
+    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store,
+    StoreError, WorkerInfo, WorkerRef, check, new_run_id, new_token,
 };
 
 pub use self::connection::redact;
@@ -453,8 +453,8 @@ impl Store for RedisStore {
         self.list_daemons().await
     }
 
-    async fn publish(&self, schedule: &PublishedSchedule) -> Result<()> {
-        let json = serde_json::to_string(schedule).expect("a schedule serializes");
+    async fn publish(&self, schedule: PublishedJson) -> Result<()> {
+        let json = schedule.into_string();
         self.connection
             .query::<()>(redis::cmd("SET").arg(self.key("schedule")).arg(json))
             .await

@@ -30,8 +30,8 @@ use transitions::{check_lease, end_run, take_lock, try_reserve};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store, StoreError, WorkerInfo,
-    WorkerRef, check,
+    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store,
+    StoreError, WorkerInfo, WorkerRef, check,
 };
 
 /// The longest a waiting reserve sleeps before it looks again.
@@ -601,8 +601,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn publish(&self, schedule: &PublishedSchedule) -> Result<()> {
-        let json = serde_json::to_string(schedule).expect("a schedule serializes");
+    async fn publish(&self, schedule: PublishedJson) -> Result<()> {
+        let json = schedule.into_string();
         self.write(move |tx, _| {
             tx.execute(
                 "INSERT OR REPLACE INTO published (name, value) VALUES ('schedule', ?1)",
