@@ -44,6 +44,10 @@ pub enum CliError {
     /// The thing asked about failed: exit 1.
     #[error("{0}")]
     Failed(String),
+    /// The exit code of the job `run --wait` waited for, passed on as cronq's own; the
+    /// reason was printed as it happened.
+    #[error("the job exited with {0}")]
+    Exit(u8),
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
@@ -57,6 +61,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<CliError>() {
         Some(CliError::Usage(_) | CliError::NoSchedule(_) | CliError::Invalid(_)) => 2,
         Some(CliError::Failed(_)) => 1,
+        Some(CliError::Exit(code)) => *code,
         None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
         None => match error.downcast_ref::<StoreError>() {
             Some(StoreError::Unreachable { .. }) => 3,
@@ -71,6 +76,7 @@ pub fn print_error(error: &anyhow::Error) {
     let diagnostics = match (error.downcast_ref(), error.downcast_ref()) {
         (Some(CliError::Invalid(diagnostics)), _) => diagnostics,
         (_, Some(settings::SettingsError::Invalid(diagnostics))) => diagnostics,
+        (Some(CliError::Exit(_)), _) => return,
         _ => return eprintln!("cronq: {error}"),
     };
     eprintln!("{}", render(diagnostics));

@@ -61,19 +61,14 @@ pub fn run(
     leave(code?)
 }
 
-/// Ends the process with `code`: a job's exit code is not one of cronq's own, so it
-/// cannot travel as an error.
+/// The job's exit code as cronq's own.
 fn leave(code: i32) -> anyhow::Result<()> {
-    if code == 0 {
-        return Ok(());
-    }
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
     // Exit codes are 8 bits; a code that would wrap to 0 still means failure.
-    std::process::exit(match code & 0xff {
-        0 => 1,
-        low => low,
-    })
+    match code & 0xff {
+        _ if code == 0 => Ok(()),
+        0 => Err(CliError::Exit(1).into()),
+        low => Err(CliError::Exit(low as u8).into()),
+    }
 }
 
 fn print_id(id: &str, json: bool) {
