@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::daemon::{Process, eventually};
 use common::redis_server::RedisServer;
-use common::{Scratch, redact_instants, texts};
+use common::{Scratch, redact_instants, redact_table, texts};
 use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{HistoryFilter, Run, RunStatus, Store};
@@ -471,54 +471,6 @@ fn ids_of(document: &serde_json::Value) -> Vec<&str> {
     runs.iter().map(|run| run["id"].as_str().unwrap()).collect()
 }
 
-/// The host name the daemon's workers record.
-fn host() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|name| name.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
-}
-
-/// A table with each id, host, clock time and duration replaced by a placeholder, and
-/// realigned, so a snapshot shows the columns as a user sees them.
-fn redact_table(text: &str) -> String {
-    let host = host();
-    let rows: Vec<Vec<String>> = text
-        .lines()
-        .map(|line| {
-            line.split("  ")
-                .map(str::trim)
-                .filter(|cell| !cell.is_empty())
-                .map(|cell| match cell {
-                    _ if is_ulid(cell) => "[id]".to_string(),
-                    _ if is_clock(cell) => "[time]".to_string(),
-                    _ if is_duration(cell) => "[duration]".to_string(),
-                    _ if cell == host => "[host]".to_string(),
-                    _ => cell.to_string(),
-                })
-                .collect()
-        })
-        .collect();
-    let mut widths = Vec::new();
-    for row in &rows {
-        widths.resize(widths.len().max(row.len()), 0);
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// `show`'s `name: value` lines with the values that change from run to run replaced:
 /// instants, the id, the host, the worker and the duration.
 fn redact_fields(text: &str) -> String {
@@ -540,31 +492,4 @@ fn redact_fields(text: &str) -> String {
         })
         .collect();
     redact_instants(&redacted)
-}
-
-/// 26 characters of Crockford's base32, as a ULID is written.
-fn is_ulid(text: &str) -> bool {
-    text.len() == 26
-        && text
-            .chars()
-            .all(|c| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c)))
-}
-
-/// `2026-01-01 12:00:00Z`, as `output::clock` writes an instant.
-fn is_clock(text: &str) -> bool {
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%SZ").is_ok()
-}
-
-/// `0.4s`, `12s`, `3m 05s` or `2h 03m`, as `output::seconds` writes a duration.
-fn is_duration(text: &str) -> bool {
-    let number = |part: &str, unit: char| {
-        part.strip_suffix(unit)
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
-    };
-    match text.split_once(' ') {
-        None => number(text, 's'),
-        Some((big, small)) => {
-            (number(big, 'm') && number(small, 's')) || (number(big, 'h') && number(small, 'm'))
-        }
-    }
 }

@@ -1,35 +1,131 @@
-//! `cronq status` on the built binary: a running job's progress and time left, the
-//! workers, the next fires, and the watchdog behind `--check`.
+//! `cronq status` on the built binary, against both stores: a running job's progress
+//! and time left, a queued run's estimate, the workers, the next fires, and the watchdog
+//! behind `--check`. Both stores share the snapshot, since they must print the same.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::daemon::{Process, eventually};
-use common::{Scratch, texts};
+use common::redis_server::RedisServer;
+use common::{Scratch, redact_table, texts};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn status_json(scratch: &Scratch) -> serde_json::Value {
-    let output = scratch.cronq().args(["status", "--json"]).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", texts(&output).1);
-    serde_json::from_slice(&output.stdout).unwrap()
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Redis,
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_running_job_shows_its_progress_and_time_left() {
-    let scratch = Scratch::new();
+/// A scratch directory and the store its commands use.
+struct Setup {
+    scratch: Scratch,
+    /// The server and this test's key prefix, for the Redis backend.
+    redis: Option<(Arc<RedisServer>, String)>,
+}
+
+impl Setup {
+    fn new(backend: Backend) -> Setup {
+        let redis = match backend {
+            Backend::Sqlite => None,
+            Backend::Redis => {
+                let server = RedisServer::shared();
+                let prefix = server.unique_prefix();
+                Some((server, prefix))
+            }
+        };
+        Setup {
+            scratch: Scratch::new(),
+            redis,
+        }
+    }
+
+    /// `--store URL --redis-prefix P` for Redis; nothing for the default SQLite file.
+    fn store_args(&self) -> Vec<String> {
+        match &self.redis {
+            None => Vec::new(),
+            Some((server, prefix)) => vec![
+                "--store".into(),
+                server.url(),
+                "--redis-prefix".into(),
+                prefix.clone(),
+            ],
+        }
+    }
+
+    /// `cronq STORE ARGS`: the store first, since `run` takes what follows `--` as the
+    /// job's arguments.
+    fn cronq(&self, args: &[&str]) -> std::process::Output {
+        self.scratch
+            .cronq()
+            .args(self.store_args())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `cronq STORE ARGS` left running, e.g. `daemon` or `worker`.
+    fn start(&self, name: &str, args: &[&str]) -> Process {
+        let store_args = self.store_args();
+        let mut all: Vec<&str> = store_args.iter().map(String::as_str).collect();
+        all.extend(args);
+        Process::start(self.scratch.path(), name, &all)
+    }
+
+    fn status_json(&self) -> serde_json::Value {
+        let output = self.cronq(&["status", "--json"]);
+        assert_eq!(output.status.code(), Some(0), "{}", texts(&output).1);
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+/// Instantiates each test, a function of the [`Backend`], for both stores: in modules
+/// `sqlite` and `redis`.
+macro_rules! both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Backend::Redis).await;
+                }
+            )*
+        }
+    };
+}
+
+both_stores! {
+    a_running_job_shows_its_progress_and_time_left,
+    queued_runs_show_when_they_should_start_and_end,
+    check_exits_1_when_no_daemon_fires_the_schedule,
+    check_is_quiet_and_0_while_the_daemon_fires,
+    a_job_whose_last_runs_failed_is_failing,
+    the_human_output_has_every_section,
+}
+
+async fn a_running_job_shows_its_progress_and_time_left(backend: Backend) {
+    let setup = Setup::new(backend);
     let cronq = env!("CARGO_BIN_EXE_cronq");
-    scratch.write(
+    setup.scratch.write(
         "crontab.yaml",
         &format!(
             "jobs:\n  copy:\n    schedule: \"@reboot\"\n    command: \"{cronq} progress 40 copying && sleep 4\"\n  later:\n    schedule: \"0 0 1 1 *\"\n    command: [\"true\"]\n"
         ),
     );
-    let mut daemon = Process::start(scratch.path(), "daemon", &["daemon"]);
+    let mut daemon = setup.start("daemon", &["daemon"]);
     let mut seen = serde_json::Value::Null;
     eventually("progress in status", PATIENCE, || {
-        seen = status_json(&scratch);
+        seen = setup.status_json();
         // The progress, and the worker's registration listing the run (heartbeats are
         // at most a second apart).
         let found = seen["running"]
@@ -60,76 +156,117 @@ async fn a_running_job_shows_its_progress_and_time_left() {
     assert_eq!(run["overdue"], false);
     let worker = &seen["workers"][0];
     assert_eq!(worker["queues"], serde_json::json!(["default"]));
+    // The daemon's own worker for the queue: 4 runs at once unless the settings say.
+    assert_eq!(worker["concurrency"], 4);
     assert_eq!(worker["run"], run["id"]);
     assert_eq!(seen["next"][0]["job"], "later");
     assert_eq!(seen["problems"], serde_json::json!([]));
     daemon.stop(PATIENCE);
 }
 
-#[test]
-fn check_exits_1_when_no_daemon_fires_the_schedule() {
-    let scratch = Scratch::new();
-    scratch.write("crontab.yaml", "jobs:\n  tick:\n    schedule: \"* * * * *\"\n    command: [\"true\"]\n  manual:\n    command: [\"true\"]\n");
-    let output = scratch
-        .cronq()
-        .args(["status", "--check"])
-        .output()
-        .unwrap();
+async fn queued_runs_show_when_they_should_start_and_end(backend: Backend) {
+    let setup = Setup::new(backend);
+    // Run by hand only; it sleeps as long as it is told. `allow`: several runs may be
+    // queued at once, and the worker's one slot runs them in turn.
+    setup.scratch.write(
+        "crontab.yaml",
+        "jobs:\n  nap:\n    command: [\"sleep\"]\n    allow_args: true\n    concurrency: allow\n",
+    );
+    // Stopped at the end: the long run gets a second, then is killed with it.
+    let mut worker = setup.start(
+        "worker",
+        &["--stop-grace", "1s", "worker", "--concurrency", "1"],
+    );
+    // A history: three short successful runs, one after the other.
+    for _ in 0..3 {
+        let output = setup.cronq(&["run", "nap", "--wait", "--", "0.3"]);
+        assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    }
+    // A long run, then three more queued behind it.
+    for seconds in ["30", "0.3", "0.3", "0.3"] {
+        let output = setup.cronq(&["run", "nap", "--", seconds]);
+        assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    }
+    let mut seen = serde_json::Value::Null;
+    eventually("the long run running, three queued", PATIENCE, || {
+        seen = setup.status_json();
+        let found = seen["running"].as_array().is_some_and(|r| r.len() == 1)
+            && seen["queued"].as_array().is_some_and(|q| q.len() == 3);
+        async move { found }
+    })
+    .await;
+    assert_eq!(seen["workers"][0]["concurrency"], 1);
+    let queued = seen["queued"].as_array().unwrap();
+    let (starts, ends): (Vec<f64>, Vec<f64>) = queued
+        .iter()
+        .map(|run| {
+            assert_eq!(run["eta_unknown"], serde_json::Value::Null, "{run}");
+            let starts_in = run["starts_in_s"].as_f64().expect("a start estimate");
+            let eta = run["eta_s"].as_f64().expect("an end estimate");
+            (starts_in, eta)
+        })
+        .unzip();
+    assert!(
+        starts[0] < starts[1] && starts[1] < starts[2],
+        "each run waits for the ones ahead of it: {starts:?}"
+    );
+    // One slot: each run starts when the one ahead of it is done, and takes the job's
+    // typical time (about 0.3 s, more on a busy machine).
+    for i in 0..2 {
+        assert!(
+            (starts[i + 1] - ends[i]).abs() < 0.01,
+            "{starts:?} {ends:?}"
+        );
+    }
+    assert!(ends[2] > starts[2], "{starts:?} {ends:?}");
+    worker.stop(PATIENCE);
+}
+
+async fn check_exits_1_when_no_daemon_fires_the_schedule(backend: Backend) {
+    let setup = Setup::new(backend);
+    setup.scratch.write("crontab.yaml", "jobs:\n  tick:\n    schedule: \"* * * * *\"\n    command: [\"true\"]\n  manual:\n    command: [\"true\"]\n");
+    let output = setup.cronq(&["status", "--check"]);
     let (stdout, _) = texts(&output);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stdout, "stalled: no daemon is running to fire job `tick`\n");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn check_is_quiet_and_0_while_the_daemon_fires() {
-    let scratch = Scratch::new();
-    scratch.write(
+async fn check_is_quiet_and_0_while_the_daemon_fires(backend: Backend) {
+    let setup = Setup::new(backend);
+    setup.scratch.write(
         "crontab.yaml",
         "jobs:\n  tick:\n    schedule: \"* * * * * *\"\n    command: [\"true\"]\n",
     );
-    let mut daemon = Process::start(scratch.path(), "daemon", &["daemon"]);
+    let mut daemon = setup.start("daemon", &["daemon"]);
     // Quiet once the daemon runs: it registers and fires every second.
     eventually("a quiet check", PATIENCE * 2, || async {
-        let output = scratch
-            .cronq()
-            .args(["status", "--check"])
-            .output()
-            .unwrap();
+        let output = setup.cronq(&["status", "--check"]);
         output.status.code() == Some(0) && output.stdout.is_empty()
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let output = scratch
-        .cronq()
-        .args(["status", "--check"])
-        .output()
-        .unwrap();
+    let output = setup.cronq(&["status", "--check"]);
     assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
     assert_eq!(texts(&output).0, "");
     daemon.stop(PATIENCE);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_job_whose_last_runs_failed_is_failing() {
-    let scratch = Scratch::new();
-    scratch.write(
+async fn a_job_whose_last_runs_failed_is_failing(backend: Backend) {
+    let setup = Setup::new(backend);
+    setup.scratch.write(
         "crontab.yaml",
         "jobs:\n  broken:\n    schedule: \"* * * * * *\"\n    command: [\"false\"]\n",
     );
-    let mut daemon = Process::start(scratch.path(), "daemon", &["daemon"]);
+    let mut daemon = setup.start("daemon", &["daemon"]);
     eventually("three failures", PATIENCE, || async {
-        let json = status_json(&scratch);
+        let json = setup.status_json();
         json["problems"]
             .as_array()
             .is_some_and(|p| p.iter().any(|p| p["kind"] == "failing"))
     })
     .await;
     daemon.stop(PATIENCE);
-    let output = scratch
-        .cronq()
-        .args(["status", "--check"])
-        .output()
-        .unwrap();
+    let output = setup.cronq(&["status", "--check"]);
     assert!(
         texts(&output)
             .0
@@ -139,21 +276,19 @@ async fn a_job_whose_last_runs_failed_is_failing() {
     );
 }
 
-#[test]
-fn the_human_output_has_every_section() {
-    let scratch = Scratch::new();
-    scratch.write(
+async fn the_human_output_has_every_section(backend: Backend) {
+    let setup = Setup::new(backend);
+    setup.scratch.write(
         "crontab.yaml",
         "jobs:\n  yearly:\n    schedule: \"0 0 1 1 *\"\n    command: [\"true\"]\n",
     );
-    let output = scratch.cronq().arg("status").output().unwrap();
-    let (stdout, _) = texts(&output);
-    let redacted: String = stdout
-        .lines()
-        .map(|line| match line.split_once("Z  ") {
-            Some((_, job)) if line.starts_with("20") => format!("[time]  {job}\n"),
-            _ => format!("{line}\n"),
-        })
-        .collect();
-    insta::assert_snapshot!(redacted);
+    // A run by hand, queued with no worker to take it.
+    let output = setup.cronq(&["run", "yearly"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    let output = setup.cronq(&["status"]);
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // Each section is a table of its own.
+    let redacted: Vec<String> = stdout.split("\n\n").map(redact_table).collect();
+    insta::assert_snapshot!("the_human_output_has_every_section", redacted.join("\n"));
 }

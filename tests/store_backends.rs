@@ -85,7 +85,8 @@ async fn a_version_1_database_is_migrated() {
     // version 1 kept it.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!(
-        "DROP TABLE daemons; DROP TABLE published; {VERSION_2_OUTPUTS} PRAGMA user_version = 1;"
+        "DROP TABLE daemons; DROP TABLE published; {VERSION_2_OUTPUTS} {VERSION_3_WORKERS} \
+         PRAGMA user_version = 1;"
     ))
     .unwrap();
     drop(conn);
@@ -102,7 +103,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 /// Output as versions 1 and 2 kept it, in place of version 3's tables.
@@ -115,6 +116,9 @@ const VERSION_2_OUTPUTS: &str = "
         total  INTEGER NOT NULL
     ) WITHOUT ROWID;
 ";
+
+/// Workers as versions 1 to 3 kept them, without their concurrency.
+const VERSION_3_WORKERS: &str = "ALTER TABLE workers DROP COLUMN concurrency;";
 
 /// A manual run of job `j`, queued and then reserved as a worker would.
 async fn reserved_run(store: &dyn Store) -> (Run, Lease) {
@@ -152,8 +156,10 @@ async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
     drop(store);
     // Back to version 2: one tail per run, its stream unknown; 15 of 25 bytes dropped.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(&format!("{VERSION_2_OUTPUTS} PRAGMA user_version = 2;"))
-        .unwrap();
+    conn.execute_batch(&format!(
+        "{VERSION_2_OUTPUTS} {VERSION_3_WORKERS} PRAGMA user_version = 2;"
+    ))
+    .unwrap();
     conn.execute(
         "INSERT INTO outputs (run_id, tail, total) VALUES (?1, ?2, 25)",
         rusqlite::params![run.id, b"kept tail\n".to_vec()],
@@ -189,7 +195,27 @@ async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_3_database_is_migrated_counting_its_workers_as_running_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cronq.db");
+    drop(SqliteStore::open(&path, 1024).unwrap());
+    // Back to version 3, with a worker registered as version 3 registered it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "{VERSION_3_WORKERS} PRAGMA user_version = 3; \
+         INSERT INTO workers (id, host, pid, queues, runs, last_seen, expires_at) \
+         VALUES ('w', 'h', 1, '[\"default\"]', '[]', 0, 9223372036854775807);"
+    ))
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    let workers = store.workers().await.unwrap();
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    assert_eq!(workers[0].concurrency, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -198,11 +224,11 @@ async fn a_database_newer_than_cronq_is_refused() {
     let path = dir.path().join("cronq.db");
     drop(SqliteStore::open(&path, 1024).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA user_version = 4;").unwrap();
+    conn.execute_batch("PRAGMA user_version = 5;").unwrap();
     drop(conn);
     let error = SqliteStore::open(&path, 1024).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
-    assert!(error.to_string().contains("schema version 4"), "{error}");
+    assert!(error.to_string().contains("schema version 5"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -42,8 +42,8 @@ pub fn exit(run: &Run) -> String {
     }
 }
 
-/// Running runs' time left (DESIGN §5), reading each job's past durations once however
-/// many of its runs are shown.
+/// Running runs' time left and jobs' typical durations (DESIGN §5), reading each job's
+/// past durations once however many of its runs are shown.
 #[derive(Default)]
 pub struct TimeLeftOf {
     past: HashMap<String, Vec<f64>>,
@@ -65,14 +65,24 @@ impl TimeLeftOf {
         if run.progress.is_some_and(|p| p > 0) {
             return Ok(Some(eta::time_left(elapsed_s, run.progress, &[])));
         }
-        if !self.past.contains_key(&run.job) {
-            let durations = store.durations(&run.job, eta::HISTORY_RUNS).await?;
-            self.past.insert(run.job.clone(), durations);
+        let past = self.past(store, &run.job).await?;
+        Ok(Some(eta::time_left(elapsed_s, run.progress, past)))
+    }
+
+    /// The median of the job's last successful durations; `None` without one.
+    pub async fn typical_s(
+        &mut self,
+        store: &dyn Store,
+        job: &str,
+    ) -> Result<Option<f64>, StoreError> {
+        Ok(eta::median(self.past(store, job).await?))
+    }
+
+    async fn past(&mut self, store: &dyn Store, job: &str) -> Result<&[f64], StoreError> {
+        if !self.past.contains_key(job) {
+            let durations = store.durations(job, eta::HISTORY_RUNS).await?;
+            self.past.insert(job.to_string(), durations);
         }
-        Ok(Some(eta::time_left(
-            elapsed_s,
-            run.progress,
-            &self.past[&run.job],
-        )))
+        Ok(&self.past[job])
     }
 }

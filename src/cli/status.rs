@@ -1,5 +1,5 @@
-//! `cronq status`: what runs now and how long it still needs, what is queued, the
-//! workers, the next fires, and the watchdog's problems (`--check`).
+//! `cronq status`: what runs now and how long it still needs, what is queued and when it
+//! should start, the workers, the next fires, and the watchdog's problems (`--check`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,10 +10,12 @@ use super::args::{SettingsArgs, StatusArgs};
 use super::runs::TimeLeftOf;
 use super::{CliError, Loaded, output};
 use crate::cron::Timing;
-use crate::eta::TimeLeft;
+use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
 use crate::schedule::{Job, parse_zone};
 use crate::settings::Settings;
-use crate::store::{HistoryFilter, PublishedSchedule, Run, RunStatus, Store};
+use crate::store::{
+    HistoryFilter, PublishedSchedule, QueuedRun, Run, RunStatus, Store, StoreError, WorkerInfo,
+};
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
 const FAILING_RUNS: usize = 3;
@@ -111,8 +113,8 @@ impl Timed {
 struct Report {
     now: DateTime<Utc>,
     running: Vec<(Run, TimeLeft)>,
-    queued: Vec<(Run, u64)>,
-    workers: Vec<(crate::store::WorkerInfo, bool)>,
+    queued: Vec<(Run, u64, QueuedEta)>,
+    workers: Vec<(WorkerInfo, bool)>,
     next: Vec<(String, DateTime<Utc>)>,
     problems: Vec<Problem>,
 }
@@ -139,15 +141,9 @@ async fn gather(
             .unwrap_or(TimeLeft::Unknown);
         running.push((run, left));
     }
-    let queued = store
-        .queued()
-        .await?
-        .into_iter()
-        .map(|q| (q.run, q.position))
-        .collect();
     // A worker that missed three heartbeats is stale; the store forgets it later.
     let stale_after = TimeDelta::from_std(settings.lease).unwrap_or(TimeDelta::MAX);
-    let workers = store
+    let workers: Vec<(WorkerInfo, bool)> = store
         .workers()
         .await?
         .into_iter()
@@ -155,6 +151,13 @@ async fn gather(
             let stale = now - w.last_seen > stale_after;
             (w, stale)
         })
+        .collect();
+    let queued = store.queued().await?;
+    let estimates = estimate_queued(store, &queued, &running, &workers, &mut left_of, now).await?;
+    let queued = queued
+        .into_iter()
+        .zip(estimates)
+        .map(|(q, estimate)| (q.run, q.position, estimate))
         .collect();
     let mut next: Vec<(String, DateTime<Utc>)> = timed
         .iter()
@@ -234,6 +237,61 @@ async fn gather(
     })
 }
 
+/// Each queued run's estimate (`eta::queue_eta`), queue by queue: the live workers that
+/// list a queue serve it with their concurrency, and the runs they are running hold
+/// those slots, whatever queue those runs came from.
+async fn estimate_queued(
+    store: &dyn Store,
+    queued: &[QueuedRun],
+    running: &[(Run, TimeLeft)],
+    workers: &[(WorkerInfo, bool)],
+    typical: &mut TimeLeftOf,
+    now: DateTime<Utc>,
+) -> Result<Vec<QueuedEta>, StoreError> {
+    // Each queue's runs, in the order the store listed them: the order reserve takes them.
+    let mut queues: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (index, q) in queued.iter().enumerate() {
+        match queues.iter_mut().find(|(name, _)| *name == q.run.queue) {
+            Some((_, indexes)) => indexes.push(index),
+            None => queues.push((&q.run.queue, vec![index])),
+        }
+    }
+    let mut estimates = vec![QueuedEta::Unknown(WhyUnknown::NoWorker); queued.len()];
+    for (queue, indexes) in queues {
+        let serving: Vec<&WorkerInfo> = workers
+            .iter()
+            .filter(|(w, stale)| !stale && w.queues.iter().any(|q| q == queue))
+            .map(|(w, _)| w)
+            .collect();
+        let slots = serving.iter().map(|w| w.concurrency as usize).sum();
+        let running_left: Vec<TimeLeft> = running
+            .iter()
+            .filter(|(run, _)| {
+                let worker = run.worker.as_deref();
+                serving.iter().any(|w| Some(w.id.as_str()) == worker)
+            })
+            .map(|(_, left)| *left)
+            .collect();
+        let mut waiting = Vec::with_capacity(indexes.len());
+        for &index in &indexes {
+            let run = &queued[index].run;
+            let due_in = run.not_before.map_or(TimeDelta::zero(), |at| at - now);
+            waiting.push(Waiting {
+                typical_s: typical.typical_s(store, &run.job).await?,
+                due_in_s: due_in.num_milliseconds() as f64 / 1000.0,
+            });
+        }
+        for (index, estimate) in
+            indexes
+                .into_iter()
+                .zip(eta::queue_eta(slots, &running_left, &waiting))
+        {
+            estimates[index] = estimate;
+        }
+    }
+    Ok(estimates)
+}
+
 /// A job is stalled when an instant it expected passed more than `grace` ago and was
 /// neither fired nor recorded as skipped: after its last fire, or at all when no daemon
 /// is running.
@@ -292,9 +350,16 @@ impl Report {
         let queued: Vec<Value> = self
             .queued
             .iter()
-            .map(|(run, position)| {
+            .map(|(run, position, estimate)| {
                 let mut value = output::run_json(run, self.now, None);
                 value["position"] = json!(position);
+                value["starts_in_s"] = json!(estimate.starts_in_s());
+                // The time left until it is done, as for a running run.
+                value["eta_s"] = json!(estimate.done_in_s());
+                value["eta_unknown"] = json!(estimate.why_unknown().map(|why| match why {
+                    WhyUnknown::NoWorker => "no_worker",
+                    WhyUnknown::NoHistory => "no_history",
+                }));
                 value
             })
             .collect();
@@ -304,6 +369,7 @@ impl Report {
             .map(|(w, stale)| {
                 json!({
                     "id": w.id, "host": w.host, "pid": w.pid, "queues": w.queues,
+                    "concurrency": w.concurrency,
                     "last_seen": output::instant(&w.last_seen), "run": w.runs.first(),
                     "runs": w.runs, "stale": stale,
                 })
@@ -361,17 +427,40 @@ impl Report {
         let rows: Vec<Vec<String>> = self
             .queued
             .iter()
-            .map(|(run, position)| {
+            .map(|(run, position, estimate)| {
+                // Why, once: under STARTS IN, or under DONE IN when only the end is unknown.
+                let why = match estimate.why_unknown() {
+                    Some(WhyUnknown::NoWorker) => "unknown (no worker)",
+                    _ => "unknown (no history)",
+                };
+                let (starts_in, done_in) = match (estimate.starts_in_s(), estimate.done_in_s()) {
+                    (Some(start), Some(done)) => (output::seconds(start), output::seconds(done)),
+                    (Some(start), None) => (output::seconds(start), why.into()),
+                    (None, _) => (why.into(), "unknown".into()),
+                };
                 vec![
                     run.queue.clone(),
                     position.to_string(),
                     run.job.clone(),
                     run.id.clone(),
                     output::clock(&run.queued_at),
+                    starts_in,
+                    done_in,
                 ]
             })
             .collect();
-        section(&["QUEUE", "POS", "JOB", "RUN", "QUEUED"], &rows);
+        section(
+            &[
+                "QUEUE",
+                "POS",
+                "JOB",
+                "RUN",
+                "QUEUED",
+                "STARTS IN",
+                "DONE IN",
+            ],
+            &rows,
+        );
 
         println!("\nWORKERS");
         let rows: Vec<Vec<String>> = self

@@ -201,6 +201,8 @@ pub struct WorkerInfo {
     pub host: String,
     pub pid: u32,
     pub queues: Vec<String>,
+    /// How many runs it executes at once, from all its queues.
+    pub concurrency: u32,
     /// The runs it is executing now.
     pub runs: Vec<RunId>,
     /// Set by the store at each heartbeat.

@@ -256,6 +256,7 @@ async fn keep_registered(shared: Arc<Shared>, stop: CancellationToken) {
             host: config.host.clone(),
             pid: std::process::id(),
             queues: config.queues.clone(),
+            concurrency: u32::try_from(config.concurrency).unwrap_or(u32::MAX),
             runs: shared
                 .runs
                 .lock()

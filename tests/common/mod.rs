@@ -72,3 +72,78 @@ pub fn redact_instants(text: &str) -> String {
         })
         .collect()
 }
+
+/// The host name the daemon's workers record.
+pub fn host() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A table with each id, host, clock time and duration replaced by a placeholder, and
+/// realigned, so a snapshot shows the columns as a user sees them.
+pub fn redact_table(text: &str) -> String {
+    let host = host();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .map(|line| {
+            line.split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(|cell| match cell {
+                    _ if is_ulid(cell) => "[id]".to_string(),
+                    _ if is_clock(cell) => "[time]".to_string(),
+                    _ if is_duration(cell) => "[duration]".to_string(),
+                    _ if cell == host => "[host]".to_string(),
+                    _ => cell.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let mut widths = Vec::new();
+    for row in &rows {
+        widths.resize(widths.len().max(row.len()), 0);
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// 26 characters of Crockford's base32, as a ULID is written.
+fn is_ulid(text: &str) -> bool {
+    text.len() == 26
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c)))
+}
+
+/// `2026-01-01 12:00:00Z`, as `output::clock` writes an instant.
+fn is_clock(text: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%SZ").is_ok()
+}
+
+/// `0.4s`, `12s`, `3m 05s` or `2h 03m`, as `output::seconds` writes a duration.
+fn is_duration(text: &str) -> bool {
+    let number = |part: &str, unit: char| {
+        part.strip_suffix(unit)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    match text.split_once(' ') {
+        None => number(text, 's'),
+        Some((big, small)) => {
+            (number(big, 'm') && number(small, 's')) || (number(big, 'h') && number(small, 'm'))
+        }
+    }
+}

@@ -14,6 +14,7 @@ fn info(id: &str, queues: &[&str], runs: &[&str]) -> WorkerInfo {
         host: format!("{id}.example"),
         pid: 4242,
         queues: queues.iter().map(|q| q.to_string()).collect(),
+        concurrency: 3,
         runs: runs.iter().map(|r| r.to_string()).collect(),
         // The store sets it; what the caller passes is ignored.
         last_seen: DateTime::UNIX_EPOCH,

@@ -315,6 +315,7 @@ pub(super) fn worker_json(worker: &WorkerInfo, now_ms: i64) -> String {
         "host": worker.host,
         "pid": worker.pid,
         "queues": worker.queues,
+        "concurrency": worker.concurrency,
         "runs": worker.runs,
         "last_seen": now_ms,
     })
@@ -346,6 +347,14 @@ fn parse_worker(json: &str) -> Result<WorkerInfo> {
             .and_then(|p| u32::try_from(p).ok())
             .ok_or_else(corrupt)?,
         queues: list("queues")?,
+        // Registered by a cronq from before the field: assume the least.
+        concurrency: match &value["concurrency"] {
+            serde_json::Value::Null => 1,
+            n => n
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(corrupt)?,
+        },
         runs: list("runs")?,
         last_seen,
     })

@@ -508,8 +508,9 @@ impl Store for SqliteStore {
         self.write(move |tx, _| {
             let now = ms(Utc::now());
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO workers (id, host, pid, queues, runs, last_seen, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO workers \
+                 (id, host, pid, queues, runs, last_seen, expires_at, concurrency) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 worker.id,
@@ -519,6 +520,7 @@ impl Store for SqliteStore {
                 serde_json::to_string(&worker.runs).expect("strings serialize"),
                 now,
                 now + duration_ms(ttl),
+                worker.concurrency,
             ])?;
             Ok(())
         })
@@ -528,7 +530,7 @@ impl Store for SqliteStore {
     async fn workers(&self) -> Result<Vec<WorkerInfo>> {
         self.call(|conn, _| {
             let mut statement = conn.prepare_cached(
-                "SELECT id, host, pid, queues, runs, last_seen FROM workers \
+                "SELECT id, host, pid, queues, runs, last_seen, concurrency FROM workers \
                  WHERE expires_at > ?1 ORDER BY host, id",
             )?;
             let workers = statement
@@ -538,6 +540,7 @@ impl Store for SqliteStore {
                         host: row.get(1)?,
                         pid: row.get(2)?,
                         queues: json_column(row, 3)?,
+                        concurrency: row.get(6)?,
                         runs: json_column(row, 4)?,
                         last_seen: from_ms(row.get(5)?)?,
                     })

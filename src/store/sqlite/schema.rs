@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::{Result, StoreError};
 
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1; a new file gets it, then each later version in turn. The partial index
 /// `runs_ready` lets a reserve read the head of one queue without sorting the queue.
@@ -113,8 +113,14 @@ INSERT INTO output_totals (run_id, total) SELECT run_id, total FROM outputs;
 DROP TABLE outputs;
 ";
 
+/// Version 4: each worker's concurrency, for the estimate of a queued run. A worker
+/// that registered before it counts as running one run at a time.
+const VERSION_4: &str = "
+ALTER TABLE workers ADD COLUMN concurrency INTEGER NOT NULL DEFAULT 1;
+";
+
 /// Each version's changes; a file at version N gets the ones after the Nth.
-const VERSIONS: [&str; SCHEMA_VERSION as usize] = [VERSION_1, VERSION_2, VERSION_3];
+const VERSIONS: [&str; SCHEMA_VERSION as usize] = [VERSION_1, VERSION_2, VERSION_3, VERSION_4];
 
 /// A database newer than this cronq is refused rather than misread.
 pub(super) fn refuse_newer(version: i64) -> Result<()> {
