@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::both_stores::{Backend, Setup};
 use common::daemon::{Process, eventually};
-use common::redis_server::RedisServer;
 use common::{Scratch, redact_instants, redact_table, texts};
 use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
@@ -64,52 +63,7 @@ const RUN_FIELDS: [&str; 20] = [
     "reason",
 ];
 
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Redis,
-}
-
-/// A scratch directory and the store its commands use.
-struct Setup {
-    scratch: Scratch,
-    /// The server and this test's key prefix, for the Redis backend.
-    redis: Option<(Arc<RedisServer>, String)>,
-}
-
 impl Setup {
-    fn new(backend: Backend) -> Setup {
-        let redis = match backend {
-            Backend::Sqlite => None,
-            Backend::Redis => {
-                let server = RedisServer::shared();
-                let prefix = server.unique_prefix();
-                Some((server, prefix))
-            }
-        };
-        Setup {
-            scratch: Scratch::new(),
-            redis,
-        }
-    }
-
-    fn dir(&self) -> &Path {
-        self.scratch.path()
-    }
-
-    /// `--store URL --redis-prefix P` for Redis; nothing for the default SQLite file.
-    fn store_args(&self) -> Vec<String> {
-        match &self.redis {
-            None => Vec::new(),
-            Some((server, prefix)) => vec![
-                "--store".into(),
-                server.url(),
-                "--redis-prefix".into(),
-                prefix.clone(),
-            ],
-        }
-    }
-
     /// `cronq ARGS` on this setup's store; its exit code, stdout and stderr.
     fn cronq(&self, args: &[&str]) -> (i32, String, String) {
         let output = self
@@ -185,30 +139,7 @@ fn of<'a>(runs: &'a [Run], job: &str) -> &'a Run {
     run
 }
 
-/// Instantiates each test, a function of the [`Backend`], for both stores: in modules
-/// `sqlite` and `redis`.
-macro_rules! both_stores {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Backend::Redis).await;
-                }
-            )*
-        }
-    };
-}
-
-both_stores! {
+crate::both_stores! {
     history_lists_the_runs_newest_first_and_filters_them,
     show_and_logs_print_a_runs_fields_and_exact_output,
     logs_follow_prints_output_as_it_comes_and_ends_with_the_run,

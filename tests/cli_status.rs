@@ -4,57 +4,15 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::both_stores::{Backend, Setup};
 use common::daemon::{Process, eventually};
-use common::redis_server::RedisServer;
-use common::{Scratch, redact_table, texts};
+use common::{redact_table, texts};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Redis,
-}
-
-/// A scratch directory and the store its commands use.
-struct Setup {
-    scratch: Scratch,
-    /// The server and this test's key prefix, for the Redis backend.
-    redis: Option<(Arc<RedisServer>, String)>,
-}
-
 impl Setup {
-    fn new(backend: Backend) -> Setup {
-        let redis = match backend {
-            Backend::Sqlite => None,
-            Backend::Redis => {
-                let server = RedisServer::shared();
-                let prefix = server.unique_prefix();
-                Some((server, prefix))
-            }
-        };
-        Setup {
-            scratch: Scratch::new(),
-            redis,
-        }
-    }
-
-    /// `--store URL --redis-prefix P` for Redis; nothing for the default SQLite file.
-    fn store_args(&self) -> Vec<String> {
-        match &self.redis {
-            None => Vec::new(),
-            Some((server, prefix)) => vec![
-                "--store".into(),
-                server.url(),
-                "--redis-prefix".into(),
-                prefix.clone(),
-            ],
-        }
-    }
-
     /// `cronq STORE ARGS`: the store first, since `run` takes what follows `--` as the
     /// job's arguments.
     fn cronq(&self, args: &[&str]) -> std::process::Output {
@@ -81,30 +39,7 @@ impl Setup {
     }
 }
 
-/// Instantiates each test, a function of the [`Backend`], for both stores: in modules
-/// `sqlite` and `redis`.
-macro_rules! both_stores {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Backend::Redis).await;
-                }
-            )*
-        }
-    };
-}
-
-both_stores! {
+crate::both_stores! {
     a_running_job_shows_its_progress_and_time_left,
     queued_runs_show_when_they_should_start_and_end,
     check_exits_1_when_no_daemon_fires_the_schedule,
