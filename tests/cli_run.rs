@@ -58,9 +58,6 @@ struct Setup {
     /// `--store URL --redis-prefix P` for Redis; none for the default SQLite file.
     flags: Vec<String>,
     store: Arc<dyn Store>,
-    /// For a job that runs `cronq progress`: the worker passes on the store's URL, not
-    /// the Redis prefix given to the daemon as a flag.
-    job_env: String,
     _redis: Option<Arc<RedisServer>>,
 }
 
@@ -72,7 +69,6 @@ impl Setup {
             scratch,
             flags: Vec::new(),
             store: Arc::new(store),
-            job_env: String::new(),
             _redis: None,
         };
         setup.write_schedule("");
@@ -94,7 +90,6 @@ impl Setup {
                 prefix.clone(),
             ],
             store: Arc::new(store),
-            job_env: format!("    env: {{CRONQ_REDIS_PREFIX: \"{prefix}\"}}\n"),
             _redis: Some(server),
         };
         setup.write_schedule("");
@@ -107,11 +102,11 @@ impl Setup {
             .write("crontab.yaml", &format!("jobs:{JOBS}{more}"));
     }
 
-    /// A job that reports progress from inside, then sleeps.
+    /// A job that reports progress from inside, then sleeps. The worker passes it the
+    /// store's address and Redis prefix.
     fn add_progress_job(&self) {
         self.write_schedule(&format!(
-            "  reporter:\n    command: \"{CRONQ} progress 120 bad; echo code=$?; {CRONQ} progress 40 copying; sleep 30\"\n{}",
-            self.job_env
+            "  reporter:\n    command: \"{CRONQ} progress 120 bad; echo code=$?; {CRONQ} progress 40 copying; sleep 30\"\n"
         ));
     }
 
