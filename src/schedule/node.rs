@@ -446,6 +446,39 @@ mod tests {
     }
 
     #[test]
+    fn streaming_hands_out_the_streamed_entries_one_by_one_in_file_order() {
+        let mut pieces = Vec::new();
+        let text = "a: 1\njobs:\n  x: {k: 2}\n  y: 3\nb: [4]\n";
+        let whole = parse_streaming(text, "jobs", &mut |piece| pieces.push(piece)).unwrap();
+        assert_eq!(whole, None, "a mapping is never returned whole");
+        let names: Vec<String> = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Top(key, node) => format!("top {} {:?}", key.name, node.value),
+                Piece::Entry(key, node) => format!("entry {} at {}", key.name, node.at.line),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "top a Int(1)",
+                "entry x at 3",
+                "entry y at 4",
+                "top jobs Map([])",
+                "top b Seq([Node { at: Position { line: 5, column: 5 }, value: Int(4) }])",
+            ]
+        );
+        let whole = parse_streaming("- 1\n", "jobs", &mut |_| panic!("no pieces")).unwrap();
+        assert!(matches!(
+            whole,
+            Some(Node {
+                value: Value::Seq(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn a_syntax_error_has_a_position_and_a_message() {
         let error = parse("jobs:\n  a: [1, 2\n").unwrap_err();
         assert!(error.at.line >= 2, "{error:?}");
