@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use redis::Value;
 
-use super::record::Record;
+use super::record::{Record, reply};
 use super::{RedisStore, now_ms, time};
 use crate::store::{
     Chunk, DaemonInfo, HistoryFilter, Output, QueuedRun, Result, Run, RunStatus, StoreError,
@@ -45,36 +45,35 @@ impl RedisStore {
     }
 
     pub(super) async fn read_output(&self, id: &str, from: u64) -> Result<Output> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("HGETALL")
-            .arg(self.key(&format!("run:{id}")))
-            .cmd("LRANGE")
-            .arg(self.key(&format!("output:{id}")))
-            .arg(0)
-            .arg(-1)
-            .cmd("GET")
-            .arg(self.key(&format!("out:{id}")));
-        let (run, tagged, before_streams): (Value, Vec<Vec<u8>>, Option<Vec<u8>>) =
-            self.connection.pipeline(&pipe).await?;
-        if matches!(&run, Value::Array(items) if items.is_empty())
-            || matches!(&run, Value::Map(items) if items.is_empty())
-        {
-            return Err(StoreError::NotFound(id.to_owned()));
-        }
-        let end = Record::from_value(run)?.output_total()?;
-        let mut pieces = tagged
-            .into_iter()
-            .map(|chunk| untag(id, chunk))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(bytes) = before_streams.filter(|_| pieces.is_empty()) {
+        let mut call = self.invocation(&self.scripts.read_output, now_ms());
+        call.arg(id).arg(from);
+        let mut items = reply(self.connection.script(&call).await?, id)?.into_iter();
+        let end = match items.next() {
+            Some(Value::Int(total)) => total as u64,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "run {id} has an output total of {other:?}"
+                )));
+            }
+        };
+        let pieces = match items.as_slice() {
             // Written before output kept its streams: which one is unknown.
-            pieces.push(Chunk::new(Stream::Stdout, bytes));
-        }
-        let kept: u64 = pieces.iter().map(|chunk| chunk.bytes.len() as u64).sum();
+            [Value::Nil, Value::BulkString(bytes)] => {
+                vec![Chunk::new(Stream::Stdout, bytes.clone())]
+            }
+            _ => items
+                .map(|item| match item {
+                    Value::BulkString(tagged) => untag(id, tagged),
+                    other => Err(StoreError::Corrupt(format!(
+                        "run {id} has an output chunk of {other:?}"
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+        let held: u64 = pieces.iter().map(|chunk| chunk.bytes.len() as u64).sum();
         Ok(Output::from_tail(
             pieces,
-            end.saturating_sub(kept),
+            end.saturating_sub(held),
             end,
             from,
         ))

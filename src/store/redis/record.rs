@@ -216,11 +216,6 @@ impl Record {
     pub fn seq(&self) -> Result<u64> {
         self.number("seq")?.ok_or_else(|| self.corrupt("seq"))
     }
-
-    /// Bytes of output the run has written, in all.
-    pub fn output_total(&self) -> Result<u64> {
-        Ok(self.number("out_total")?.unwrap_or(0))
-    }
 }
 
 /// A run from a script's or HGETALL's reply.
