@@ -10,7 +10,7 @@
 //! - a worker draining 5,000 `/bin/true` runs, next to a baseline measured in the same
 //!   run: `std::process::Command` spawning `/bin/true` as many times from one thread and
 //!   from 8 (the worker's concurrency), with the CPU per run of this process and of its
-//!   children.
+//!   children, and for Redis that of redis-server, which shares the machine.
 //!
 //! Run with `cargo bench --bench daemon` (about 75 s). Sizes: `CRONQ_BENCH_JOBS`
 //! (100,000), `CRONQ_BENCH_IDLE_S` (10), `CRONQ_BENCH_FIRE_JOBS` (10,000),
@@ -613,7 +613,7 @@ fn drain_section(
     );
     let mut drains = vec![(Backend::Sqlite, 8), (Backend::Sqlite, 16)];
     if backends.contains(&Backend::Redis) {
-        drains.push((Backend::Redis, 8));
+        drains.extend([(Backend::Redis, 8), (Backend::Redis, 16)]);
     }
     let mut notes = Vec::new();
     for (backend, concurrency) in drains {
@@ -647,6 +647,8 @@ struct Drained {
     held: f64,
     runs: usize,
     calls: BTreeMap<&'static str, Tally>,
+    /// The CPU redis-server took during the drain (Redis only): it shares the machine.
+    server_cpu: Option<Duration>,
 }
 
 impl Drained {
@@ -656,8 +658,8 @@ impl Drained {
                 .get(name)
                 .map_or(0.0, |t| t.busy.as_secs_f64() * 1e6 / self.runs as f64)
         };
-        format!(
-            "  {} c={concurrency}: {} of {} succeeded; a run took {:.2} ms from started_at to finished_at on average; enqueued beforehand at {:.0}/s; time in the store per run (waits for its turn included): reserve {:.0} µs, finish {:.0} µs; store calls: {}",
+        let notes = format!(
+            "  {} c={concurrency}: {} of {} succeeded; a run took {:.2} ms from started_at to finished_at on average; enqueued beforehand at {:.0}/s; time in the store per run (waits for its turn included): reserve {:.0} µs, finish {:.0} µs, finish_and_reserve {:.0} µs; store calls: {}",
             backend.name(),
             self.succeeded,
             self.runs,
@@ -665,8 +667,16 @@ impl Drained {
             self.enqueue_rate,
             per_run("reserve"),
             per_run("finish"),
+            per_run("finish_and_reserve"),
             describe(&self.calls),
-        )
+        );
+        match self.server_cpu {
+            Some(cpu) => format!(
+                "{notes}; redis-server CPU per run {:.0} µs",
+                cpu.as_secs_f64() * 1e6 / self.runs as f64
+            ),
+            None => notes,
+        }
     }
 }
 
@@ -721,6 +731,7 @@ async fn drain(stores: &Stores, backend: Backend, runs: usize, concurrency: usiz
         redis_prefix: "{cronq}:".into(),
         state_dir: stores.dir.join("state"),
     };
+    let server_cpu = stores.server_cpu(backend).await;
     let cpu = cpu_time();
     let start = Instant::now();
     let worker = tokio::spawn(worker::run(
@@ -729,9 +740,13 @@ async fn drain(stores: &Stores, backend: Backend, runs: usize, concurrency: usiz
         config,
         stop.clone(),
     ));
-    wait_until("the drain", || probe.tally("finish").calls >= runs as u64).await;
-    let end = probe.tally("finish").last.expect("a finish");
+    wait_until("the drain", || probe.finished().calls >= runs as u64).await;
+    let end = probe.finished().last.expect("a finish");
     let after = cpu_time();
+    let server_cpu = match (server_cpu, stores.server_cpu(backend).await) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
     let calls = since(&probe.tallies(), &before);
     stop.cancel();
     worker.await.expect("the worker task").expect("the worker");
@@ -756,6 +771,7 @@ async fn drain(stores: &Stores, backend: Backend, runs: usize, concurrency: usiz
         enqueue_rate,
         runs,
         calls,
+        server_cpu,
     }
 }
 
@@ -802,6 +818,28 @@ impl Stores {
         };
         let probe = Arc::new(Probe::new(inner));
         (Arc::clone(&probe) as Arc<dyn Store>, probe)
+    }
+
+    /// The CPU redis-server has used so far (user plus system, from `INFO cpu`); `None`
+    /// for SQLite.
+    async fn server_cpu(&self, backend: Backend) -> Option<Duration> {
+        if backend != Backend::Redis {
+            return None;
+        }
+        let client = redis::Client::open(self.redis_url.as_deref()?).ok()?;
+        let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+        let info: String = redis::cmd("INFO")
+            .arg("cpu")
+            .query_async(&mut connection)
+            .await
+            .ok()?;
+        let seconds = info
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(name, _)| *name == "used_cpu_sys" || *name == "used_cpu_user")
+            .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
+            .sum::<f64>();
+        Some(Duration::from_secs_f64(seconds))
     }
 
     fn url(&self, backend: Backend) -> String {
@@ -866,6 +904,17 @@ impl Probe {
     fn tally(&self, name: &str) -> Tally {
         let tallies = self.tallies.lock().expect("tallies");
         tallies.get(name).copied().unwrap_or_default()
+    }
+
+    /// The runs whose end was recorded: by `finish`, or by `finish_and_reserve`, which
+    /// also takes the next run.
+    fn finished(&self) -> Tally {
+        let (alone, chained) = (self.tally("finish"), self.tally("finish_and_reserve"));
+        Tally {
+            calls: alone.calls + chained.calls,
+            busy: alone.busy + chained.busy,
+            last: alone.last.max(chained.last),
+        }
     }
 
     fn tallies(&self) -> BTreeMap<&'static str, Tally> {
@@ -933,6 +982,21 @@ impl Store for Probe {
     ) -> StoreResult<Finished> {
         let call = self.inner.finish(lease, outcome, retry_in);
         self.timed("finish", call).await
+    }
+
+    async fn finish_and_reserve(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        retry_in: Duration,
+        queues: &[String],
+        worker: &WorkerRef,
+        lease_for: Duration,
+    ) -> StoreResult<(Finished, Option<(Run, Lease)>)> {
+        let call = self
+            .inner
+            .finish_and_reserve(lease, outcome, retry_in, queues, worker, lease_for);
+        self.timed("finish_and_reserve", call).await
     }
 
     async fn cancel(&self, id: &str) -> StoreResult<Cancelled> {

@@ -16,6 +16,8 @@ mod common;
 mod cancel;
 #[path = "store_conformance/finish.rs"]
 mod finish;
+#[path = "store_conformance/finish_and_reserve.rs"]
+mod finish_and_reserve;
 #[path = "store_conformance/fire.rs"]
 mod fire;
 #[path = "store_conformance/fixture.rs"]
@@ -82,6 +84,11 @@ conformance! {
     finish::a_skipped_outcome_is_recorded_and_never_retried,
     finish::a_second_finish_is_refused,
     finish::a_replayed_finish_is_refused,
+    finish_and_reserve::finish_and_reserve_records_the_end_and_takes_the_next_run,
+    finish_and_reserve::finish_and_reserve_takes_none_when_nothing_is_ready,
+    finish_and_reserve::a_refused_finish_and_reserve_changes_nothing,
+    finish_and_reserve::finish_and_reserve_queues_the_retry_and_passes_the_lock_on,
+    finish_and_reserve::concurrent_ends_stand_apart_when_one_is_refused,
     leases::extend_pushes_back_the_expiry,
     leases::an_ack_with_a_made_up_token_is_refused,
     leases::an_ack_after_the_run_was_reaped_and_retried_is_refused,

@@ -310,6 +310,50 @@ async fn a_stop_lets_a_short_job_finish() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stop_takes_no_next_run_when_the_running_one_ends() {
+    let yaml = "jobs:\n  short:\n    command: 'sleep 0.5'\n    concurrency: allow\n";
+    let mut worker = Worker::start(yaml, 1, Duration::from_secs(5));
+    let first = worker.enqueue("short", &[], &[]).await;
+    let second = worker.enqueue("short", &[], &[]).await;
+    worker
+        .wait_for(&first.id, "running", |run| run.status == RunStatus::Running)
+        .await;
+    worker.stop().await;
+    let first = worker.store.run(&first.id).await.unwrap();
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:#?}");
+    let second = worker.store.run(&second.id).await.unwrap();
+    assert_eq!(second.status, RunStatus::Queued, "{second:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_slot_runs_the_queued_runs_one_after_another() {
+    let yaml = "jobs:\n  quick:\n    command: [\"true\"]\n    concurrency: allow\n";
+    let mut worker = Worker::start(yaml, 1, Duration::from_secs(5));
+    let mut queued = Vec::new();
+    for _ in 0..5 {
+        queued.push(worker.enqueue("quick", &[], &[]).await);
+    }
+    for run in &queued {
+        worker
+            .wait_for(&run.id, "succeeded", |run| {
+                run.status == RunStatus::Succeeded
+            })
+            .await;
+    }
+    let mut runs = Vec::new();
+    for run in &queued {
+        runs.push(worker.store.run(&run.id).await.unwrap());
+    }
+    for pair in runs.windows(2) {
+        assert!(
+            pair[0].finished_at <= pair[1].started_at,
+            "one at a time, in order: {pair:#?}"
+        );
+    }
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stop_kills_a_job_that_outlasts_the_grace() {
     let yaml = "jobs:\n  endless:\n    command: [sleep, '30']\n";
     let mut worker = Worker::start(yaml, 1, Duration::from_millis(300));

@@ -7,9 +7,10 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::schedule::fnv1a;
-use crate::store::{Finished, Lease, Outcome, Run, RunStatus, Store, StoreError};
+use crate::store::{Finished, Lease, Outcome, Run, RunStatus, Store, StoreError, WorkerRef};
 
 /// The delay before the second attempt; it doubles with each attempt after that...
 const FIRST_RETRY: Duration = Duration::from_secs(10);
@@ -71,21 +72,52 @@ pub fn retry_in(run: &Run) -> Duration {
     base + base.mul_f64(0.2 * jitter_permille as f64 / 1000.0)
 }
 
-/// Records the outcome. A store that fails is tried again while the lease lasts; `None`
-/// when the outcome could not be recorded (the lease is gone: the run may run again).
+/// Where a run's slot takes its next run from, in the store step that records the end
+/// of its last one (`Store::finish_and_reserve`): one step per run instead of two.
+pub struct NextRun<'a> {
+    pub queues: &'a [String],
+    pub worker: &'a WorkerRef,
+    pub lease_for: Duration,
+    /// A stopping worker takes no new run.
+    pub stop: &'a CancellationToken,
+}
+
+/// Records the outcome, and takes the next run with it when `next` is given and the
+/// worker is not stopping. A store that fails is tried again while the lease lasts;
+/// `None` when the outcome could not be recorded (the lease is gone: the run may run
+/// again).
 pub async fn record(
     store: &dyn Store,
     lease: &Lease,
     outcome: Outcome,
     retry_in: Duration,
-) -> Option<Finished> {
+    next: Option<&NextRun<'_>>,
+) -> Option<(Finished, Option<(Run, Lease)>)> {
     let expires_in = (lease.expires_at - chrono::Utc::now())
         .to_std()
         .unwrap_or_default();
     let deadline = Instant::now() + expires_in;
     loop {
-        match store.finish(lease, outcome.clone(), retry_in).await {
-            Ok(finished) => return Some(finished),
+        let recorded = match next.filter(|next| !next.stop.is_cancelled()) {
+            Some(next) => {
+                store
+                    .finish_and_reserve(
+                        lease,
+                        outcome.clone(),
+                        retry_in,
+                        next.queues,
+                        next.worker,
+                        next.lease_for,
+                    )
+                    .await
+            }
+            None => store
+                .finish(lease, outcome.clone(), retry_in)
+                .await
+                .map(|finished| (finished, None)),
+        };
+        match recorded {
+            Ok(recorded) => return Some(recorded),
             Err(error @ (StoreError::Unreachable { .. } | StoreError::Failed(_)))
                 if Instant::now() + FINISH_PAUSE < deadline =>
             {

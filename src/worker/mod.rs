@@ -1,8 +1,10 @@
 //! The worker: takes runs from its queues and executes each as a child process of its
 //! own copy of the schedule, with a lease, a timeout, output capture and retries.
 //!
-//! This file is the reserve loop, the registry heartbeat and the drain on stop. One
-//! run's life is in `supervise.rs`; starting the child in `spawn.rs`; the file lock of
+//! This file is the reserve loop, the slots, the registry heartbeat and the drain on
+//! stop. A slot that the loop filled keeps itself filled while runs are ready: the store
+//! step that records a run's end also takes the next run (`finish.rs`). One run's life
+//! is in `supervise.rs`; starting the child in `spawn.rs`; the file lock of
 //! `lock: host` in `host_lock.rs`; its output in `output.rs`; signals to its process
 //! group in `kill.rs`; its outcome, retry and `on_failure` in `finish.rs` and
 //! `on_failure.rs`. The worker knows the [`Store`] trait, never a backend, and it never
@@ -23,13 +25,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use self::finish::NextRun;
 use crate::schedule::Schedule;
-use crate::store::{RunId, Store, StoreError, WorkerInfo, WorkerRef};
+use crate::store::{Lease, Run, RunId, Store, StoreError, WorkerInfo, WorkerRef};
 
 /// Who a worker is and what it takes.
 #[derive(Clone, Debug)]
@@ -66,6 +69,8 @@ const WARN_EVERY: Duration = Duration::from_secs(30);
 struct Shared {
     store: Arc<dyn Store>,
     config: WorkerConfig,
+    /// Who reserves, as written onto each run.
+    worker: WorkerRef,
     /// The runs executing now, for the registry.
     runs: Mutex<BTreeSet<RunId>>,
     /// Raised when `runs` changes, so the registry shows a run as it starts and ends.
@@ -98,9 +103,14 @@ pub async fn run(
         ));
     }
     become_subreaper();
+    let worker = WorkerRef {
+        id: config.id.clone(),
+        host: config.host.clone(),
+    };
     let shared = Arc::new(Shared {
         store,
         config,
+        worker,
         runs: Mutex::new(BTreeSet::new()),
         runs_changed: tokio::sync::Notify::new(),
     });
@@ -140,10 +150,6 @@ async fn reserve_loop(
     runs: &mut JoinSet<()>,
 ) -> Result<(), StoreError> {
     let config = &shared.config;
-    let me = WorkerRef {
-        id: config.id.clone(),
-        host: config.host.clone(),
-    };
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let mut backoff = Backoff::new();
     let mut warning = Throttle::new(WARN_EVERY);
@@ -164,30 +170,19 @@ async fn reserve_loop(
         // nobody would then execute. It returns within RESERVE_WAIT.
         let reserved = shared
             .store
-            .reserve(&config.queues, &me, config.lease, RESERVE_WAIT)
+            .reserve(&config.queues, &shared.worker, config.lease, RESERVE_WAIT)
             .await;
         match reserved {
-            Ok(Some((run, lease))) => {
+            Ok(Some(reserved)) => {
                 backoff.reset();
-                shared
-                    .runs
-                    .lock()
-                    .expect("the runs set is never poisoned")
-                    .insert(run.id.clone());
-                shared.runs_changed.notify_one();
-                let job_schedule = schedule.borrow().clone();
-                let (shared, kill) = (shared.clone(), kill.clone());
-                runs.spawn(async move {
-                    let id = run.id.clone();
-                    supervise::execute(&shared, &job_schedule, run, lease, &kill).await;
-                    shared
-                        .runs
-                        .lock()
-                        .expect("the runs set is never poisoned")
-                        .remove(&id);
-                    shared.runs_changed.notify_one();
-                    drop(slot);
-                });
+                let slot = Slot {
+                    shared: shared.clone(),
+                    schedule: schedule.clone(),
+                    kill: kill.clone(),
+                    stop: stop.clone(),
+                    _permit: slot,
+                };
+                runs.spawn(slot.execute(reserved));
             }
             Ok(None) => backoff.reset(),
             Err(error @ StoreError::Invalid(_)) => return Err(error),
@@ -207,6 +202,47 @@ async fn reserve_loop(
                 }
             }
         }
+    }
+}
+
+/// One of the worker's `concurrency` slots, taken by a reserved run.
+struct Slot {
+    shared: Arc<Shared>,
+    schedule: watch::Receiver<Arc<Schedule>>,
+    kill: CancellationToken,
+    stop: CancellationToken,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    /// Executes the reserved run, then each run that the end of the one before took in
+    /// the same store step; the slot is free again once a run's end took none.
+    async fn execute(self, reserved: (Run, Lease)) {
+        let shared = &self.shared;
+        let next = NextRun {
+            queues: &shared.config.queues,
+            worker: &shared.worker,
+            lease_for: shared.config.lease,
+            stop: &self.stop,
+        };
+        let mut reserved = Some(reserved);
+        while let Some((run, lease)) = reserved.take() {
+            let id = run.id.clone();
+            shared.track(|runs| runs.insert(id.clone()));
+            // Each run uses the schedule current when it starts.
+            let job_schedule = self.schedule.borrow().clone();
+            reserved =
+                supervise::execute(shared, &job_schedule, run, lease, &self.kill, &next).await;
+            shared.track(|runs| runs.remove(&id));
+        }
+    }
+}
+
+impl Shared {
+    /// Changes the set of runs executing now, and tells the registry.
+    fn track(&self, change: impl FnOnce(&mut BTreeSet<RunId>) -> bool) {
+        change(&mut self.runs.lock().expect("the runs set is never poisoned"));
+        self.runs_changed.notify_one();
     }
 }
 

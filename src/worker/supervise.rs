@@ -16,7 +16,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use super::finish;
+use super::finish::{self, NextRun};
 use super::host_lock::HostLock;
 use super::kill::Group;
 use super::on_failure;
@@ -47,14 +47,16 @@ enum Stop {
 }
 
 /// Executes one reserved run to its end in the store. `schedule` is the worker's copy
-/// at the run's start; `kill` is the worker's stop, after the stop grace.
+/// at the run's start; `kill` is the worker's stop, after the stop grace. Returns the
+/// next run, when the step that recorded the end took one from `next`.
 pub(super) async fn execute(
     shared: &Shared,
     schedule: &Schedule,
     run: Run,
     lease: Lease,
     kill: &CancellationToken,
-) {
+    next: &NextRun<'_>,
+) -> Option<(Run, Lease)> {
     let reserved = Instant::now();
     let (lease_tx, lease_rx) = watch::channel(lease);
     let cancel = CancellationToken::new();
@@ -99,16 +101,19 @@ pub(super) async fn execute(
                 "the run's lease was lost (reaped, it may run elsewhere): its process group \
                  is killed and its end is not recorded"
             );
-            return;
+            return None;
         }
     };
     log_end(&run, &outcome, reserved.elapsed());
     let lease = lease_rx.borrow().clone();
     let retry_in = finish::retry_in(&run);
-    let Some(finished) = finish::record(&*shared.store, &lease, outcome.clone(), retry_in).await
-    else {
-        return;
-    };
+    // A failure that may start `on_failure` takes no next run: that run's lease would run
+    // down, unkept, while `on_failure` runs.
+    let may_run_on_failure = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut)
+        && job.is_some_and(|job| job.on_failure.is_some());
+    let next = (!may_run_on_failure).then_some(next);
+    let (finished, next) =
+        finish::record(&*shared.store, &lease, outcome.clone(), retry_in, next).await?;
     if let Some(retry) = &finished.retry {
         tracing::info!(
             run = %run.id,
@@ -124,6 +129,7 @@ pub(super) async fn execute(
     {
         on_failure::run(command, job, &run, &outcome, &shared.config.store_url, kill).await;
     }
+    next
 }
 
 /// The tokens that may end a run early.

@@ -159,6 +159,34 @@ fn not_before_arg(run: &NewRun) -> String {
 }
 
 /// The run in a reply item, or `None` for a nil.
+/// Puts the arguments of a finish on `call` (after the prefix and the clock): the run,
+/// its token, its status, the id and start of its retry. Returns the outcome's fields
+/// (name, value, ...), which go last.
+fn finish_args(
+    call: &mut ScriptInvocation<'_>,
+    lease: &Lease,
+    outcome: &Outcome,
+    now: i64,
+    retry_in: Duration,
+) -> Vec<String> {
+    let retry_at = now.saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 4));
+    call.arg(&lease.run)
+        .arg(&lease.token)
+        .arg(outcome.status.as_str())
+        .arg(new_run_id())
+        .arg(retry_at);
+    let optional = [
+        ("exit_code", outcome.exit_code.map(|c| c.to_string())),
+        ("signal", outcome.signal.map(|s| s.to_string())),
+        ("reason", outcome.reason.clone()),
+    ];
+    optional
+        .into_iter()
+        .filter_map(|(name, value)| Some([name.to_owned(), value?]))
+        .flatten()
+        .collect()
+}
+
 fn optional_run(value: Value) -> Result<Option<Run>> {
     match value {
         Value::Nil => Ok(None),
@@ -310,28 +338,48 @@ impl Store for RedisStore {
     ) -> Result<Finished> {
         check::outcome(&outcome)?;
         let now = now_ms();
-        let mut extra = Vec::new();
-        let optional = [
-            ("exit_code", outcome.exit_code.map(|c| c.to_string())),
-            ("signal", outcome.signal.map(|s| s.to_string())),
-            ("reason", outcome.reason),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                extra.extend([name.to_owned(), value]);
-            }
-        }
-        let retry_at =
-            now.saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 4));
         let mut call = self.invocation(&self.scripts.finish, now);
-        call.arg(&lease.run)
-            .arg(&lease.token)
-            .arg(outcome.status.as_str());
-        call.arg(new_run_id()).arg(retry_at).arg(extra);
+        let fields = finish_args(&mut call, lease, &outcome, now, retry_in);
+        call.arg(fields);
         let mut items = reply(self.connection.script(&call).await?, &lease.run)?.into_iter();
         let run = record::run(items.next().unwrap_or(Value::Nil))?;
         let retry = optional_run(items.next().unwrap_or(Value::Nil))?;
         Ok(Finished { run, retry })
+    }
+
+    async fn finish_and_reserve(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        retry_in: Duration,
+        queues: &[String],
+        worker: &WorkerRef,
+        lease_for: Duration,
+    ) -> Result<(Finished, Option<(Run, Lease)>)> {
+        check::outcome(&outcome)?;
+        check::queues(queues)?;
+        let (now, lease_ms) = (now_ms(), duration_ms(lease_for));
+        let mut call = self.invocation(&self.scripts.finish_and_reserve, now);
+        let fields = finish_args(&mut call, lease, &outcome, now, retry_in);
+        call.arg(now + lease_ms)
+            .arg(lease_ms)
+            .arg(new_token())
+            .arg(&worker.id)
+            .arg(&worker.host)
+            .arg(fields.len())
+            .arg(fields)
+            .arg(queues);
+        let mut items = reply(self.connection.script(&call).await?, &lease.run)?.into_iter();
+        let run = record::run(items.next().unwrap_or(Value::Nil))?;
+        let retry = optional_run(items.next().unwrap_or(Value::Nil))?;
+        let next = match items.next().unwrap_or(Value::Nil) {
+            Value::Nil => None,
+            value => {
+                let record = Record::from_value(value)?;
+                Some((record.run()?, record.lease()?))
+            }
+        };
+        Ok((Finished { run, retry }, next))
     }
 
     async fn cancel(&self, id: &str) -> Result<Cancelled> {

@@ -1,9 +1,12 @@
 //! The Lua scripts, one per atomic change, each with the shared prelude (`lib.lua`:
-//! the key layout and the steps several changes share) put in front of it.
+//! the key layout and the steps several changes share) put in front of it; reserve and
+//! finish also get their steps as functions (`transitions.lua`), which
+//! `finish_and_reserve` takes both of.
 
 use redis::Script;
 
 const PRELUDE: &str = include_str!("scripts/lib.lua");
+const TRANSITIONS: &str = include_str!("scripts/transitions.lua");
 
 /// Every script the backend runs, compiled once per store.
 pub(super) struct Scripts {
@@ -12,6 +15,7 @@ pub(super) struct Scripts {
     pub reserve: Script,
     pub extend: Script,
     pub finish: Script,
+    pub finish_and_reserve: Script,
     pub cancel: Script,
     pub append_output: Script,
     pub read_output: Script,
@@ -29,14 +33,19 @@ fn with_prelude(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
 }
 
+fn with_transitions(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}\n{TRANSITIONS}\n{body}"))
+}
+
 impl Scripts {
     pub fn new() -> Scripts {
         Scripts {
             enqueue: with_prelude(include_str!("scripts/enqueue.lua")),
             fire: with_prelude(include_str!("scripts/fire.lua")),
-            reserve: with_prelude(include_str!("scripts/reserve.lua")),
+            reserve: with_transitions(include_str!("scripts/reserve.lua")),
             extend: with_prelude(include_str!("scripts/extend.lua")),
-            finish: with_prelude(include_str!("scripts/finish.lua")),
+            finish: with_transitions(include_str!("scripts/finish.lua")),
+            finish_and_reserve: with_transitions(include_str!("scripts/finish_and_reserve.lua")),
             cancel: with_prelude(include_str!("scripts/cancel.lua")),
             append_output: with_prelude(include_str!("scripts/append_output.lua")),
             read_output: with_prelude(include_str!("scripts/read_output.lua")),

@@ -3,9 +3,12 @@
 //!
 //! Each write is one `BEGIN IMMEDIATE` transaction, so it takes the write lock up front
 //! and never deadlocks on a lock upgrade; `busy_timeout` makes a second process wait its
-//! turn. A reserve that finds nothing polls every 50 ms (another process may enqueue)
-//! and wakes at once for an enqueue of its own process.
+//! turn, off the runtime thread (`calls.rs`). A reserve that finds nothing polls every
+//! 50 ms (another process may enqueue) and wakes at once for an enqueue of its own
+//! process.
 
+mod calls;
+mod group_commit;
 mod output;
 mod rows;
 mod schema;
@@ -14,19 +17,20 @@ mod transitions;
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::Notify;
 
 use rows::{
     RUN_COLUMNS, duration_ms, from_ms, insert_run, json_column, load_run, ms, opt_from_ms,
     query_runs,
 };
-use transitions::{check_lease, end_run, take_lock, try_reserve};
+use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
@@ -47,11 +51,18 @@ struct Inner {
     path: PathBuf,
     conn: Mutex<Connection>,
     /// One call at a time: the connection serves one anyway, and waiting here, without
-    /// holding a thread, rather than on the mutex keeps threads from piling up.
+    /// holding a thread, rather than on the mutex keeps threads from piling up. Writes
+    /// only try it, and queue (`queued`) when it is taken.
     turn: tokio::sync::Semaphore,
     output_tail_bytes: usize,
     /// Wakes this process's waiting reserves when it enqueues.
     enqueued: Notify,
+    /// The pages in the WAL after the last commit (`calls.rs` checkpoints it).
+    wal_pages: Arc<AtomicI32>,
+    /// Writes waiting for the connection, made together by whoever holds it.
+    queued: Mutex<Vec<group_commit::Job>>,
+    /// Raised each time the connection is let go.
+    released: Notify,
 }
 
 impl SqliteStore {
@@ -91,6 +102,10 @@ impl SqliteStore {
             }
         };
         schema::refuse_newer(found)?;
+        // Room for every statement a daemon with its workers prepares, so that none of
+        // the hot ones is prepared again after an eviction.
+        conn.set_prepared_statement_cache_capacity(64);
+        let wal_pages = calls::watch_wal(&mut conn).map_err(|e| unreachable(e.to_string()))?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -98,52 +113,11 @@ impl SqliteStore {
                 turn: tokio::sync::Semaphore::new(1),
                 output_tail_bytes,
                 enqueued: Notify::new(),
+                wal_pages,
+                queued: Mutex::new(Vec::new()),
+                released: Notify::new(),
             }),
         })
-    }
-
-    /// Runs `work` with the connection. On a multi-thread runtime it runs in place, with
-    /// the worker thread's other tasks moved off (`block_in_place`): SQLite answers in
-    /// microseconds, and a hand-off to the blocking pool cost more than the query. A
-    /// current-thread runtime cannot do that and uses the blocking pool.
-    async fn call<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let turn = self.inner.turn.acquire().await;
-        let inner = Arc::clone(&self.inner);
-        let run = move || {
-            let mut conn = inner
-                .conn
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut conn, &inner)
-        };
-        let answer = if tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::MultiThread
-        {
-            tokio::task::block_in_place(run)
-        } else {
-            tokio::task::spawn_blocking(run)
-                .await
-                .map_err(|e| StoreError::Failed(format!("a store task failed: {e}")))?
-        };
-        drop(turn);
-        answer
-    }
-
-    /// Runs `work` in one `BEGIN IMMEDIATE` transaction.
-    async fn write<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Transaction, &Inner) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        self.call(move |conn, inner| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = work(&tx, inner)?;
-            tx.commit()?;
-            Ok(value)
-        })
-        .await
     }
 }
 
@@ -286,17 +260,36 @@ impl Store for SqliteStore {
         check::outcome(&outcome)?;
         let lease = lease.clone();
         let finished = self
-            .write(move |tx, _| {
-                check_lease(tx, &lease)?;
-                let retry = matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut)
-                    .then_some(retry_in);
-                end_run(tx, &lease.run, &outcome, retry)
-            })
+            .write(move |tx, _| finish_held(tx, &lease, &outcome, retry_in))
             .await?;
         if finished.retry.is_some() {
             self.inner.enqueued.notify_waiters();
         }
         Ok(finished)
+    }
+
+    async fn finish_and_reserve(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        retry_in: Duration,
+        queues: &[String],
+        worker: &WorkerRef,
+        lease_for: Duration,
+    ) -> Result<(Finished, Option<(Run, Lease)>)> {
+        check::outcome(&outcome)?;
+        check::queues(queues)?;
+        let (lease, queues, worker) = (lease.clone(), queues.to_vec(), worker.clone());
+        let (finished, next) = self
+            .write(move |tx, _| {
+                let finished = finish_held(tx, &lease, &outcome, retry_in)?;
+                Ok((finished, try_reserve(tx, &queues, &worker, lease_for)?))
+            })
+            .await?;
+        if finished.retry.is_some() {
+            self.inner.enqueued.notify_waiters();
+        }
+        Ok((finished, next))
     }
 
     async fn cancel(&self, id: &str) -> Result<Cancelled> {
@@ -636,7 +629,7 @@ impl Store for SqliteStore {
 
     async fn reap(&self) -> Result<Vec<Run>> {
         let reaped = self
-            .write(|tx, _| {
+            .write_off_thread(|tx, _| {
                 let expired: Vec<String> = tx
                     .prepare_cached(
                         "SELECT id FROM runs WHERE status = 'running' AND lease_until < ?1",
@@ -666,7 +659,7 @@ impl Store for SqliteStore {
             .iter()
             .map(|(job, keep)| (job.to_string(), *keep))
             .collect();
-        self.write(move |tx, _| {
+        self.write_off_thread(move |tx, _| {
             let now = ms(Utc::now());
             jobs.iter()
                 .map(|(job, keep)| prune_job(tx, job, keep, now))
@@ -706,7 +699,7 @@ fn prune_job(tx: &Transaction, job: &str, keep: &Retention, now: i64) -> Result<
 /// The connection's settings and the schema, each step safe to run again; the schema
 /// version the file had.
 fn configure(conn: &mut Connection) -> rusqlite::Result<i64> {
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(calls::BUSY_TIMEOUT)?;
     // A stable plan per statement: without it SQLite prepares the reserve query again on
     // every call, because its bound values could pick another plan.
     conn.set_db_config(

@@ -34,6 +34,20 @@ pub(super) fn check_lease(tx: &Connection, lease: &Lease) -> Result<()> {
     }
 }
 
+/// Ends a run the caller holds the lease of with its outcome; a failure or timeout is
+/// retried after `retry_in` when attempts remain.
+pub(super) fn finish_held(
+    tx: &Transaction,
+    lease: &Lease,
+    outcome: &Outcome,
+    retry_in: Duration,
+) -> Result<Finished> {
+    check_lease(tx, lease)?;
+    let retry =
+        matches!(outcome.status, RunStatus::Failed | RunStatus::TimedOut).then_some(retry_in);
+    end_run(tx, &lease.run, outcome, retry)
+}
+
 /// Ends a running run, releases its lock, and queues its next attempt when `retry_in`
 /// is given and attempts remain.
 pub(super) fn end_run(

@@ -1,0 +1,83 @@
+-- The steps of reserve and finish, as functions, for the scripts that take them:
+-- reserve, finish, and finish_and_reserve, which takes both in one step.
+
+-- How many runs of a queue one reserve looks at.
+local SCAN = 100
+
+-- The lock is free for `id` (and now taken for lease_ms), or held by another: then its owner.
+local function take_lock(id, name, lease_ms)
+  local key = P .. 'lock:' .. name
+  local owner = redis.call('GET', key)
+  if owner and owner ~= id then
+    return owner
+  end
+  redis.call('SET', key, id, 'PX', lease_ms)
+  return false
+end
+
+-- Takes the oldest ready run of the first of `queues` that has one and moves it to
+-- in-flight under the lease (expires, lease_ms, token) for `worker` on `host`, taking its
+-- cluster lock, in one step (a reliable move).
+-- Returns {'ok', run} or {'none', earliest delayed not_before of these queues or false}.
+local function reserve_first(expires, lease_ms, token, worker, host, queues)
+  local earliest = false
+  for _, queue in ipairs(queues) do
+    local delayed, ready = P .. 'delayed:' .. queue, P .. 'ready:' .. queue
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, SCAN)) do
+      redis.call('ZREM', delayed, id)
+      local seq = redis.call('HGET', run_key(id), 'seq')
+      if seq then
+        redis.call('ZADD', ready, seq, id)
+      end
+    end
+    for _, id in ipairs(redis.call('ZRANGE', ready, 0, SCAN - 1)) do
+      local key = run_key(id)
+      local status, name, on_busy = unpack(redis.call('HMGET', key, 'status', 'lock_name', 'lock_on_busy'))
+      if status ~= 'queued' then
+        -- Not a queued run any more (pruned, or changed by hand): not ours to take.
+        redis.call('ZREM', ready, id)
+      else
+        local owner = name and take_lock(id, name, lease_ms)
+        if not owner then
+          redis.call('ZREM', ready, id)
+          redis.call('HSET', key, 'status', 'running', 'started_at', now, 'worker', worker,
+            'host', host, 'token', token, 'lease_expires', expires)
+          redis.call('ZADD', P .. 'inflight', expires, id)
+          return { 'ok', run_record(id) }
+        elseif on_busy == 'skip' then
+          redis.call('ZREM', ready, id)
+          end_run(id, 'skipped', { 'reason', 'skipped: lock `' .. name .. '` is held by run ' .. owner })
+        end
+        -- on_busy == 'wait': it stays queued; look at the next one.
+      end
+    end
+    local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+    if first[2] and (not earliest or tonumber(first[2]) < earliest) then
+      earliest = tonumber(first[2])
+    end
+  end
+  return { 'none', earliest }
+end
+
+-- Ends held run `id` with `status` and the extra fields (name, value, ...), releases its
+-- lock, and queues its next attempt `retry_id` (not before `retry_at`) when it failed
+-- with attempts left.
+-- Returns {'ok', run, retry or false}, or {'err', 'not_found' or 'lease_lost'}. Sent
+-- again after it ended the run, it is refused like any ack without a lease, and changes
+-- nothing.
+local function finish_held(id, token, status, retry_id, retry_at, extra)
+  local held, current = lease_held(id, token)
+  if not current then
+    return { 'err', 'not_found' }
+  elseif not held then
+    return { 'err', 'lease_lost' }
+  end
+  redis.call('ZREM', P .. 'inflight', id)
+  end_run(id, status, extra)
+  release_lock(id)
+  if retries(id, status) then
+    queue_retry(id, retry_id, retry_at)
+    return { 'ok', run_record(id), run_record(retry_id) }
+  end
+  return { 'ok', run_record(id), false }
+end
