@@ -9,7 +9,6 @@
 #[path = "../tests/common/redis_server.rs"]
 mod redis_server;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +16,7 @@ use std::time::{Duration, Instant};
 use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{
-    DEFAULT_OUTPUT_TAIL_BYTES, HistoryFilter, NewRun, Outcome, RunStatus, Store, Trigger, WorkerRef,
+    DEFAULT_OUTPUT_TAIL_BYTES, HistoryFilter, NewRun, Outcome, RunStatus, Store, WorkerRef,
 };
 
 /// Concurrent clients for enqueue, as `redis-benchmark -c 50`.
@@ -195,17 +194,7 @@ where
 }
 
 fn new_run(job: &str, queue: &str) -> NewRun {
-    NewRun {
-        job: job.into(),
-        queue: queue.into(),
-        trigger: Trigger::Manual,
-        scheduled_for: None,
-        max_attempts: 1,
-        args: Vec::new(),
-        env: BTreeMap::new(),
-        not_before: None,
-        lock: None,
-    }
+    NewRun::manual(job, queue)
 }
 
 /// `redis-benchmark -t lpush` requests per second against the server on `port`.

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{
     Chunk, Lease, NewRun, Outcome, Output, Retention, Run, RunStatus, Store, StoreError, Stream,
-    Trigger, WorkerRef,
+    WorkerRef,
 };
 
 /// A loopback port nothing listens on.
@@ -122,18 +121,7 @@ const VERSION_3_WORKERS: &str = "ALTER TABLE workers DROP COLUMN concurrency;";
 
 /// A manual run of job `j`, queued and then reserved as a worker would.
 async fn reserved_run(store: &dyn Store) -> (Run, Lease) {
-    let run = NewRun {
-        job: "j".into(),
-        queue: "default".into(),
-        trigger: Trigger::Manual,
-        scheduled_for: None,
-        max_attempts: 1,
-        args: Vec::new(),
-        env: BTreeMap::new(),
-        not_before: None,
-        lock: None,
-    };
-    store.enqueue(run).await.unwrap();
+    store.enqueue(NewRun::manual("j", "default")).await.unwrap();
     let worker = WorkerRef {
         id: "w".into(),
         host: "h".into(),

@@ -128,17 +128,7 @@ async fn new_run(
             (run, published.map_or(job.allow_args, |p| p.allow_args))
         }
         (Some(published), None) => {
-            let run = NewRun {
-                job: published.name.clone(),
-                queue: published.queue.clone(),
-                trigger: Trigger::Manual,
-                scheduled_for: None,
-                max_attempts: 1,
-                args: Vec::new(),
-                env: BTreeMap::new(),
-                not_before: None,
-                lock: None,
-            };
+            let run = NewRun::manual(&published.name, &published.queue);
             (run, published.allow_args)
         }
         (None, None) => {

@@ -96,6 +96,23 @@ pub struct NewRun {
     pub lock: Option<RunLock>,
 }
 
+impl NewRun {
+    /// A run of `job` by hand: due now, one attempt, no arguments, environment or lock.
+    pub fn manual(job: &str, queue: &str) -> NewRun {
+        NewRun {
+            job: job.to_string(),
+            queue: queue.to_string(),
+            trigger: Trigger::Manual,
+            scheduled_for: None,
+            max_attempts: 1,
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            not_before: None,
+            lock: None,
+        }
+    }
+}
+
 /// One run: the unit of the queue and of the history.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {

@@ -2,7 +2,6 @@
 //! open more handles on it (other processes, other connections), and the small builders
 //! and waits the tests share.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{
-    DEFAULT_OUTPUT_TAIL_BYTES, Finished, Lease, NewRun, Outcome, Run, RunStatus, Store, Trigger,
-    WorkerRef,
+    DEFAULT_OUTPUT_TAIL_BYTES, Finished, Lease, NewRun, Outcome, Run, RunStatus, Store, WorkerRef,
 };
 
 use crate::common::redis_server::RedisServer;
@@ -126,17 +124,7 @@ impl Backend {
 
 /// A manual run of `job` on `queue`: one attempt, no arguments, no lock.
 pub fn new_run(job: &str, queue: &str) -> NewRun {
-    NewRun {
-        job: job.to_string(),
-        queue: queue.to_string(),
-        trigger: Trigger::Manual,
-        scheduled_for: None,
-        max_attempts: 1,
-        args: Vec::new(),
-        env: BTreeMap::new(),
-        not_before: None,
-        lock: None,
-    }
+    NewRun::manual(job, queue)
 }
 
 pub fn queues(names: &[&str]) -> Vec<String> {
