@@ -10,6 +10,7 @@
 mod calls;
 mod group_commit;
 mod output;
+mod queries;
 mod rows;
 mod schema;
 mod transitions;
@@ -23,13 +24,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 use tokio::sync::Notify;
 
-use rows::{
-    RUN_COLUMNS, duration_ms, from_ms, insert_run, json_column, load_run, ms, opt_from_ms,
-    query_runs,
-};
+use rows::{duration_ms, from_ms, insert_run, load_run, ms};
 use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
@@ -173,29 +171,11 @@ impl Store for SqliteStore {
     }
 
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
-        let job = job.to_string();
-        self.call(move |conn, _| {
-            let instant: Option<i64> = conn
-                .query_row(
-                    "SELECT instant FROM last_fired WHERE job = ?1",
-                    [job],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            Ok(opt_from_ms(instant)?)
-        })
-        .await
+        self.read_last_fired(job).await
     }
 
     async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>> {
-        self.call(|conn, _| {
-            let mut statement = conn.prepare_cached("SELECT job, instant FROM last_fired")?;
-            let fires = statement
-                .query_map([], |row| Ok((row.get(0)?, from_ms(row.get(1)?)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(fires)
-        })
-        .await
+        self.read_last_fires().await
     }
 
     async fn reserve(
@@ -363,100 +343,23 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
-        let filter = filter.clone();
-        self.call(move |conn, _| {
-            let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE 1 = 1");
-            let mut values: Vec<rusqlite::types::Value> = Vec::new();
-            if let Some(job) = &filter.job {
-                values.push(job.clone().into());
-                sql.push_str(&format!(" AND job = ?{}", values.len()));
-            }
-            if !filter.statuses.is_empty() {
-                let mut marks = Vec::new();
-                for status in &filter.statuses {
-                    values.push(status.as_str().to_string().into());
-                    marks.push(format!("?{}", values.len()));
-                }
-                sql.push_str(&format!(" AND status IN ({})", marks.join(", ")));
-            }
-            if let Some(since) = filter.since {
-                values.push(ms(since).into());
-                sql.push_str(&format!(" AND queued_at >= ?{}", values.len()));
-            }
-            // A limit of 0 means none, which SQLite spells LIMIT -1.
-            let limit = match filter.limit {
-                0 => -1,
-                limit => i64::try_from(limit).unwrap_or(i64::MAX),
-            };
-            values.push(limit.into());
-            sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", values.len()));
-            query_runs(conn, &sql, rusqlite::params_from_iter(values))
-        })
-        .await
+        self.scan_history(filter).await
     }
 
     async fn running(&self) -> Result<Vec<Run>> {
-        self.call(|conn, _| {
-            let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'running' ORDER BY started_at, seq"
-            );
-            query_runs(conn, &sql, [])
-        })
-        .await
+        self.list_running().await
     }
 
     async fn queued(&self) -> Result<Vec<QueuedRun>> {
-        self.call(|conn, _| {
-            let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'queued' \
-                 ORDER BY queue, coalesce(not_before, 0) > ?1, \
-                 CASE WHEN coalesce(not_before, 0) > ?1 THEN not_before END, seq"
-            );
-            let mut position = 0;
-            let mut queue = String::new();
-            let queued = query_runs(conn, &sql, [ms(Utc::now())])?
-                .into_iter()
-                .map(|run| {
-                    if run.queue != queue {
-                        queue.clone_from(&run.queue);
-                        position = 0;
-                    }
-                    position += 1;
-                    QueuedRun { run, position }
-                })
-                .collect();
-            Ok(queued)
-        })
-        .await
+        self.list_queued().await
     }
 
     async fn durations(&self, job: &str, count: usize) -> Result<Vec<f64>> {
-        let job = job.to_string();
-        self.call(move |conn, _| {
-            let mut statement = conn.prepare_cached(
-                "SELECT finished_at - started_at FROM runs \
-                 WHERE job = ?1 AND status = 'succeeded' ORDER BY seq DESC LIMIT ?2",
-            )?;
-            let durations = statement
-                .query_map(params![job, count as i64], |row| row.get::<_, i64>(0))?
-                .map(|ms| ms.map(|ms| ms as f64 / 1000.0))
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(durations)
-        })
-        .await
+        self.last_durations(job, count).await
     }
 
     async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {
-        self.call(|conn, _| {
-            let mut statement = conn.prepare_cached(
-                "SELECT queue, count(*) FROM runs WHERE status = 'queued' GROUP BY queue ORDER BY queue",
-            )?;
-            let lengths = statement
-                .query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(lengths)
-        })
-        .await
+        self.count_queued().await
     }
 
     async fn lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool> {
@@ -521,27 +424,7 @@ impl Store for SqliteStore {
     }
 
     async fn workers(&self) -> Result<Vec<WorkerInfo>> {
-        self.call(|conn, _| {
-            let mut statement = conn.prepare_cached(
-                "SELECT id, host, pid, queues, runs, last_seen, concurrency FROM workers \
-                 WHERE expires_at > ?1 ORDER BY host, id",
-            )?;
-            let workers = statement
-                .query_map([ms(Utc::now())], |row| {
-                    Ok(WorkerInfo {
-                        id: row.get(0)?,
-                        host: row.get(1)?,
-                        pid: row.get(2)?,
-                        queues: json_column(row, 3)?,
-                        concurrency: row.get(6)?,
-                        runs: json_column(row, 4)?,
-                        last_seen: from_ms(row.get(5)?)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(workers)
-        })
-        .await
+        self.list_workers().await
     }
 
     async fn unregister(&self, worker_id: &str) -> Result<()> {
@@ -576,30 +459,13 @@ impl Store for SqliteStore {
     }
 
     async fn daemons(&self) -> Result<Vec<DaemonInfo>> {
-        self.call(|conn, _| {
-            let mut statement = conn.prepare_cached(
-                "SELECT id, host, pid, schedule_hash, last_seen FROM daemons \
-                 WHERE expires_at > ?1 ORDER BY host, id",
-            )?;
-            let daemons = statement
-                .query_map([ms(Utc::now())], |row| {
-                    Ok(DaemonInfo {
-                        id: row.get(0)?,
-                        host: row.get(1)?,
-                        pid: row.get(2)?,
-                        schedule_hash: row.get(3)?,
-                        last_seen: from_ms(row.get(4)?)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(daemons)
-        })
-        .await
+        self.list_daemons().await
     }
 
     async fn publish(&self, schedule: PublishedJson) -> Result<()> {
         let json = schedule.into_string();
-        self.write(move |tx, _| {
+        // Off the runtime thread: 100,000 jobs make megabytes of JSON to write.
+        self.write_off_thread(move |tx, _| {
             tx.execute(
                 "INSERT OR REPLACE INTO published (name, value) VALUES ('schedule', ?1)",
                 [json],
@@ -610,21 +476,7 @@ impl Store for SqliteStore {
     }
 
     async fn published(&self) -> Result<Option<PublishedSchedule>> {
-        self.call(|conn, _| {
-            let json: Option<String> = conn
-                .query_row(
-                    "SELECT value FROM published WHERE name = 'schedule'",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            json.map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("the published schedule: {e}")))
-            })
-            .transpose()
-        })
-        .await
+        self.read_published().await
     }
 
     async fn reap(&self) -> Result<Vec<Run>> {
