@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cronq::store::sqlite::SqliteStore;
-use cronq::store::{Cancelled, HistoryFilter, RunStatus, Store, StoreError, Trigger};
+use cronq::store::{Cancelled, HistoryFilter, RunStatus, Store, StoreError, Stream, Trigger};
 use cronq::worker::{self, WorkerConfig};
 use harness::{
     WORKER_ID, Worker, eventually, flock_is_free, process_exists, read_pid, this_process_has_open,
@@ -594,4 +594,65 @@ jobs:
         flock_is_free(&lock_file)
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn output_keeps_the_order_of_both_streams() {
+    // The pauses let each write arrive before the next is made.
+    let yaml = r#"
+jobs:
+  both:
+    command: "echo a; sleep 0.1; echo b >&2; sleep 0.1; echo c; echo d; sleep 0.1; echo e >&2"
+"#;
+    let mut worker = Worker::start(yaml, 1, Duration::from_secs(5));
+    let queued = worker.enqueue("both", &[], &[]).await;
+    let run = worker.finished(&queued.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    let output = worker.store.output(&run.id, 0).await.unwrap();
+    let pieces: Vec<(Stream, String)> = output
+        .chunks
+        .iter()
+        .map(|chunk| (chunk.stream, String::from_utf8_lossy(&chunk.bytes).into()))
+        .collect();
+    assert_eq!(
+        pieces,
+        [
+            (Stream::Stdout, "a\n".into()),
+            (Stream::Stderr, "b\n".into()),
+            (Stream::Stdout, "c\nd\n".into()),
+            (Stream::Stderr, "e\n".into()),
+        ]
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn output_held_open_outside_the_group_is_abandoned_and_what_was_read_is_kept() {
+    // `setsid` takes the sleep out of the job's group, with the job's pipes; the job
+    // waits for its pid, written once it has left, lest the group's end kill it.
+    let yaml = r#"
+jobs:
+  leaky:
+    command: |
+      echo before
+      setsid sh -c 'echo $$ > orphan.pid; exec sleep 30' &
+      while [ ! -s orphan.pid ]; do sleep 0.01; done
+      echo after >&2
+    workdir: "{dir}"
+"#;
+    let mut worker = Worker::start(yaml, 1, Duration::from_secs(5));
+    let queued = worker.enqueue("leaky", &[], &[]).await;
+    let run = worker.finished(&queued.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    let duration = run.duration_s(chrono::Utc::now()).unwrap();
+    assert!(duration >= 2.0, "the pipes had 2 s of patience: {duration}");
+    assert_eq!(worker.output(&run.id).await, "before\nafter\n");
+    let orphan = read_pid(&worker.path("orphan.pid"));
+    assert!(process_exists(orphan), "the orphan outlives the run");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(orphan),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    worker.stop().await;
 }

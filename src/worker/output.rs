@@ -2,16 +2,23 @@
 //! tagged with their stream, in the order they arrived (the store keeps the tail), and
 //! logged line by line.
 //!
+//! The run's own task reads both pipes and sends the batches, beside the child: no task
+//! and no channel of their own, so that a run that writes nothing costs little. While it
+//! waits for the store it reads neither pipe: what the job writes meanwhile waits in the
+//! pipe (64 KiB on Linux), and a job that fills it blocks until the send is done, so
+//! nothing is lost or reordered.
+//!
 //! The pipes reach their end only when every process holding them is gone, so the
-//! caller ends the job's process group before it calls [`Capture::finish`].
+//! caller ends the job's process group before it calls [`Finish::after`].
 
+use std::io;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::sync::{oneshot, watch};
+use tokio::time::{Instant, sleep_until};
 
 use super::Throttle;
 use crate::store::{
@@ -22,99 +29,172 @@ use crate::store::{
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// ...or as soon as it holds this many bytes.
 const FLUSH_BYTES: usize = 64 * 1024;
-/// One read from a pipe.
+/// One read from a pipe...
 const READ_BYTES: usize = 16 * 1024;
+/// ...but the first is small: most jobs write little or nothing, and glibc tidies its
+/// free lists at each allocation of 1 KiB or more (a few µs per run, measured).
+const FIRST_READ_BYTES: usize = 512;
 /// A line longer than this is logged in pieces.
 const LINE_BYTES: usize = 8 * 1024;
 
 /// Which run the output belongs to, for the log.
-#[derive(Clone)]
 pub struct Source {
-    pub run: Arc<str>,
-    pub job: Arc<str>,
+    pub run: String,
+    pub job: String,
 }
 
-/// The tasks reading a child's pipes and sending what they read.
-pub struct Capture {
-    readers: Vec<JoinHandle<()>>,
-    sender: JoinHandle<()>,
-}
+/// Tells a capture when to stop waiting for the pipes' end.
+pub struct Finish(oneshot::Sender<Instant>);
 
-impl Capture {
-    /// Starts reading `stdout` and `stderr`, appending to the run that `lease` holds
-    /// (the latest lease is read at each send).
-    pub fn start(
-        store: Arc<dyn Store>,
-        lease: watch::Receiver<Lease>,
-        source: Source,
-        pipes: Vec<(Stream, Box<dyn AsyncRead + Send + Unpin>)>,
-    ) -> Capture {
-        let (chunks_tx, chunks_rx) = mpsc::channel(64);
-        let readers = pipes
-            .into_iter()
-            .map(|(stream, pipe)| {
-                tokio::spawn(read(pipe, stream, source.clone(), chunks_tx.clone()))
-            })
-            .collect();
-        let sender = tokio::spawn(send(store, lease, source, chunks_rx));
-        Capture { readers, sender }
+impl Finish {
+    /// The pipes may stay open `patience` longer (held by a process that left the job's
+    /// group); then they are abandoned, and what was read is still sent.
+    pub fn after(self, patience: Duration) {
+        // Refused only when the capture has seen both ends already.
+        let _ = self.0.send(Instant::now() + patience);
     }
+}
 
-    /// Reads the pipes to their end and sends the last batch. A pipe still open after
-    /// `patience` (held by a process that left the job's group) is abandoned.
-    pub async fn finish(self, patience: Duration) {
-        let deadline = Instant::now() + patience;
-        let mut abandon = false;
-        for mut reader in self.readers {
-            if !abandon {
-                let left = deadline.saturating_duration_since(Instant::now());
-                abandon = timeout(left, &mut reader).await.is_err();
-                if !abandon {
-                    continue;
+/// The capture of `stdout` and `stderr`, appending to the run that `lease` holds (the
+/// latest lease is read at each send), to be awaited beside the child: it ends once
+/// both pipes reach their end, or once the patience given to [`Finish::after`] is over,
+/// with the last batch sent.
+pub fn capture(
+    store: Arc<dyn Store>,
+    lease: watch::Receiver<Lease>,
+    source: Source,
+    stdout: impl AsyncRead + Unpin,
+    stderr: impl AsyncRead + Unpin,
+) -> (Finish, impl Future<Output = ()>) {
+    let (finish, finishing) = oneshot::channel();
+    let sender = Sender {
+        store,
+        lease,
+        source,
+    };
+    (
+        Finish(finish),
+        read_and_send(sender, stdout, stderr, finishing),
+    )
+}
+
+/// Where the output goes.
+struct Sender {
+    store: Arc<dyn Store>,
+    lease: watch::Receiver<Lease>,
+    source: Source,
+}
+
+/// One of the job's pipes as the capture reads it.
+struct Pipe {
+    stream: Stream,
+    /// Not at its end (nor failed, nor abandoned).
+    open: bool,
+    /// Holds no data between reads: read into without zeroing it first.
+    buffer: Vec<u8>,
+    lines: Lines,
+}
+
+/// Reads both pipes to their end, or until the deadline that `finishing` brings, sending
+/// and logging what it reads in the order it arrives; then sends the last batch.
+async fn read_and_send(
+    sender: Sender,
+    mut stdout: impl AsyncRead + Unpin,
+    mut stderr: impl AsyncRead + Unpin,
+    mut finishing: oneshot::Receiver<Instant>,
+) {
+    let source = &sender.source;
+    let mut out = Pipe::new(Stream::Stdout);
+    let mut err = Pipe::new(Stream::Stderr);
+    let mut batch = Batch::default();
+    // Created once and reset: a timer per loop turn would cost more than the turn.
+    let mut flush = pin!(sleep_until(Instant::now()));
+    let mut abandon = pin!(sleep_until(Instant::now()));
+    let mut told = false;
+    let mut deadline = None;
+    while out.open || err.open {
+        if let Some(due) = batch.due
+            && due != flush.deadline()
+        {
+            flush.as_mut().reset(due);
+        }
+        // Not biased: when both pipes have data, neither may wait on the other for long.
+        tokio::select! {
+            read = stdout.read_buf(&mut out.buffer), if out.open => {
+                out.take(read, source, &mut batch);
+            }
+            read = stderr.read_buf(&mut err.buffer), if err.open => {
+                err.take(read, source, &mut batch);
+            }
+            _ = &mut flush, if batch.due.is_some() => batch.send(&sender).await,
+            at = &mut finishing, if !told => {
+                // An error: the `Finish` was dropped unused, and the pipes are read to their end.
+                told = true;
+                deadline = at.ok();
+                if let Some(at) = deadline {
+                    abandon.as_mut().reset(at);
                 }
+            }
+            _ = &mut abandon, if deadline.is_some() => {
                 tracing::warn!(
                     "a process outside the job's group holds its output open: the rest is dropped"
                 );
+                break;
             }
-            reader.abort();
-            let _ = reader.await;
         }
-        let _ = self.sender.await;
+        if batch.bytes >= FLUSH_BYTES {
+            batch.send(&sender).await;
+        }
     }
+    out.end(source);
+    err.end(source);
+    batch.send(&sender).await;
 }
 
-/// Reads one pipe to its end, passing on what it reads and logging its lines.
-async fn read(
-    mut pipe: Box<dyn AsyncRead + Send + Unpin>,
-    stream: Stream,
-    source: Source,
-    chunks: mpsc::Sender<Chunk>,
-) {
-    let mut lines = Lines::default();
-    let mut buffer = vec![0; READ_BYTES];
-    loop {
-        let n = match pipe.read(&mut buffer).await {
-            Ok(0) => break,
-            Ok(n) => n,
+impl Pipe {
+    fn new(stream: Stream) -> Pipe {
+        Pipe {
+            stream,
+            open: true,
+            buffer: Vec::with_capacity(FIRST_READ_BYTES),
+            lines: Lines::default(),
+        }
+    }
+
+    /// Takes the result of one read into the batch and the log, or closes the pipe.
+    fn take(&mut self, read: io::Result<usize>, source: &Source, batch: &mut Batch) {
+        match read {
+            Ok(0) => self.end(source),
+            Ok(_) => {
+                let stream = self.stream;
+                if tracing::enabled!(tracing::Level::INFO) {
+                    self.lines
+                        .push(&self.buffer, |line| log_line(source, stream, line));
+                }
+                batch.add(Chunk::new(stream, self.buffer.as_slice()));
+                self.buffer.clear();
+                // The job writes: from now on, full-size reads.
+                self.buffer.reserve(READ_BYTES);
+            }
             Err(error) => {
                 tracing::warn!(
                     run = %source.run,
                     job = %source.job,
-                    stream = stream.as_str(),
+                    stream = self.stream.as_str(),
                     %error,
                     "cannot read the job's output",
                 );
-                break;
+                self.end(source);
             }
-        };
-        if tracing::enabled!(tracing::Level::INFO) {
-            lines.push(&buffer[..n], |line| log_line(&source, stream, line));
-        }
-        if chunks.send(Chunk::new(stream, &buffer[..n])).await.is_err() {
-            break;
         }
     }
-    lines.finish(|line| log_line(&source, stream, line));
+
+    /// No more reads: the partial last line goes to the log.
+    fn end(&mut self, source: &Source) {
+        self.open = false;
+        let stream = self.stream;
+        self.lines.finish(|line| log_line(source, stream, line));
+    }
 }
 
 /// A job's output goes to the log as well, as cron's went to mail: one line each.
@@ -126,34 +206,6 @@ fn log_line(source: &Source, stream: Stream, line: &[u8]) {
         "{}",
         String::from_utf8_lossy(line),
     );
-}
-
-/// Sends the chunks to the store in batches until every reader is done.
-async fn send(
-    store: Arc<dyn Store>,
-    lease: watch::Receiver<Lease>,
-    source: Source,
-    mut chunks: mpsc::Receiver<Chunk>,
-) {
-    let mut batch = Batch::default();
-    loop {
-        let due = batch.due.unwrap_or_else(|| Instant::now() + FLUSH_EVERY);
-        tokio::select! {
-            chunk = chunks.recv() => match chunk {
-                Some(chunk) => {
-                    batch.add(chunk);
-                    if batch.bytes >= FLUSH_BYTES {
-                        batch.send(&*store, &lease, &source).await;
-                    }
-                }
-                None => break,
-            },
-            _ = sleep_until(due), if batch.due.is_some() => {
-                batch.send(&*store, &lease, &source).await;
-            }
-        }
-    }
-    batch.send(&*store, &lease, &source).await;
 }
 
 /// Output read and not yet in the store.
@@ -191,13 +243,13 @@ impl Batch {
         self.due = None;
     }
 
-    async fn send(&mut self, store: &dyn Store, lease: &watch::Receiver<Lease>, source: &Source) {
+    async fn send(&mut self, sender: &Sender) {
         if self.chunks.is_empty() || self.lost {
             self.due = None;
             return;
         }
-        let lease = lease.borrow().clone();
-        match store.append_output(&lease, &self.chunks).await {
+        let lease = sender.lease.borrow().clone();
+        match sender.store.append_output(&lease, &self.chunks).await {
             Ok(()) => self.clear(),
             Err(StoreError::LeaseLost(_) | StoreError::NotFound(_)) => {
                 self.lost = true;
@@ -211,8 +263,8 @@ impl Batch {
                     .get_or_insert_with(|| Throttle::new(super::WARN_EVERY));
                 if warning.ready() {
                     tracing::warn!(
-                        run = %source.run,
-                        job = %source.job,
+                        run = %sender.source.run,
+                        job = %sender.source.job,
                         %error,
                         "cannot store the job's output",
                     );

@@ -5,12 +5,13 @@
 //! A job with `lock: host` takes its file lock before its child starts, and may be
 //! skipped or wait for it there.
 
+use std::io;
 use std::os::fd::AsFd;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncRead;
+use tokio::process::Child;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
@@ -20,10 +21,10 @@ use super::finish::{self, NextRun};
 use super::host_lock::HostLock;
 use super::kill::Group;
 use super::on_failure;
-use super::output::{Capture, Source};
+use super::output::{self, Source};
 use super::spawn::{self, Launch};
 use crate::schedule::{Concurrency, Job, Lock, Schedule};
-use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError, Stream};
+use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError};
 
 /// How long the output pipes may stay open once the job's group is gone.
 const OUTPUT_PATIENCE: Duration = Duration::from_secs(2);
@@ -183,39 +184,24 @@ async fn live(
     let pid = child.id().expect("a child that was just started has a pid");
     tracing::info!(run = %run.id, job = %run.job, attempt = run.attempt, pid, "run started");
 
-    let mut pipes: Vec<(Stream, Box<dyn AsyncRead + Send + Unpin>)> = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
-        pipes.push((Stream::Stdout, Box::new(stdout)));
-    }
-    if let Some(stderr) = child.stderr.take() {
-        pipes.push((Stream::Stderr, Box::new(stderr)));
-    }
+    let stdout = child.stdout.take().expect("the launch pipes stdout");
+    let stderr = child.stderr.take().expect("the launch pipes stderr");
     let source = Source {
-        run: run.id.as_str().into(),
-        job: run.job.as_str().into(),
+        run: run.id.clone(),
+        job: run.job.clone(),
     };
-    let capture = Capture::start(shared.store.clone(), lease, source, pipes);
-
-    let mut group = Group::new(pid, job.kill_grace);
-    let timeout_at = job.timeout.map(|limit| started + limit);
-    let stop = tokio::select! {
-        status = child.wait() => Ok(status),
-        _ = sleep_until(timeout_at.unwrap_or(started)), if timeout_at.is_some() => {
-            Err(Stop::TimedOut(job.timeout.unwrap_or_default()))
-        }
-        _ = signals.cancel.cancelled() => Err(Stop::Cancelled("cancelled")),
-        _ = signals.kill.cancelled() => Err(Stop::Cancelled("the worker stopped")),
-        _ = signals.lost.cancelled() => Err(Stop::LeaseLost),
+    let (output_read, capture) =
+        output::capture(shared.store.clone(), lease, source, stdout, stderr);
+    let watch = async {
+        let stopped = watch_child(&mut child, job, started, &signals).await;
+        // The run has ended: the worker's copy of the host lock goes. What is left of the
+        // job holding the child's copy (nothing, unless it left its group) keeps the lock.
+        drop(host_lock);
+        output_read.after(OUTPUT_PATIENCE);
+        stopped
     };
-    let (status, stop) = match stop {
-        Ok(status) => (status, Stop::Exited),
-        Err(stop) => (group.stop_leader(&mut child).await, stop),
-    };
-    group.end().await;
-    // The run has ended: the worker's copy of the host lock goes. What is left of the
-    // job holding the child's copy (nothing, unless it left its group) keeps the lock.
-    drop(host_lock);
-    capture.finish(OUTPUT_PATIENCE).await;
+    // In the run's own task: one task per run, whatever its output.
+    let ((status, stop), ()) = tokio::join!(watch, capture);
 
     match stop {
         Stop::Exited => Ended::Outcome(finish::exited(&status)),
@@ -230,6 +216,35 @@ async fn live(
         )),
         Stop::LeaseLost => Ended::LeaseLost,
     }
+}
+
+/// Waits for the child's exit, or ends it on its timeout, a cancel, the worker's stop or
+/// the loss of its lease; then ends what is left of its group. Returns its exit status
+/// and what ended it.
+async fn watch_child(
+    child: &mut Child,
+    job: &Job,
+    started: Instant,
+    signals: &Signals<'_>,
+) -> (io::Result<ExitStatus>, Stop) {
+    let pid = child.id().expect("a child that was just started has a pid");
+    let mut group = Group::new(pid, job.kill_grace);
+    let timeout_at = job.timeout.map(|limit| started + limit);
+    let stop = tokio::select! {
+        status = child.wait() => Ok(status),
+        _ = sleep_until(timeout_at.unwrap_or(started)), if timeout_at.is_some() => {
+            Err(Stop::TimedOut(job.timeout.unwrap_or_default()))
+        }
+        _ = signals.cancel.cancelled() => Err(Stop::Cancelled("cancelled")),
+        _ = signals.kill.cancelled() => Err(Stop::Cancelled("the worker stopped")),
+        _ = signals.lost.cancelled() => Err(Stop::LeaseLost),
+    };
+    let stopped = match stop {
+        Ok(status) => (status, Stop::Exited),
+        Err(stop) => (group.stop_leader(child).await, stop),
+    };
+    group.end().await;
+    stopped
 }
 
 /// The job's host lock, taken before its child starts, when it has `lock: host` and a
