@@ -62,37 +62,42 @@ pub(super) async fn execute(
     let (lease_tx, lease_rx) = watch::channel(lease);
     let cancel = CancellationToken::new();
     let lost = CancellationToken::new();
-    let keeper = tokio::spawn(keep_lease(
+    let keeper = keep_lease(
         shared.store.clone(),
         lease_tx,
         shared.config.lease,
         cancel.clone(),
         lost.clone(),
-    ));
+    );
     let job = schedule.job(&run.job);
-    let ended = match job {
-        None => Ended::Outcome(finish::failed(format!(
-            "job `{}` is not in this worker's schedule",
-            run.job
-        ))),
-        Some(job) if !run.args.is_empty() && !job.allow_args => {
-            Ended::Outcome(finish::failed(format!(
-                "job `{}` does not take arguments (allow_args is false)",
+    let work = async {
+        match job {
+            None => Ended::Outcome(finish::failed(format!(
+                "job `{}` is not in this worker's schedule",
                 run.job
-            )))
-        }
-        Some(job) => {
-            let signals = Signals {
-                cancel: &cancel,
-                lost: &lost,
-                kill,
-            };
-            live(shared, job, &run, lease_rx.clone(), signals).await
+            ))),
+            Some(job) if !run.args.is_empty() && !job.allow_args => {
+                Ended::Outcome(finish::failed(format!(
+                    "job `{}` does not take arguments (allow_args is false)",
+                    run.job
+                )))
+            }
+            Some(job) => {
+                let signals = Signals {
+                    cancel: &cancel,
+                    lost: &lost,
+                    kill,
+                };
+                live(shared, job, &run, lease_rx.clone(), signals).await
+            }
         }
     };
-    // Stopped before the end is recorded: an extend after it would only fail.
-    keeper.abort();
-    let _ = keeper.await;
+    // The lease is kept beside the run, in its task; it stops with the run, before the
+    // end is recorded: an extend after it would only fail.
+    let ended = tokio::select! {
+        ended = work => ended,
+        never = keeper => match never {},
+    };
     let outcome = match ended {
         Ended::Outcome(outcome) => outcome,
         Ended::LeaseLost => {
@@ -313,15 +318,15 @@ async fn take_host_lock(
     }
 }
 
-/// Extends the lease about every third of it until aborted; a cancel request fires
-/// `cancel`, a lost lease fires `lost` and ends it.
+/// Extends the lease about every third of it until the run ends (the caller drops it);
+/// a cancel request fires `cancel`; a lost lease fires `lost`, and nothing more is tried.
 async fn keep_lease(
     store: Arc<dyn Store>,
     lease: watch::Sender<Lease>,
     lease_for: Duration,
     cancel: CancellationToken,
     lost: CancellationToken,
-) {
+) -> std::convert::Infallible {
     let every = lease_for / 3;
     loop {
         tokio::time::sleep(every).await;
@@ -335,7 +340,7 @@ async fn keep_lease(
             }
             Ok(Err(StoreError::LeaseLost(_) | StoreError::NotFound(_))) => {
                 lost.cancel();
-                return;
+                return std::future::pending().await;
             }
             Ok(Err(error)) => {
                 tracing::warn!(run = %current.run, %error, "cannot extend the run's lease");
