@@ -4,9 +4,30 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use cronq::store::{NewRun, OnBusy, RunLock, RunStatus, StoreError};
+use cronq::store::{Finished, Lease, NewRun, OnBusy, Run, RunLock, RunStatus, Store, StoreError};
 
 use crate::fixture::*;
+
+/// Worker `worker_id` of queue `a` ends its run with `status` (exit code 0 for a
+/// success, 1 otherwise) and takes the next run in the same step.
+async fn end_and_take(
+    store: &dyn Store,
+    lease: &Lease,
+    status: RunStatus,
+    worker_id: &str,
+) -> Result<(Finished, Option<(Run, Lease)>), StoreError> {
+    let code = if status == RunStatus::Succeeded { 0 } else { 1 };
+    store
+        .finish_and_reserve(
+            lease,
+            outcome(status, Some(code)),
+            LONG,
+            &queues(&["a"]),
+            &worker(worker_id),
+            LONG,
+        )
+        .await
+}
 
 pub async fn finish_and_reserve_records_the_end_and_takes_the_next_run(env: &Env) {
     let store = &*env.store;
@@ -67,15 +88,7 @@ pub async fn finish_and_reserve_takes_none_when_nothing_is_ready(env: &Env) {
     };
     store.enqueue(later).await.unwrap();
     let (first, lease) = take(store, "a").await;
-    let (finished, next) = store
-        .finish_and_reserve(
-            &lease,
-            outcome(RunStatus::Succeeded, Some(0)),
-            LONG,
-            &queues(&["a"]),
-            &worker("w1"),
-            LONG,
-        )
+    let (finished, next) = end_and_take(store, &lease, RunStatus::Succeeded, "w1")
         .await
         .expect("finish_and_reserve");
     assert_eq!(finished.run.id, first.id);
@@ -144,15 +157,7 @@ pub async fn finish_and_reserve_queues_the_retry_and_passes_the_lock_on(env: &En
         None,
         "the second waits for the lock"
     );
-    let (finished, next) = store
-        .finish_and_reserve(
-            &lease,
-            outcome(RunStatus::Failed, Some(1)),
-            LONG,
-            &queues(&["a"]),
-            &worker("w1"),
-            LONG,
-        )
+    let (finished, next) = end_and_take(store, &lease, RunStatus::Failed, "w1")
         .await
         .expect("finish_and_reserve");
     assert_eq!(finished.run.status, RunStatus::Failed);
@@ -195,15 +200,7 @@ pub async fn concurrent_ends_stand_apart_when_one_is_refused(env: &Env) {
                 _ => lease,
             };
             let ended = if i % 2 == 0 {
-                store
-                    .finish_and_reserve(
-                        &lease,
-                        outcome(RunStatus::Succeeded, Some(0)),
-                        LONG,
-                        &queues(&["a"]),
-                        &worker("w2"),
-                        LONG,
-                    )
+                end_and_take(&*store, &lease, RunStatus::Succeeded, "w2")
                     .await
                     .map(|(finished, next)| (finished.run.id, next.map(|(run, _)| run.id)))
             } else {
