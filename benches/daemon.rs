@@ -730,6 +730,7 @@ async fn drain(stores: &Stores, backend: Backend, runs: usize, concurrency: usiz
         store_url: stores.url(backend),
         redis_prefix: "{cronq}:".into(),
         state_dir: stores.dir.join("state"),
+        containment: cronq::settings::Containment::Auto,
     };
     let server_cpu = stores.server_cpu(backend).await;
     let cpu = cpu_time();

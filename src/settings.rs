@@ -54,6 +54,7 @@ pub struct Layer {
     pub metrics_addr: Option<SocketAddr>,
     pub lease: Option<Duration>,
     pub stop_grace: Option<Duration>,
+    pub containment: Option<Containment>,
 }
 
 /// The settings in force, every layer applied.
@@ -74,6 +75,8 @@ pub struct Settings {
     pub lease: Duration,
     /// How long running jobs may take to finish after SIGTERM before they are killed.
     pub stop_grace: Duration,
+    /// How a worker keeps every process of a run together, so that none outlives it.
+    pub containment: Containment,
     /// The settings file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -90,6 +93,30 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// How a worker finds and kills every process a run started, whatever session or
+/// process group it moved to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Containment {
+    /// A cgroup per run when the host gives a writable cgroup2 with `cgroup.kill`, else
+    /// `subreaper`.
+    #[default]
+    Auto,
+    /// A cgroup per run, killed with `cgroup.kill`; a worker refuses to start without one.
+    Cgroup,
+    /// Each run's process tree tracked through the worker, its child subreaper.
+    Subreaper,
+}
+
+impl fmt::Display for Containment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Containment::Auto => "auto",
+            Containment::Cgroup => "cgroup",
+            Containment::Subreaper => "subreaper",
+        })
+    }
 }
 
 /// Where the store is.
@@ -164,6 +191,7 @@ impl Settings {
                 .stop_grace
                 .or(file.stop_grace)
                 .unwrap_or(DEFAULT_STOP_GRACE),
+            containment: top.containment.or(file.containment).unwrap_or_default(),
             redis_prefix: match top.redis_prefix.or(file.redis_prefix) {
                 Some(prefix) => check_redis_prefix(&prefix).map_err(SettingsError::Value)?,
                 None => redis::DEFAULT_PREFIX.to_string(),
@@ -221,6 +249,7 @@ pub fn parse(
         "metrics_addr",
         "lease",
         "stop_grace",
+        "containment",
     ];
     let mut report = Report::new(file);
     let Some(document) = report.document(text) else {
@@ -259,6 +288,15 @@ pub fn parse(
                     report.read(&value, |n| n.string().and_then(|a| parse_addr(&a)))
             }
             "lease" => settings.lease = report.read(&value, positive_duration),
+            "containment" => {
+                settings.containment = report.read(&value, |n| {
+                    n.choice(&[
+                        ("auto", Containment::Auto),
+                        ("cgroup", Containment::Cgroup),
+                        ("subreaper", Containment::Subreaper),
+                    ])
+                })
+            }
             _ => settings.stop_grace = report.read(&value, Node::duration),
         }
     }
@@ -496,6 +534,7 @@ workers:
   default: 4
 log_format: json
 metrics_addr: 127.0.0.1:9184
+containment: subreaper
 ";
         let file = parse(text, "cronq.yaml", &env_of(&[("REDIS_PASSWORD", "s3cret")])).unwrap();
         assert_eq!(
@@ -514,11 +553,12 @@ metrics_addr: 127.0.0.1:9184
         assert_eq!(workers[1].queue, "default");
         assert_eq!(file.log_format, Some(LogFormat::Json));
         assert_eq!(file.metrics_addr, Some("127.0.0.1:9184".parse().unwrap()));
+        assert_eq!(file.containment, Some(Containment::Subreaper));
     }
 
     #[test]
     fn a_missing_variable_and_unknown_keys_are_located_errors() {
-        let text = "store: redis://:${REDIS_PASSWORD}@host/0\nworkerz: 3\nlog_format: xml\nworkers: {default: 0}\n";
+        let text = "store: redis://:${REDIS_PASSWORD}@host/0\nworkerz: 3\nlog_format: xml\nworkers: {default: 0}\ncontainment: jail\n";
         let errors: Vec<String> = parse(text, "cronq.yaml", &env_of(&[]))
             .unwrap_err()
             .iter()
@@ -531,6 +571,7 @@ metrics_addr: 127.0.0.1:9184
                 "cronq.yaml:2:1: unknown key `workerz` in the settings; did you mean `workers`?",
                 "cronq.yaml:3:13: `xml` is not one of text, json",
                 "cronq.yaml:4:20: expected at least 1 worker; leave the queue out to serve it nowhere",
+                "cronq.yaml:5:14: `jail` is not one of auto, cgroup, subreaper",
             ]
         );
     }
@@ -564,6 +605,7 @@ metrics_addr: 127.0.0.1:9184
         );
         assert_eq!(settings.state_dir, PathBuf::from("/from/file"));
         assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.containment, Containment::Auto, "the default");
         assert_eq!(settings.schedule.0, PathBuf::from("crontab.yaml"));
         assert!(
             settings.serves("anything"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{self, Layer, LogFormat, Overrides, QueueWorkers};
+use crate::settings::{self, Containment, Layer, LogFormat, Overrides, QueueWorkers};
 
 /// A crontab that lives in git: a daemon fires jobs into queues, workers run them,
 /// and every run is recorded.
@@ -301,6 +301,15 @@ pub struct SettingsArgs {
     /// What running jobs get to finish after SIGTERM before they are killed [default: 30s]
     #[arg(long, env = "CRONQ_STOP_GRACE", value_name = "DURATION", value_parser = parse_duration, global = true, hide_env_values = true)]
     pub stop_grace: Option<Duration>,
+    /// How every process of a run is found and killed: a cgroup per run, or its tree tracked through the worker [default: auto, a cgroup where the host gives one]
+    #[arg(
+        long,
+        env = "CRONQ_CONTAINMENT",
+        value_name = "HOW",
+        global = true,
+        hide_env_values = true
+    )]
+    pub containment: Option<Containment>,
     /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9184 [default: off]
     #[arg(
         long,
@@ -339,6 +348,7 @@ impl SettingsArgs {
                 metrics_addr: self.metrics_addr,
                 lease: self.lease,
                 stop_grace: self.stop_grace,
+                containment: self.containment,
             },
         }
     }

@@ -82,6 +82,7 @@ fn worker_config(
         concurrency,
         lease: settings.lease,
         stop_grace: settings.stop_grace,
+        containment: settings.containment,
         store_url: settings.store.to_url(),
         redis_prefix: settings.redis_prefix.clone(),
         state_dir: settings.state_dir.clone(),

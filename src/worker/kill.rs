@@ -1,66 +1,80 @@
-//! Ending a child's process group: SIGTERM, then SIGKILL after the grace, and reaping
-//! the members that were re-parented to the worker (a child subreaper).
+//! Ending a run's processes: SIGTERM, then SIGKILL after the grace, to every member of
+//! its containment (`contain/`), wherever it moved; then waiting until none is left.
 //!
-//! The group's leader (the child tokio started) is always waited for through tokio;
-//! only after that are the other members reaped here, with `waitpid(-pgid)`, so that
-//! tokio never finds its own child taken. No SIGCHLD handler, no wait for any pid.
+//! The leader (the child tokio started) is always waited for through tokio; only after
+//! that are the other members reaped, by pid, so that tokio never finds its own child
+//! taken.
 
 use std::io;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::process::Child;
 use tokio::time::{Instant, sleep, sleep_until};
 
-/// How often the group is checked while its members die.
+use super::contain::Members;
+use super::spawn::Launch;
+
+/// How often the members are checked while they die.
 const POLL: Duration = Duration::from_millis(10);
 /// How long SIGKILLed members may take to die and be reaped before the worker gives up
 /// on them (a member whose parent is not the worker cannot be reaped by it).
 const KILL_PATIENCE: Duration = Duration::from_secs(5);
 
-/// A child's process group, and when it was told to terminate.
+/// A run's processes, and when they were told to terminate.
 pub struct Group {
-    pgid: Pid,
+    members: Members,
     grace: Duration,
     termed_at: Option<Instant>,
+    killed: bool,
 }
 
 impl Group {
-    /// The group led by `pid`, which gets `grace` between SIGTERM and SIGKILL.
-    pub fn new(pid: u32, grace: Duration) -> Group {
+    /// The processes of `members`, which get `grace` between SIGTERM and SIGKILL.
+    pub fn new(members: Members, grace: Duration) -> Group {
         Group {
-            pgid: Pid::from_raw(pid as i32),
+            members,
             grace,
             termed_at: None,
+            killed: false,
         }
     }
 
-    /// Sends SIGTERM to the whole group, once.
+    /// Starts the leader of `launch` inside the group's containment.
+    pub fn start(&mut self, launch: Launch<'_>) -> Result<Child, String> {
+        self.members.start(launch)
+    }
+
+    /// Keeps the record of the members while the leader runs; never returns.
+    pub async fn track(&mut self) -> std::convert::Infallible {
+        self.members.track().await
+    }
+
+    /// Sends SIGTERM to every member, once.
     pub fn terminate(&mut self) {
         if self.termed_at.is_none() {
-            self.signal(Signal::SIGTERM);
+            self.members.signal(Signal::SIGTERM);
             self.termed_at = Some(Instant::now());
         }
     }
 
-    /// SIGTERM to the group, SIGKILL once the grace is over, and the leader's status.
+    /// SIGTERM to the members, SIGKILL once the grace is over, and the leader's status.
     pub async fn stop_leader(&mut self, leader: &mut Child) -> io::Result<ExitStatus> {
         self.terminate();
+        let kill_at = self.kill_at();
         tokio::select! {
             status = leader.wait() => return status,
-            _ = sleep_until(self.kill_at()) => {}
+            _ = sleep_until(kill_at) => {}
+            never = self.members.track() => match never {},
         }
-        self.signal(Signal::SIGKILL);
+        self.kill();
         leader.wait().await
     }
 
-    /// After the leader has been waited for: ends what is left of the group (SIGTERM,
-    /// then SIGKILL after the grace) and reaps it, so that no member survives the run
-    /// and the output pipes reach their end.
+    /// After the leader has been waited for: ends what is left of the members (SIGTERM,
+    /// then SIGKILL after the grace) and reaps them, so that none survives the run and
+    /// the output pipes reach their end.
     pub async fn end(&mut self) {
         if self.reap_until_empty(Instant::now()).await {
             return;
@@ -69,11 +83,11 @@ impl Group {
         if self.reap_until_empty(self.kill_at()).await {
             return;
         }
-        self.signal(Signal::SIGKILL);
+        self.kill();
         if !self.reap_until_empty(Instant::now() + KILL_PATIENCE).await {
             tracing::warn!(
-                pgid = self.pgid.as_raw(),
-                "members of a killed job's process group are still there"
+                members = %self.members.describe(),
+                "processes of a killed job are still there"
             );
         }
     }
@@ -82,51 +96,26 @@ impl Group {
         self.termed_at.unwrap_or_else(Instant::now) + self.grace
     }
 
-    /// Reaps the group's dead members until none is left (true) or `deadline` (false).
-    async fn reap_until_empty(&self, deadline: Instant) -> bool {
+    fn kill(&mut self) {
+        self.members.signal(Signal::SIGKILL);
+        self.killed = true;
+    }
+
+    /// Reaps the dead members until none is left (true) or `deadline` (false). Once
+    /// they were killed, a member found since (forked before the kill reached its
+    /// parent) is killed too.
+    async fn reap_until_empty(&mut self, deadline: Instant) -> bool {
         loop {
-            self.reap();
-            if self.is_empty() {
+            if self.members.is_empty() {
                 return true;
             }
             if Instant::now() >= deadline {
                 return false;
             }
+            if self.killed {
+                self.members.signal(Signal::SIGKILL);
+            }
             sleep(POLL.min(deadline - Instant::now())).await;
-        }
-    }
-
-    /// Reaps every member of the group that has exited, without blocking.
-    fn reap(&self) {
-        let any_member = Pid::from_raw(-self.pgid.as_raw());
-        loop {
-            match waitpid(any_member, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(error) => {
-                    tracing::debug!(pgid = self.pgid.as_raw(), %error, "cannot reap the group");
-                    return;
-                }
-            }
-        }
-    }
-
-    /// No process, not even a zombie, is left in the group.
-    fn is_empty(&self) -> bool {
-        killpg(self.pgid, None) == Err(Errno::ESRCH)
-    }
-
-    fn signal(&self, signal: Signal) {
-        match killpg(self.pgid, signal) {
-            Ok(()) | Err(Errno::ESRCH) => {}
-            Err(error) => {
-                tracing::warn!(
-                    pgid = self.pgid.as_raw(),
-                    %signal,
-                    %error,
-                    "cannot signal the job's process group",
-                )
-            }
         }
     }
 }

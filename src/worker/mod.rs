@@ -5,12 +5,13 @@
 //! stop. A slot that the loop filled keeps itself filled while runs are ready: the store
 //! step that records a run's end also takes the next run (`finish.rs`). One run's life
 //! is in `supervise.rs`; starting the child in `spawn.rs`; the file lock of
-//! `lock: host` in `host_lock.rs`; its output in `output.rs`; signals to its process
-//! group in `kill.rs`; its outcome, retry and `on_failure` in `finish.rs` and
+//! `lock: host` in `host_lock.rs`; its output in `output.rs`; the set of its processes,
+//! wherever they moved, in `contain/`, and the signals to them in `kill.rs`; its outcome, retry and `on_failure` in `finish.rs` and
 //! `on_failure.rs`. The worker knows the [`Store`] trait, never a backend, and it never
 //! executes anything read from the queue: a run names a job, and the command comes from
 //! the worker's own schedule.
 
+mod contain;
 mod finish;
 mod host_lock;
 mod kill;
@@ -30,8 +31,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use self::contain::Host;
 use self::finish::NextRun;
 use crate::schedule::Schedule;
+use crate::settings::Containment;
 use crate::store::{Lease, Run, RunId, Store, StoreError, WorkerInfo, WorkerRef};
 
 /// Who a worker is and what it takes.
@@ -54,6 +57,8 @@ pub struct WorkerConfig {
     pub redis_prefix: String,
     /// The state dir: the file locks of `lock: host` are in its `locks/`.
     pub state_dir: PathBuf,
+    /// How each run's processes are kept together, so that none outlives the run.
+    pub containment: Containment,
 }
 
 /// How long one reserve call waits for a run: short, so that a stop is seen promptly.
@@ -71,6 +76,8 @@ struct Shared {
     config: WorkerConfig,
     /// Who reserves, as written onto each run.
     worker: WorkerRef,
+    /// How each run's processes are contained.
+    contain: Host,
     /// The runs executing now, for the registry.
     runs: Mutex<BTreeSet<RunId>>,
     /// Raised when `runs` changes, so the registry shows a run as it starts and ends.
@@ -102,6 +109,7 @@ pub async fn run(
             "a worker's concurrency must be at least 1".into(),
         ));
     }
+    let (contain, no_cgroup) = Host::choose(config.containment).map_err(StoreError::Invalid)?;
     become_subreaper();
     let worker = WorkerRef {
         id: config.id.clone(),
@@ -111,6 +119,7 @@ pub async fn run(
         store,
         config,
         worker,
+        contain,
         runs: Mutex::new(BTreeSet::new()),
         runs_changed: tokio::sync::Notify::new(),
     });
@@ -119,8 +128,15 @@ pub async fn run(
         worker = %config.id,
         queues = %config.queues.join(","),
         concurrency = config.concurrency,
+        containment = %contain,
+        no_cgroup = no_cgroup.as_deref(),
         "worker started"
     );
+    let reaper_stop = CancellationToken::new();
+    let reaper = tokio::spawn(contain::reap::keep_reaping(
+        contain.cgroup_path(),
+        reaper_stop.clone(),
+    ));
 
     let registry_stop = CancellationToken::new();
     let registry = tokio::spawn(keep_registered(shared.clone(), registry_stop.clone()));
@@ -130,6 +146,9 @@ pub async fn run(
     let outcome = reserve_loop(&shared, &schedule, &stop, &kill, &mut runs).await;
 
     drain(&mut runs, &kill, config.stop_grace).await;
+    reaper_stop.cancel();
+    let _ = reaper.await;
+    contain.stopped();
     registry_stop.cancel();
     // Bounded: a store that hangs must not hold up the stop.
     let _ = tokio::time::timeout(config.lease, registry).await;
@@ -324,9 +343,9 @@ async fn keep_registered(shared: Arc<Shared>, stop: CancellationToken) {
     }
 }
 
-/// Makes this process the reaper of its orphaned descendants, so that the grandchildren
-/// of a killed job are re-parented to the worker, which reaps them (see `kill.rs`),
-/// rather than to an init that may reap them late or never.
+/// Makes this process the reaper of its orphaned descendants, so that the orphans of a
+/// run are re-parented to the worker, which finds (`contain/tree.rs`) and reaps them
+/// (`contain/reap.rs`), rather than to an init that may reap them late or never.
 fn become_subreaper() {
     #[cfg(target_os = "linux")]
     if let Err(error) = nix::sys::prctl::set_child_subreaper(true) {

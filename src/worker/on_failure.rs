@@ -9,8 +9,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
+use super::Shared;
 use super::kill::Group;
-use super::spawn::{self, Launch};
+use super::spawn::Launch;
 use crate::schedule::{Command, Job};
 use crate::store::{Outcome, Run};
 
@@ -26,9 +27,10 @@ pub async fn run(
     job: &Job,
     run: &Run,
     outcome: &Outcome,
-    store_url: &str,
+    shared: &Shared,
     kill: &CancellationToken,
 ) {
+    let store_url = &shared.config.store_url;
     let text = |value: Option<i32>| value.map(|v| v.to_string()).unwrap_or_default();
     let env = [
         ("CRONQ_JOB", job.name.clone()),
@@ -49,18 +51,22 @@ pub async fn run(
         stderr: Stdio::piped(),
         // It runs after the job's end, without its host lock.
         inherit: None,
+        cgroup: None,
     };
-    let mut child = match spawn::start(launch) {
-        Ok(child) => child,
+    let started = shared
+        .contain
+        .members(&format!("on-failure-{}", run.id), &run.id)
+        .map(|members| Group::new(members, job.kill_grace))
+        .and_then(|mut group| Ok((group.start(launch)?, group)));
+    let (mut child, mut group) = match started {
+        Ok(started) => started,
         Err(reason) => {
             tracing::warn!(job = %job.name, run = %run.id, %reason, "on_failure did not start");
             return;
         }
     };
-    let pid = child.id().expect("a child that was just started has a pid");
     let stdout = tokio::spawn(head(child.stdout.take()));
     let stderr = tokio::spawn(head(child.stderr.take()));
-    let mut group = Group::new(pid, job.kill_grace);
     let mut why_killed = None;
     let status = tokio::select! {
         status = timeout(LIMIT, child.wait()) => status.ok(),
@@ -68,6 +74,7 @@ pub async fn run(
             why_killed = Some("the worker stopped");
             None
         }
+        never = group.track() => match never {},
     };
     let status = match status {
         Some(status) => status,

@@ -1,8 +1,8 @@
 //! Starting a child: the command line from the job and the run's ad-hoc args, its
-//! environment, workdir and user, in a process group of its own, with the job's host
-//! lock when it has one. Nothing here waits for or signals the child.
+//! environment, workdir and user, in a process group of its own (and in its run's cgroup
+//! when it has one), with the job's host lock when it has one. Nothing here waits for or
+//! signals the child.
 
-use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::process::Stdio;
@@ -25,6 +25,10 @@ pub struct Launch<'a> {
     pub stderr: Stdio,
     /// A descriptor the child inherits: the job's host lock (`host_lock.rs`).
     pub inherit: Option<BorrowedFd<'a>>,
+    /// The `cgroup.procs` of the run's cgroup: the child writes `0` to it before exec,
+    /// so that it and all it starts are in the run's cgroup from their first instruction
+    /// (`contain/`). Set by the containment, `None` in a `Launch` made elsewhere.
+    pub cgroup: Option<BorrowedFd<'a>>,
 }
 
 /// The program and its arguments: an argv as it is, a string through `/bin/sh -c`,
@@ -90,10 +94,13 @@ pub fn start(launch: Launch<'_>) -> Result<Child, String> {
             .env("LOGNAME", &user.name);
     }
     process.envs(&job.env).envs(launch.env);
-    if let Some(fd) = launch.inherit {
-        inherit(&mut process, fd.as_raw_fd());
+    let inherit_fd = launch.inherit.map(|fd| fd.as_raw_fd());
+    let cgroup_fd = launch.cgroup.map(|fd| fd.as_raw_fd());
+    if inherit_fd.is_some() || cgroup_fd.is_some() {
+        before_exec(&mut process, inherit_fd, cgroup_fd);
     }
-    // `launch.inherit` borrows the descriptor until here: it is open at the fork.
+    // `launch.inherit` and `launch.cgroup` borrow their descriptors until here: they are
+    // open at the fork.
     process.spawn().map_err(|error| {
         format!(
             "cannot start {}: {error}",
@@ -102,25 +109,34 @@ pub fn start(launch: Launch<'_>) -> Result<Child, String> {
     })
 }
 
-/// Lets the child inherit `fd`: FD_CLOEXEC is cleared in the child only, between fork
-/// and exec, so that no other child the worker starts meanwhile gets the descriptor, as
-/// it would if the flag were cleared in the worker. The one `unsafe` of the crate.
+/// What the child does between fork and exec. It joins its run's cgroup by writing `0`
+/// to the `cgroup.procs` open as `cgroup`, before it can fork anything that would escape
+/// (the permission is checked against the worker's credentials, which opened the file,
+/// though a job's `user` is already in force here). It inherits `inherit`: FD_CLOEXEC
+/// is cleared in the child only, so that no other child the worker starts meanwhile
+/// gets the descriptor, as it would if the flag were cleared in the worker. The one
+/// `unsafe` of the crate.
 #[allow(unsafe_code)]
-fn inherit(process: &mut Process, fd: RawFd) {
+fn before_exec(process: &mut Process, inherit: Option<RawFd>, cgroup: Option<RawFd>) {
     // SAFETY: `pre_exec` is unsafe because its closure runs in the forked child, where
-    // only async-signal-safe calls are sound. This one makes a single fcntl(2) call,
-    // which is async-signal-safe, allocates nothing (an `Errno` becomes an `io::Error`
-    // without the heap) and takes no lock. `borrow_raw` is sound because `fd` is open
-    // in the child: `start` is given it as a `BorrowedFd` that outlives the spawn, and
-    // fork copies the descriptor table.
+    // only async-signal-safe calls are sound. This one makes at most one write(2) and
+    // one fcntl(2) call, both async-signal-safe; it allocates nothing (the bytes written
+    // are a static, an `Errno` becomes an `io::Error` without the heap) and takes no
+    // lock. `borrow_raw` is sound because both descriptors are open in the child:
+    // `start` is given them as `BorrowedFd`s that outlive the spawn, and fork copies
+    // the descriptor table.
     unsafe {
         process.pre_exec(move || {
-            fcntl(
-                BorrowedFd::borrow_raw(fd),
-                FcntlArg::F_SETFD(FdFlag::empty()),
-            )
-            .map(drop)
-            .map_err(io::Error::from)
+            if let Some(fd) = cgroup {
+                nix::unistd::write(BorrowedFd::borrow_raw(fd), b"0")?;
+            }
+            if let Some(fd) = inherit {
+                fcntl(
+                    BorrowedFd::borrow_raw(fd),
+                    FcntlArg::F_SETFD(FdFlag::empty()),
+                )?;
+            }
+            Ok(())
         });
     }
 }

@@ -22,7 +22,7 @@ use super::host_lock::HostLock;
 use super::kill::Group;
 use super::on_failure;
 use super::output::{self, Source};
-use super::spawn::{self, Launch};
+use super::spawn::Launch;
 use crate::schedule::{Concurrency, Job, Lock, Schedule};
 use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError};
 
@@ -133,7 +133,7 @@ pub(super) async fn execute(
         && let Some(job) = job
         && let Some(command) = &job.on_failure
     {
-        on_failure::run(command, job, &run, &outcome, &shared.config.store_url, kill).await;
+        on_failure::run(command, job, &run, &outcome, shared, kill).await;
     }
     next
 }
@@ -180,8 +180,13 @@ async fn live(
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
         inherit: host_lock.as_ref().map(AsFd::as_fd),
+        cgroup: None,
     };
-    let mut child = match spawn::start(launch) {
+    let mut group = match shared.contain.members(&format!("run-{}", run.id), &run.id) {
+        Ok(members) => Group::new(members, job.kill_grace),
+        Err(reason) => return Ended::Outcome(finish::failed(reason)),
+    };
+    let mut child = match group.start(launch) {
         Ok(child) => child,
         Err(reason) => return Ended::Outcome(finish::failed(reason)),
     };
@@ -198,7 +203,7 @@ async fn live(
     let (output_read, capture) =
         output::capture(shared.store.clone(), lease, source, stdout, stderr);
     let watch = async {
-        let stopped = watch_child(&mut child, job, started, &signals).await;
+        let stopped = watch_child(&mut child, &mut group, job, started, &signals).await;
         // The run has ended: the worker's copy of the host lock goes. What is left of the
         // job holding the child's copy (nothing, unless it left its group) keeps the lock.
         drop(host_lock);
@@ -224,16 +229,15 @@ async fn live(
 }
 
 /// Waits for the child's exit, or ends it on its timeout, a cancel, the worker's stop or
-/// the loss of its lease; then ends what is left of its group. Returns its exit status
-/// and what ended it.
+/// the loss of its lease; then ends what is left of its processes. Returns its exit
+/// status and what ended it.
 async fn watch_child(
     child: &mut Child,
+    group: &mut Group,
     job: &Job,
     started: Instant,
     signals: &Signals<'_>,
 ) -> (io::Result<ExitStatus>, Stop) {
-    let pid = child.id().expect("a child that was just started has a pid");
-    let mut group = Group::new(pid, job.kill_grace);
     let timeout_at = job.timeout.map(|limit| started + limit);
     let stop = tokio::select! {
         status = child.wait() => Ok(status),
@@ -243,6 +247,7 @@ async fn watch_child(
         _ = signals.cancel.cancelled() => Err(Stop::Cancelled("cancelled")),
         _ = signals.kill.cancelled() => Err(Stop::Cancelled("the worker stopped")),
         _ = signals.lost.cancelled() => Err(Stop::LeaseLost),
+        never = group.track() => match never {},
     };
     let stopped = match stop {
         Ok(status) => (status, Stop::Exited),

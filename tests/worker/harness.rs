@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cronq::schedule::Schedule;
+use cronq::settings::Containment;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{DEFAULT_OUTPUT_TAIL_BYTES, NewRun, Run, Store, StoreError, Trigger};
 use cronq::worker::{self, WorkerConfig};
@@ -45,12 +46,23 @@ pub fn config(concurrency: usize, stop_grace: Duration, dir: &Path) -> WorkerCon
         store_url: "sqlite:/test/cronq.db".into(),
         redis_prefix: "{cronq}:".into(),
         state_dir: dir.join("state"),
+        containment: Containment::Auto,
     }
 }
 
 impl Worker {
     /// A worker of the queue `default` with `concurrency` slots and `stop_grace`.
     pub fn start(yaml: &str, concurrency: usize, stop_grace: Duration) -> Worker {
+        Worker::start_contained(yaml, concurrency, stop_grace, Containment::Auto)
+    }
+
+    /// [`Worker::start`] with the runs contained as `containment` says.
+    pub fn start_contained(
+        yaml: &str,
+        concurrency: usize,
+        stop_grace: Duration,
+        containment: Containment,
+    ) -> Worker {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -61,7 +73,10 @@ impl Worker {
                 .expect("the store opens"),
         );
         let (_, schedule) = watch::channel(Arc::new(schedule(yaml, dir.path())));
-        let config = config(concurrency, stop_grace, dir.path());
+        let config = WorkerConfig {
+            containment,
+            ..config(concurrency, stop_grace, dir.path())
+        };
         let stop = CancellationToken::new();
         let task = tokio::spawn(worker::run(store.clone(), schedule, config, stop.clone()));
         Worker {
