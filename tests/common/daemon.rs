@@ -37,6 +37,11 @@ impl Process {
         Process { child, log }
     }
 
+    /// The process's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     pub fn signal(&self, signal: Signal) {
         let pid = Pid::from_raw(self.child.id() as i32);
         kill(pid, signal).expect("the process is there to signal");

@@ -66,15 +66,19 @@ pub fn own_children() -> Vec<i32> {
     children(std::process::id() as i32)
 }
 
-/// Whether the environment `pid` was started with holds `NAME=VALUE` exactly.
-pub fn has_env(pid: i32, name: &str, value: &str) -> bool {
-    let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
-    };
+/// Whether the environment `pid` was started with holds `NAME=VALUE` exactly; `None`
+/// when it cannot be read, or reads empty (as it does for a moment during an exec).
+pub fn has_env(pid: i32, name: &str, value: &str) -> Option<bool> {
+    let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    if environ.is_empty() {
+        return None;
+    }
     let wanted = format!("{name}={value}");
-    environ
-        .split(|&byte| byte == 0)
-        .any(|entry| entry == wanted.as_bytes())
+    Some(
+        environ
+            .split(|&byte| byte == 0)
+            .any(|entry| entry == wanted.as_bytes()),
+    )
 }
 
 /// The cgroup2 path of `pid` (`/a/b`, as `/proc/PID/cgroup` shows it), also for a zombie.
@@ -121,8 +125,13 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        assert!(has_env(pid, "CRONQ_RUN_ID", "01TEST"));
-        assert!(!has_env(pid, "CRONQ_RUN_ID", "01TES"));
+        // The exec may still be setting up the new environment when spawn returns.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while has_env(pid, "CRONQ_RUN_ID", "01TEST") != Some(true) {
+            assert!(std::time::Instant::now() < deadline, "never found the env");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(has_env(pid, "CRONQ_RUN_ID", "01TES"), Some(false));
         assert!(own_children().contains(&pid));
         child.kill().unwrap();
         child.wait().unwrap();

@@ -99,10 +99,20 @@ impl Tree {
             if self.seen.get(&pid) == Some(&stat.start) || self.others.contains(&key) {
                 continue;
             }
-            if stat.pgrp == leader || procfs::has_env(pid, "CRONQ_RUN_ID", &self.run) {
+            if stat.pgrp == leader {
                 self.seen.insert(pid, stat.start);
-            } else if !stat.is_zombie() {
-                self.others.insert(key);
+                continue;
+            }
+            // A zombie's environment reads empty, as does one in the middle of an exec:
+            // looked at again at the next walk.
+            match procfs::has_env(pid, "CRONQ_RUN_ID", &self.run) {
+                Some(true) => {
+                    self.seen.insert(pid, stat.start);
+                }
+                Some(false) => {
+                    self.others.insert(key);
+                }
+                None => {}
             }
         }
     }
