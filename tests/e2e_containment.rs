@@ -315,3 +315,38 @@ async fn cgroup_jobs_that_leave_orphans_leave_no_zombie() {
 async fn subreaper_jobs_that_leave_orphans_leave_no_zombie() {
     no_zombie_after_a_soak("subreaper").await;
 }
+
+/// `--containment cgroup` where the worker cannot write its cgroup (a user that is not
+/// root, in a cgroup root owns): the daemon and `cronq worker` refuse to start, in one
+/// sentence, rather than run jobs uncontained. Needs root, to start cronq as `nobody`.
+#[test]
+fn cgroup_is_refused_where_the_host_gives_none() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to run cronq as nobody");
+        return;
+    }
+    let scratch = Scratch::new();
+    let dir = scratch.path();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    scratch.write("crontab.yaml", "jobs:\n  hello:\n    command: [echo, hi]\n");
+    let yaml = dir.join("crontab.yaml");
+    let store = format!("sqlite:{}", dir.join("cronq.db").display());
+    let state = dir.join("state");
+    for command in ["daemon", "worker"] {
+        let output = std::process::Command::new("runuser")
+            .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_cronq"), command])
+            .arg("--schedule")
+            .arg(&yaml)
+            .args(["--store", &store, "--containment", "cgroup", "--state-dir"])
+            .arg(&state)
+            .output()
+            .expect("runuser runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.starts_with("cronq: containment `cgroup` needs a writable cgroup2")
+                && stderr.lines().count() == 1,
+            "{command}: {stderr}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! `cronq daemon`: fire the schedule and, unless told not to, run the jobs too.
 
 use super::args::DaemonArgs;
-use super::{Loaded, signals, worker};
+use super::{CliError, Loaded, signals, worker};
 use crate::daemon::{self, DaemonConfig};
 
 pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
@@ -13,6 +13,9 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
             host_zone,
             ..
         } = loaded;
+        if !args.no_workers {
+            crate::worker::check_containment(settings.containment).map_err(CliError::Usage)?;
+        }
         let store = settings.store.open(&settings.redis_prefix).await?;
         let workers = if args.no_workers {
             Vec::new()

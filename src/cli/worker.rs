@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::args::WorkerArgs;
-use super::{Loaded, signals};
+use super::{CliError, Loaded, signals};
 use crate::schedule::Schedule;
 use crate::settings::{QueueWorkers, Settings};
 use crate::worker::{self, WorkerConfig};
@@ -27,6 +27,7 @@ pub fn run(args: &WorkerArgs, loaded: Loaded) -> anyhow::Result<()> {
         args.queues.clone()
     };
     let concurrency = args.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1);
+    worker::check_containment(settings.containment).map_err(CliError::Usage)?;
     let config = worker_config(&settings, queues, concurrency, "worker");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {

@@ -61,6 +61,13 @@ pub struct WorkerConfig {
     pub containment: Containment,
 }
 
+/// Whether this host can contain runs as `setting` asks: the error is the sentence a
+/// worker refuses to start with (`containment: cgroup` on a host without a usable
+/// cgroup2).
+pub fn check_containment(setting: Containment) -> Result<(), String> {
+    Host::choose(setting).map(drop)
+}
+
 /// How long one reserve call waits for a run: short, so that a stop is seen promptly.
 const RESERVE_WAIT: Duration = Duration::from_secs(1);
 /// The longest pause between reserve attempts while the store fails.
