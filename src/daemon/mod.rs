@@ -431,6 +431,7 @@ fn summary(schedule: &Schedule) -> PublishedJson {
         schedule: job.schedule.as_ref().map(|s| s.text.as_str()),
         timezone: job.timezone.name(),
         allow_args: job.allow_args,
+        allow_env: job.allow_env.iter().map(String::as_str).collect(),
     });
     PublishedJson::new(&schedule.hash, jobs)
 }

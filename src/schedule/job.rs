@@ -51,6 +51,8 @@ pub struct Job {
     pub workdir: Option<PathBuf>,
     pub user: Option<String>,
     pub allow_args: bool,
+    /// The variables a run may bring (`cronq run JOB --env K=V`); none by default.
+    pub allow_env: Vec<String>,
     pub keep: Keep,
     pub on_failure: Option<Command>,
     pub description: Option<String>,

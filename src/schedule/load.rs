@@ -14,6 +14,7 @@ use super::job::{
     DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, Lock, Schedule,
 };
 use super::node::{self, Key, Node, Piece, Position, Value};
+use super::run_env;
 use crate::cron::Timing;
 
 /// Every key of a job. The first three make a job what it is; `defaults:` may set the rest.
@@ -35,6 +36,7 @@ const JOB_KEYS: &[&str] = &[
     "workdir",
     "user",
     "allow_args",
+    "allow_env",
     "keep",
     "on_failure",
 ];
@@ -218,6 +220,7 @@ struct Spec {
     workdir: Option<PathBuf>,
     user: Option<String>,
     allow_args: Option<bool>,
+    allow_env: Option<Vec<String>>,
     keep: KeepSpec,
     on_failure: Option<Command>,
 }
@@ -252,6 +255,7 @@ fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Sp
             "workdir" => spec.workdir = report.read(value, |n| non_empty(n).map(PathBuf::from)),
             "user" => spec.user = report.read(value, non_empty),
             "allow_args" => spec.allow_args = report.read(value, Node::boolean),
+            "allow_env" => spec.allow_env = read_allow_env(report, value),
             "keep" => spec.keep = read_keep(report, value, what),
             "on_failure" => spec.on_failure = report.read(value, read_command),
             other => unreachable!("`{other}` passed the known-key filter without a reader"),
@@ -349,6 +353,33 @@ fn read_env(report: &mut Report, node: &Node, what: &str) -> BTreeMap<String, St
     env
 }
 
+/// `allow_env: [LEVEL, TARGET_DATE]`: each a plain name that changes nothing of what
+/// is executed (see `run_env.rs`), each reported at its own position.
+fn read_allow_env(report: &mut Report, node: &Node) -> Option<Vec<String>> {
+    let Value::Seq(items) = &node.value else {
+        report.error(
+            node.at,
+            format!(
+                "expected a list of variable names, such as [LEVEL, TARGET_DATE]; found {}",
+                node.value.kind()
+            ),
+        );
+        return None;
+    };
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let name = report.read(item, |item| {
+            let name = item.string()?;
+            run_env::check_allowed_name(&name)?;
+            Ok(name)
+        });
+        if let Some(name) = name.filter(|name| !names.contains(name)) {
+            names.push(name);
+        }
+    }
+    Some(names)
+}
+
 fn read_keep(report: &mut Report, node: &Node, what: &str) -> KeepSpec {
     let mut keep = KeepSpec::default();
     let known = ["succeeded", "failed", "max_age"];
@@ -385,6 +416,7 @@ impl Spec {
             workdir: job.workdir.or(self.workdir),
             user: job.user.or(self.user),
             allow_args: job.allow_args.or(self.allow_args),
+            allow_env: job.allow_env.or(self.allow_env),
             keep: KeepSpec {
                 succeeded: job.keep.succeeded.or(self.keep.succeeded),
                 failed: job.keep.failed.or(self.keep.failed),
@@ -415,6 +447,7 @@ impl Spec {
             workdir: self.workdir,
             user: self.user,
             allow_args: self.allow_args.unwrap_or(false),
+            allow_env: self.allow_env.unwrap_or_default(),
             keep: Keep {
                 succeeded: self.keep.succeeded.unwrap_or(DEFAULT_KEEP.succeeded),
                 failed: self.keep.failed.unwrap_or(DEFAULT_KEEP.failed),

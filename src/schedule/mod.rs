@@ -6,6 +6,7 @@ pub mod import;
 mod job;
 mod load;
 pub mod node;
+pub mod run_env;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use job::{CatchUp, Command, Concurrency, Job, JobSchedule, Keep, Lock, Schedule, fnv1a};

@@ -221,7 +221,7 @@ fn the_file_needs_jobs_and_known_top_level_keys() {
     assert_eq!(
         errors("defaults:\n  command: x\njobs: {}\n"),
         [
-            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, keep, on_failure"
+            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, allow_env, keep, on_failure"
         ]
     );
     assert!(ok("jobs: {}\n").jobs.is_empty());
@@ -253,5 +253,52 @@ fn jitter_is_a_stable_offset_inside_its_window() {
     assert_eq!(
         b.next_fire(after).unwrap().to_rfc3339(),
         "2026-01-01T01:00:00+00:00"
+    );
+}
+
+#[test]
+fn allow_env_lists_names_a_run_may_bring_and_refuses_those_that_change_what_runs() {
+    let schedule = ok(r#"
+defaults:
+  allow_env: [LEVEL]
+jobs:
+  a: {command: x}
+  b: {command: x, allow_env: [TARGET_DATE, LEVEL, TARGET_DATE]}
+  c: {command: x, allow_env: []}
+"#);
+    let allowed = |job: &str| schedule.job(job).unwrap().allow_env.clone();
+    assert_eq!(allowed("a"), ["LEVEL"]);
+    assert_eq!(
+        allowed("b"),
+        ["TARGET_DATE", "LEVEL"],
+        "a job's own list wins"
+    );
+    assert!(allowed("c").is_empty());
+    assert!(
+        ok("jobs:\n  a: {command: x}\n").jobs[0]
+            .allow_env
+            .is_empty()
+    );
+
+    let text = "\
+jobs:
+  a:
+    command: x
+    allow_env: [PATH, LD_PRELOAD, CRONQ_STORE, PYTHONPATH, OK, A-B, 7]
+  b:
+    command: x
+    allow_env: LEVEL
+";
+    assert_eq!(
+        errors(text),
+        [
+            "crontab.yaml:4:17: `PATH` cannot be allowed: PATH changes what is executed or loaded, and cronq never takes it from a run",
+            "crontab.yaml:4:23: `LD_PRELOAD` cannot be allowed: LD_* changes what is executed or loaded, and cronq never takes it from a run",
+            "crontab.yaml:4:35: `CRONQ_STORE` cannot be allowed: CRONQ_* changes what is executed or loaded, and cronq never takes it from a run",
+            "crontab.yaml:4:48: `PYTHONPATH` cannot be allowed: PYTHON* changes what is executed or loaded, and cronq never takes it from a run",
+            "crontab.yaml:4:64: `A-B` is not a variable name; expected letters, digits and `_`, such as LEVEL",
+            "crontab.yaml:4:69: expected a string, found a number",
+            "crontab.yaml:7:16: expected a list of variable names, such as [LEVEL, TARGET_DATE]; found a string",
+        ]
     );
 }

@@ -257,6 +257,10 @@ pub struct PublishedJob<S = String> {
     pub schedule: Option<S>,
     pub timezone: S,
     pub allow_args: bool,
+    /// The variables a run may bring (`allow_env`); empty in a schedule published by a
+    /// cronq that knew no `allow_env`, which took none.
+    #[serde(default)]
+    pub allow_env: Vec<S>,
 }
 
 impl PublishedJob {
@@ -267,6 +271,7 @@ impl PublishedJob {
             schedule: self.schedule.as_deref(),
             timezone: &self.timezone,
             allow_args: self.allow_args,
+            allow_env: self.allow_env.iter().map(String::as_str).collect(),
         }
     }
 }

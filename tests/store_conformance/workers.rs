@@ -186,6 +186,10 @@ pub async fn the_published_schedule_is_replaced_whole(env: &Env) {
         schedule: schedule.map(str::to_string),
         timezone: "Europe/Berlin".into(),
         allow_args: name == "b",
+        allow_env: match name {
+            "b" => vec!["LEVEL".into(), "TARGET_DATE".into()],
+            _ => Vec::new(),
+        },
     };
     let first = PublishedSchedule {
         hash: "1111".into(),
