@@ -43,6 +43,7 @@ const JOBS: &str = r#"
     command: ["echo"]
   greet:
     command: "echo \"hi $GREETING\""
+    allow_env: [GREETING]
   sleeper:
     command: "sleep 30"
     concurrency: allow
@@ -277,8 +278,36 @@ async fn unknown_jobs_args_and_env_are_usage_errors() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("NAME=VALUE"), "{stderr}");
 
+    // Only the names the job allows, and never one that changes what runs.
+    let output = setup.cronq(&["run", "greet", "--env", "LEVEL=debug"]);
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "cronq: job `greet` takes only GREETING from a run, not `LEVEL`; list the name in the \
+         job's `allow_env` to pass it\n"
+    );
+    for forbidden in ["PATH=/tmp/evil", "LD_PRELOAD=/tmp/evil.so", "CRONQ_STORE=x"] {
+        let output = setup.cronq(&["run", "greet", "--env", "GREETING=x", "--env", forbidden]);
+        let (_, stderr) = texts(&output);
+        assert_eq!(output.status.code(), Some(2), "{forbidden}: {stderr}");
+        assert!(
+            stderr.contains("cronq never takes it from a run") && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+    }
+    let output = setup.cronq(&["run", "hello", "--env", "GREETING=x"]);
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        setup.runs("no-args").await.is_empty() && setup.runs("greet").await.is_empty(),
+        stderr.contains("job `hello` takes no environment from a run"),
+        "{stderr}"
+    );
+
+    assert!(
+        setup.runs("no-args").await.is_empty()
+            && setup.runs("greet").await.is_empty()
+            && setup.runs("hello").await.is_empty(),
         "nothing was queued"
     );
 }
@@ -311,6 +340,16 @@ async fn a_job_only_the_published_schedule_names_runs_from_another_directory() {
     assert_eq!(stdout, "a b c\n");
     let run = setup.store.run(&waited_id(&stderr)).await.unwrap();
     assert_eq!((run.queue.as_str(), run.max_attempts), ("default", 1));
+
+    // The published schedule says which variables a run may bring.
+    let output = cronq(&["run", "greet", "--env", "PATH=/tmp/evil"]);
+    assert_eq!(output.status.code(), Some(2), "{}", texts(&output).1);
+    let output = cronq(&["run", "greet", "--env", "HOME=/tmp"]);
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("takes only GREETING"), "{stderr}");
+    let output = cronq(&["run", "--wait", "greet", "--env", "GREETING=from afar"]);
+    assert_eq!(texts(&output).0, "hi from afar\n");
 
     let output = cronq(&["run", "flakey"]);
     let (_, stderr) = texts(&output);

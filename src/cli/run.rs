@@ -16,7 +16,7 @@ use super::args::{RunArgs, SettingsArgs};
 use super::{CliError, Loaded, output};
 use crate::daemon::fire;
 use crate::eta::{self, TimeLeft};
-use crate::schedule::{Schedule, diagnostic};
+use crate::schedule::{Schedule, diagnostic, run_env};
 use crate::settings::Settings;
 use crate::store::{
     Cancelled, Chunk, HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError,
@@ -44,7 +44,7 @@ pub fn run(
     let runtime = tokio::runtime::Runtime::new()?;
     let code = runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
-        let mut new_run = new_run(&*store, args, &settings, env).await?;
+        let mut new_run = new_run(&*store, args, &run_env, &settings, env).await?;
         new_run.args = args.args.clone();
         new_run.env = run_env;
         let run = store.enqueue(new_run).await?;
@@ -96,12 +96,14 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
 
 /// The run to queue for `args.job`, from the published schedule or the local file.
 ///
-/// The published schedule names the job's queue and whether it takes arguments. Its
+/// The published schedule names the job's queue, whether it takes arguments and which
+/// variables (`allow_env`); `run_env` is refused unless the job allows every name. Its
 /// retries and cluster lock are only in the file: when the local file has the job they
 /// come from there, otherwise the run gets one attempt and no lock.
 async fn new_run(
     store: &dyn Store,
     args: &RunArgs,
+    run_env: &BTreeMap<String, String>,
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<NewRun> {
@@ -118,18 +120,21 @@ async fn new_run(
         Err(error) => return Err(error.into()),
     };
     let local_job = local.as_ref().and_then(|schedule| schedule.job(&args.job));
-    let (run, allow_args) = match (published_job, local_job) {
+    let (run, allow_args, allow_env) = match (published_job, local_job) {
         (published, Some(job)) => {
             let mut run = fire::new_run(job, Trigger::Manual, None);
             if let Some(published) = published {
                 // The daemons' workers serve the queues of what they published.
                 run.queue = published.queue.clone();
             }
-            (run, published.map_or(job.allow_args, |p| p.allow_args))
+            match published {
+                Some(p) => (run, p.allow_args, &p.allow_env),
+                None => (run, job.allow_args, &job.allow_env),
+            }
         }
         (Some(published), None) => {
             let run = NewRun::manual(&published.name, &published.queue);
-            (run, published.allow_args)
+            (run, published.allow_args, &published.allow_env)
         }
         (None, None) => {
             return Err(
@@ -144,6 +149,8 @@ async fn new_run(
         ))
         .into());
     }
+    run_env::check_run_env(&args.job, allow_env, run_env.keys().map(String::as_str))
+        .map_err(CliError::Usage)?;
     Ok(run)
 }
 
