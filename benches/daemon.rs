@@ -727,8 +727,7 @@ async fn drain(stores: &Stores, backend: Backend, runs: usize, concurrency: usiz
         concurrency,
         lease: LEASE,
         stop_grace: Duration::from_secs(10),
-        store_url: stores.url(backend),
-        redis_prefix: "{cronq}:".into(),
+        cronq_bin: env!("CARGO_BIN_EXE_cronq").into(),
         state_dir: stores.dir.join("state"),
         containment: cronq::settings::Containment::Auto,
     };
@@ -841,13 +840,6 @@ impl Stores {
             .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
             .sum::<f64>();
         Some(Duration::from_secs_f64(seconds))
-    }
-
-    fn url(&self, backend: Backend) -> String {
-        match backend {
-            Backend::Sqlite => format!("sqlite:{}", self.dir.display()),
-            Backend::Redis => self.redis_url.clone().expect("a Redis server"),
-        }
     }
 }
 

@@ -107,7 +107,7 @@ impl Setup {
     /// store's address and Redis prefix.
     fn add_progress_job(&self) {
         self.write_schedule(&format!(
-            "  reporter:\n    command: \"{CRONQ} progress 120 bad; echo code=$?; {CRONQ} progress 40 copying; sleep 30\"\n"
+            "  reporter:\n    command: \"{CRONQ} progress 120 bad; echo code=$?; echo '12.5 from the shell' >&$CRONQ_PROGRESS_FD; sleep 1; PATH=/nowhere; $CRONQ_BIN progress 40% copying; /bin/sleep 30\"\n"
         ));
     }
 
@@ -657,6 +657,13 @@ async fn progress_is_reported_from_inside_the_job(setup: Setup) {
     setup.add_progress_job();
     let _daemon = setup.daemon();
     let id = printed_id(&setup.cronq(&["run", "reporter"]));
+    // A shell writes to the pipe itself; the worker rounds 12.5 up.
+    eventually("progress 13, from the shell", PATIENCE, || async {
+        let run = setup.store.run(&id).await.unwrap();
+        run.progress == Some(13) && run.message.as_deref() == Some("from the shell")
+    })
+    .await;
+    // `$CRONQ_BIN progress` with no cronq on the job's PATH (nor anything else).
     eventually("progress 40, copying", PATIENCE, || async {
         let run = setup.store.run(&id).await.unwrap();
         run.progress == Some(40) && run.message.as_deref() == Some("copying")
@@ -675,7 +682,7 @@ async fn progress_is_reported_from_inside_the_job(setup: Setup) {
     .await;
     let output = output().await;
     assert!(
-        output.contains("is not a whole number from 0 to 100"),
+        output.contains("progress `120` is not a number from 0 to 100, such as 40, 12.5 or 50%"),
         "{output}"
     );
     assert!(
@@ -700,28 +707,38 @@ async fn progress_is_reported_from_inside_the_job_redis() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn progress_outside_a_job_or_of_a_finished_run_is_refused() {
+async fn progress_outside_a_job_is_refused() {
     let setup = Setup::sqlite();
     let output = setup.cronq(&["progress", "50"]);
     let (_, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr,
-        "cronq: cronq progress runs inside a job: CRONQ_RUN_ID is not set\n"
+        "cronq: cronq progress runs inside a job: CRONQ_PROGRESS_FD is not set\n"
     );
 
-    let id = printed_id(&setup.cronq(&["run", "hello"]));
-    setup.cronq(&["cancel", &id]);
+    // A store address is no way in any more: only the worker's pipe is.
     let store_url = format!("sqlite:{}", db(setup.scratch.path()).display());
     let output = setup
         .command(&["progress", "50", "halfway"])
-        .env("CRONQ_RUN_ID", &id)
         .env("CRONQ_STORE", &store_url)
+        .env("CRONQ_RUN_ID", "01M8Y3HBS5A9XDNVFF52HCT4BD")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", texts(&output).1);
+
+    // A descriptor that is not open: exit 1, saying which.
+    let output = setup
+        .command(&["progress", "50"])
+        .env("CRONQ_PROGRESS_FD", "987")
         .output()
         .unwrap();
     let (_, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("is cancelled"), "{stderr}");
+    assert!(
+        stderr.starts_with("cronq: cannot report progress on descriptor 987 (CRONQ_PROGRESS_FD): "),
+        "{stderr}"
+    );
 }
 
 fn db(dir: &Path) -> std::path::PathBuf {

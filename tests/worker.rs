@@ -55,10 +55,11 @@ async fn a_string_command_runs_in_sh_with_its_env_workdir_and_quoted_args() {
     let yaml = r#"
 jobs:
   shell:
-    command: "pwd; echo $CRONQ_JOB $CRONQ_ATTEMPT $FOO $BAR $CRONQ_STORE; printf '[%s]'"
+    command: "pwd; echo $CRONQ_JOB $CRONQ_ATTEMPT $FOO $BAR; printf '[%s]'"
     workdir: "{dir}"
     env: {FOO: from-job, BAR: from-job}
     allow_args: true
+    allow_env: [BAR]
 "#;
     let mut worker = Worker::start(yaml, 1, Duration::from_secs(5));
     let queued = worker
@@ -78,7 +79,7 @@ jobs:
     assert_eq!(
         worker.output(&run.id).await,
         format!(
-            "{}\nshell 1 from-job from-run sqlite:/test/cronq.db\n[a b][it's][$(echo no)]",
+            "{}\nshell 1 from-job from-run\n[a b][it's][$(echo no)]",
             dir.display()
         )
     );
@@ -486,6 +487,7 @@ jobs:
     lock: host
     concurrency: forbid
     retries: 2
+    allow_env: [SLEEP]
 "#;
     let mut worker = Worker::start(yaml, 2, Duration::from_secs(5));
     let first = worker.enqueue_attempts("single", 3).await;

@@ -159,7 +159,7 @@ pub struct CancelArgs {
 
 #[derive(Debug, Args)]
 pub struct ProgressArgs {
-    /// How far the job is, 0 to 100
+    /// How far the job is, 0 to 100: 40, 12.5 or 50% (rounded)
     #[arg(value_name = "PERCENT", allow_hyphen_values = true)]
     pub percent: String,
     /// What it is doing now

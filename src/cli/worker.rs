@@ -84,8 +84,8 @@ fn worker_config(
         lease: settings.lease,
         stop_grace: settings.stop_grace,
         containment: settings.containment,
-        store_url: settings.store.to_url(),
-        redis_prefix: settings.redis_prefix.clone(),
+        // The path the kernel started this process from, else `cronq` on the PATH.
+        cronq_bin: std::env::current_exe().unwrap_or_else(|_| "cronq".into()),
         state_dir: settings.state_dir.clone(),
     }
 }

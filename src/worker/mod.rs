@@ -17,6 +17,7 @@ mod host_lock;
 mod kill;
 mod on_failure;
 mod output;
+mod progress;
 mod spawn;
 mod supervise;
 
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::contain::Host;
 use self::finish::NextRun;
+pub use self::progress::{LINE_MAX as PROGRESS_LINE_MAX, parse_percent};
 use crate::schedule::Schedule;
 use crate::settings::Containment;
 use crate::store::{Lease, Run, RunId, Store, StoreError, WorkerInfo, WorkerRef};
@@ -51,10 +53,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// How long running jobs may take to finish after a stop, before they are killed.
     pub stop_grace: Duration,
-    /// The store's URL, given to each job as `CRONQ_STORE` for `cronq progress`.
-    pub store_url: String,
-    /// The Redis key prefix, given to each job as `CRONQ_REDIS_PREFIX`.
-    pub redis_prefix: String,
+    /// This executable, given to each job as `CRONQ_BIN`, so that `$CRONQ_BIN progress`
+    /// works without cronq on the job's PATH.
+    pub cronq_bin: PathBuf,
     /// The state dir: the file locks of `lock: host` are in its `locks/`.
     pub state_dir: PathBuf,
     /// How each run's processes are kept together, so that none outlives the run.

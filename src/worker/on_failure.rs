@@ -30,7 +30,6 @@ pub async fn run(
     shared: &Shared,
     kill: &CancellationToken,
 ) {
-    let store_url = &shared.config.store_url;
     let text = |value: Option<i32>| value.map(|v| v.to_string()).unwrap_or_default();
     let env = [
         ("CRONQ_JOB", job.name.clone()),
@@ -40,7 +39,6 @@ pub async fn run(
         ("CRONQ_SIGNAL", text(outcome.signal)),
         ("CRONQ_ATTEMPT", run.attempt.to_string()),
         ("CRONQ_REASON", outcome.reason.clone().unwrap_or_default()),
-        ("CRONQ_STORE", store_url.to_string()),
     ];
     let launch = Launch {
         job,
@@ -49,8 +47,8 @@ pub async fn run(
         env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
-        // It runs after the job's end, without its host lock.
-        inherit: None,
+        // It runs after the job's end, without its host lock, and reports no progress.
+        inherit: Vec::new(),
         cgroup: None,
     };
     let started = shared

@@ -1,14 +1,21 @@
 //! Starting a child: the command line from the job and the run's ad-hoc args, its
 //! environment, workdir and user, in a process group of its own (and in its run's cgroup
-//! when it has one), with the job's host lock when it has one. Nothing here waits for or
-//! signals the child.
+//! when it has one), with the descriptors it inherits (the job's host lock, its progress
+//! pipe). Nothing here waits for or signals the child.
+//!
+//! The child's environment is the worker's, without the worker's own `CRONQ_*`
+//! variables (an operator's `CRONQ_STORE` holds the store's password), then the job's
+//! `env`, then what the caller adds.
 
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::OnceLock;
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-use nix::unistd::{Uid, User};
+use nix::unistd::{Uid, User, dup2_raw};
 use tokio::process::{Child, Command as Process};
 
 use crate::schedule::{Command, Job};
@@ -23,12 +30,20 @@ pub struct Launch<'a> {
     pub env: Vec<(String, String)>,
     pub stdout: Stdio,
     pub stderr: Stdio,
-    /// A descriptor the child inherits: the job's host lock (`host_lock.rs`).
-    pub inherit: Option<BorrowedFd<'a>>,
+    /// Descriptors the child inherits: the job's host lock (`host_lock.rs`), its
+    /// progress pipe (`progress.rs`).
+    pub inherit: Vec<Inherit<'a>>,
     /// The `cgroup.procs` of the run's cgroup: the child writes `0` to it before exec,
     /// so that it and all it starts are in the run's cgroup from their first instruction
     /// (`contain/`). Set by the containment, `None` in a `Launch` made elsewhere.
     pub cgroup: Option<BorrowedFd<'a>>,
+}
+
+/// A descriptor the child inherits, open until the spawn.
+pub struct Inherit<'a> {
+    pub fd: BorrowedFd<'a>,
+    /// Its number in the child; `None` keeps the worker's number.
+    pub at: Option<RawFd>,
 }
 
 /// The program and its arguments: an argv as it is, a string through `/bin/sh -c`,
@@ -93,14 +108,18 @@ pub fn start(launch: Launch<'_>) -> Result<Child, String> {
             .env("USER", &user.name)
             .env("LOGNAME", &user.name);
     }
-    process.envs(&job.env).envs(launch.env);
-    let inherit_fd = launch.inherit.map(|fd| fd.as_raw_fd());
-    let cgroup_fd = launch.cgroup.map(|fd| fd.as_raw_fd());
-    if inherit_fd.is_some() || cgroup_fd.is_some() {
-        before_exec(&mut process, inherit_fd, cgroup_fd);
+    for name in worker_cronq_vars() {
+        process.env_remove(name);
     }
-    // `launch.inherit` and `launch.cgroup` borrow their descriptors until here: they are
-    // open at the fork.
+    process.envs(&job.env).envs(launch.env);
+    let (moves, _copies) = plan(&launch.inherit)
+        .map_err(|error| format!("cannot pass a descriptor to the job: {error}"))?;
+    let cgroup = launch.cgroup.map(|fd| fd.as_raw_fd());
+    if !moves.is_empty() || cgroup.is_some() {
+        before_exec(&mut process, moves, cgroup);
+    }
+    // `launch.inherit` and `launch.cgroup` borrow their descriptors, and `_copies` owns
+    // any copy, until here: they are open at the fork.
     process.spawn().map_err(|error| {
         format!(
             "cannot start {}: {error}",
@@ -109,32 +128,82 @@ pub fn start(launch: Launch<'_>) -> Result<Child, String> {
     })
 }
 
+/// The worker's own `CRONQ_*` variables, which no child gets. Read once: the worker
+/// never changes its environment.
+fn worker_cronq_vars() -> &'static [OsString] {
+    static NAMES: OnceLock<Vec<OsString>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        std::env::vars_os()
+            .map(|(name, _)| name)
+            .filter(|name| name.as_encoded_bytes().starts_with(b"CRONQ_"))
+            .collect()
+    })
+}
+
+/// (a descriptor's number in the worker, its number in the child), for each one the
+/// child inherits.
+type Moves = Vec<(RawFd, RawFd)>;
+
+/// Each descriptor to inherit as (its number in the worker, its number in the child).
+/// One kept at its own number that another is to be moved onto is copied first (the
+/// copy owned by the second list until the spawn): the move would close it.
+fn plan(inherit: &[Inherit<'_>]) -> io::Result<(Moves, Vec<OwnedFd>)> {
+    let targets: Vec<RawFd> = inherit.iter().filter_map(|i| i.at).collect();
+    let mut copies = Vec::new();
+    let mut moves = Vec::with_capacity(inherit.len());
+    for entry in inherit {
+        let fd = entry.fd.as_raw_fd();
+        match entry.at {
+            Some(at) => moves.push((fd, at)),
+            None if targets.contains(&fd) => {
+                // The copy takes a free number, and `fd` itself is not free.
+                let copy = entry.fd.try_clone_to_owned()?;
+                moves.push((copy.as_raw_fd(), copy.as_raw_fd()));
+                copies.push(copy);
+            }
+            None => moves.push((fd, fd)),
+        }
+    }
+    // Those kept at their number first: a move onto a number is then the last word.
+    moves.sort_by_key(|(from, to)| from != to);
+    Ok((moves, copies))
+}
+
 /// What the child does between fork and exec. It joins its run's cgroup by writing `0`
 /// to the `cgroup.procs` open as `cgroup`, before it can fork anything that would escape
 /// (the permission is checked against the worker's credentials, which opened the file,
-/// though a job's `user` is already in force here). It inherits `inherit`: FD_CLOEXEC
-/// is cleared in the child only, so that no other child the worker starts meanwhile
-/// gets the descriptor, as it would if the flag were cleared in the worker. The one
-/// `unsafe` of the crate.
+/// though a job's `user` is already in force here). Then it inherits each (descriptor,
+/// number) of `moves`: kept at its number, FD_CLOEXEC is cleared; moved, it is
+/// duplicated onto the number, which dup2(2) leaves without FD_CLOEXEC. Both happen in
+/// the child only, so that no other child the worker starts meanwhile gets the
+/// descriptor, as it would if the flag were cleared in the worker. The one `unsafe` of
+/// the crate.
 #[allow(unsafe_code)]
-fn before_exec(process: &mut Process, inherit: Option<RawFd>, cgroup: Option<RawFd>) {
+fn before_exec(process: &mut Process, moves: Moves, cgroup: Option<RawFd>) {
     // SAFETY: `pre_exec` is unsafe because its closure runs in the forked child, where
-    // only async-signal-safe calls are sound. This one makes at most one write(2) and
-    // one fcntl(2) call, both async-signal-safe; it allocates nothing (the bytes written
-    // are a static, an `Errno` becomes an `io::Error` without the heap) and takes no
-    // lock. `borrow_raw` is sound because both descriptors are open in the child:
-    // `start` is given them as `BorrowedFd`s that outlive the spawn, and fork copies
-    // the descriptor table.
+    // only async-signal-safe calls are sound. This one makes write(2), fcntl(2) and
+    // dup2(2) calls, all async-signal-safe; it allocates nothing (the list was built
+    // before the fork, the bytes written are a static, an `Errno` becomes an `io::Error`
+    // without the heap, and `into_raw_fd` only forgets the duplicate) and takes no
+    // lock. `borrow_raw` is sound because each descriptor is open in the child: `start`
+    // is given them as `BorrowedFd`s (or owns a copy) that outlive the spawn, and fork
+    // copies the descriptor table. The cgroup is joined first, so a move onto the
+    // number of its descriptor comes too late to matter; a move's target is otherwise a
+    // number the child wants, and whatever it held in the worker is the worker's own
+    // (`plan` copied away any descriptor to inherit from it).
     unsafe {
         process.pre_exec(move || {
             if let Some(fd) = cgroup {
                 nix::unistd::write(BorrowedFd::borrow_raw(fd), b"0")?;
             }
-            if let Some(fd) = inherit {
-                fcntl(
-                    BorrowedFd::borrow_raw(fd),
-                    FcntlArg::F_SETFD(FdFlag::empty()),
-                )?;
+            for &(from, to) in &moves {
+                let fd = BorrowedFd::borrow_raw(from);
+                if from == to {
+                    fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                } else {
+                    // Kept open for the exec: the child's descriptor at `to`.
+                    let _ = dup2_raw(fd, to)?.into_raw_fd();
+                }
             }
             Ok(())
         });

@@ -22,8 +22,9 @@ use super::host_lock::HostLock;
 use super::kill::Group;
 use super::on_failure;
 use super::output::{self, Source};
-use super::spawn::Launch;
-use crate::schedule::{Concurrency, Job, Lock, Schedule};
+use super::progress;
+use super::spawn::{Inherit, Launch};
+use crate::schedule::{Concurrency, Job, Lock, Schedule, run_env};
 use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError};
 
 /// How long the output pipes may stay open once the job's group is gone.
@@ -71,26 +72,19 @@ pub(super) async fn execute(
     );
     let job = schedule.job(&run.job);
     let work = async {
-        match job {
-            None => Ended::Outcome(finish::failed(format!(
-                "job `{}` is not in this worker's schedule",
-                run.job
-            ))),
-            Some(job) if !run.args.is_empty() && !job.allow_args => {
-                Ended::Outcome(finish::failed(format!(
-                    "job `{}` does not take arguments (allow_args is false)",
-                    run.job
-                )))
-            }
-            Some(job) => {
-                let signals = Signals {
-                    cancel: &cancel,
-                    lost: &lost,
-                    kill,
-                };
-                live(shared, job, &run, lease_rx.clone(), signals).await
-            }
+        let Some(job) = job else {
+            let reason = format!("job `{}` is not in this worker's schedule", run.job);
+            return Ended::Outcome(finish::failed(reason));
+        };
+        if let Some(reason) = refusal(job, &run) {
+            return Ended::Outcome(finish::failed(reason));
         }
+        let signals = Signals {
+            cancel: &cancel,
+            lost: &lost,
+            kill,
+        };
+        live(shared, job, &run, lease_rx.clone(), signals).await
     };
     // The lease is kept beside the run, in its task; it stops with the run, before the
     // end is recorded: an extend after it would only fail.
@@ -138,6 +132,19 @@ pub(super) async fn execute(
     next
 }
 
+/// Why the worker starts nothing for `run` of `job`: the run brings more than its job
+/// takes. Nothing read from the queue may change what is executed.
+fn refusal(job: &Job, run: &Run) -> Option<String> {
+    if !run.args.is_empty() && !job.allow_args {
+        return Some(format!(
+            "job `{}` does not take arguments (allow_args is false)",
+            run.job
+        ));
+    }
+    let names = run.env.keys().map(String::as_str);
+    run_env::check_run_env(&job.name, &job.allow_env, names).err()
+}
+
 /// The tokens that may end a run early.
 struct Signals<'a> {
     /// A cancel was requested (`cronq cancel`).
@@ -162,14 +169,33 @@ async fn live(
         Ok(lock) => lock,
         Err(ended) => return ended,
     };
+    let (progress_pipe, progress_write) = match progress::open() {
+        Ok(pipe) => pipe,
+        Err(error) => {
+            let reason = format!("cannot make the run's progress pipe: {error}");
+            return Ended::Outcome(finish::failed(reason));
+        }
+    };
+    // No store address and no password: the job reports progress through the pipe.
     let cronq_env = [
         ("CRONQ_RUN_ID", run.id.clone()),
         ("CRONQ_JOB", run.job.clone()),
         ("CRONQ_ATTEMPT", run.attempt.to_string()),
-        ("CRONQ_STORE", config.store_url.clone()),
-        ("CRONQ_REDIS_PREFIX", config.redis_prefix.clone()),
+        ("CRONQ_PROGRESS_FD", progress::PROGRESS_FD.to_string()),
+        ("CRONQ_BIN", config.cronq_bin.display().to_string()),
     ];
+    // Every name was checked against the job's `allow_env` (see `refusal`).
     let env = run.env.iter().map(|(k, v)| (k.clone(), v.clone()));
+    let mut inherit = vec![Inherit {
+        fd: progress_write.as_fd(),
+        at: Some(progress::PROGRESS_FD),
+    }];
+    if let Some(lock) = &host_lock {
+        inherit.push(Inherit {
+            fd: lock.as_fd(),
+            at: None,
+        });
+    }
     let launch = Launch {
         job,
         command: &job.command,
@@ -179,14 +205,17 @@ async fn live(
             .collect(),
         stdout: Stdio::piped(),
         stderr: Stdio::piped(),
-        inherit: host_lock.as_ref().map(AsFd::as_fd),
+        inherit,
         cgroup: None,
     };
     let mut group = match shared.contain.members(&format!("run-{}", run.id), &run.id) {
         Ok(members) => Group::new(members, job.kill_grace),
         Err(reason) => return Ended::Outcome(finish::failed(reason)),
     };
-    let mut child = match group.start(launch) {
+    let started = group.start(launch);
+    // The job has its copy of the write end; the pipe ends when the job's copies do.
+    drop(progress_write);
+    let mut child = match started {
         Ok(child) => child,
         Err(reason) => return Ended::Outcome(finish::failed(reason)),
     };
@@ -202,16 +231,19 @@ async fn live(
     };
     let (output_read, capture) =
         output::capture(shared.store.clone(), lease, source, stdout, stderr);
+    let ended = CancellationToken::new();
+    let progress = progress::record(&*shared.store, &run.id, progress_pipe, &ended);
     let watch = async {
         let stopped = watch_child(&mut child, &mut group, job, started, &signals).await;
         // The run has ended: the worker's copy of the host lock goes. What is left of the
         // job holding the child's copy (nothing, unless it left its group) keeps the lock.
         drop(host_lock);
+        ended.cancel();
         output_read.after(OUTPUT_PATIENCE);
         stopped
     };
     // In the run's own task: one task per run, whatever its output.
-    let ((status, stop), ()) = tokio::join!(watch, capture);
+    let ((status, stop), (), ()) = tokio::join!(watch, capture, progress);
 
     match stop {
         Stop::Exited => Ended::Outcome(finish::exited(&status)),

@@ -43,8 +43,7 @@ pub fn config(concurrency: usize, stop_grace: Duration, dir: &Path) -> WorkerCon
         concurrency,
         lease: Duration::from_millis(900),
         stop_grace,
-        store_url: "sqlite:/test/cronq.db".into(),
-        redis_prefix: "{cronq}:".into(),
+        cronq_bin: env!("CARGO_BIN_EXE_cronq").into(),
         state_dir: dir.join("state"),
         containment: Containment::Auto,
     }
