@@ -13,6 +13,7 @@
 mod output;
 pub mod redis;
 pub mod sqlite;
+pub mod unreadable;
 
 pub use output::{Chunk, Output, Stream};
 pub(crate) use output::{cut_front, push_merged};
@@ -588,7 +589,35 @@ impl Run {
 /// The argument checks every backend makes before it touches its data, so that both
 /// refuse the same calls with the same words.
 pub(crate) mod check {
-    use super::{Outcome, Result, RunStatus, StoreError};
+    use super::unreadable::MAX_PAYLOAD_BYTES;
+    use super::{NewRun, Outcome, Result, RunStatus, StoreError};
+
+    /// A run's `args` and `env` hold at most [`MAX_PAYLOAD_BYTES`] together, as JSON:
+    /// a reserve refuses a run that holds more (`unreadable.rs`).
+    pub fn payload(run: &NewRun) -> Result<()> {
+        let raw: usize = run.args.iter().map(String::len).sum::<usize>()
+            + run
+                .env
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+        // JSON writes a byte as at most 6 (`\u001f`), plus quotes and separators.
+        if (6 * raw + 8 * (run.args.len() + run.env.len()) + 4) as u64 <= MAX_PAYLOAD_BYTES {
+            return Ok(());
+        }
+        let bytes = (json_len(&run.args) + json_len(&run.env)) as u64;
+        if bytes > MAX_PAYLOAD_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "a run's args and env may hold {MAX_PAYLOAD_BYTES} bytes together, as JSON; these hold {bytes}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The bytes of `value` written as JSON.
+    fn json_len<T: serde::Serialize>(value: &T) -> usize {
+        serde_json::to_vec(value).map_or(usize::MAX / 4, |json| json.len())
+    }
 
     pub fn queues(queues: &[String]) -> Result<()> {
         if queues.is_empty() {

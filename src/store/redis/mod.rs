@@ -32,6 +32,7 @@
 mod connection;
 mod queries;
 mod record;
+mod reserved;
 mod scripts;
 
 use std::collections::HashMap;
@@ -42,7 +43,8 @@ use chrono::{DateTime, Utc};
 use redis::{Script, ScriptInvocation, Value};
 
 use self::connection::{Connection, MAX_BLOCK};
-use self::record::{Record, ms, new_run_fields, reply};
+use self::record::{ms, new_run_fields, reply};
+use self::reserved::{Reserved, reserved};
 use self::scripts::Scripts;
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
@@ -102,36 +104,30 @@ impl RedisStore {
     }
 
     /// One reserve attempt: the run and its lease, or the earliest delayed run's instant.
+    /// A run it cannot hand out is recorded failed, and the attempt goes on.
     async fn try_reserve(
         &self,
         queues: &[String],
         worker: &WorkerRef,
         lease_ms: i64,
     ) -> Result<std::result::Result<(Run, Lease), Option<i64>>> {
-        let now = now_ms();
-        let mut call = self.invocation(&self.scripts.reserve, now);
-        call.arg(now + lease_ms)
-            .arg(lease_ms)
-            .arg(new_token())
-            .arg(&worker.id)
-            .arg(&worker.host);
-        call.arg(queues);
-        let value = self.connection.script(&call).await?;
-        let corrupt =
-            |v: &Value| StoreError::Corrupt(format!("an unexpected reserve reply: {v:?}"));
-        let Value::Array(mut items) = value else {
-            return Err(corrupt(&value));
-        };
-        match (items.first().and_then(record::text).as_deref(), items.len()) {
-            (Some("ok"), 2) => {
-                let record = Record::from_value(items.swap_remove(1))?;
-                Ok(Ok((record.run()?, record.lease()?)))
+        loop {
+            let (now, token) = (now_ms(), new_token());
+            let mut call = self.invocation(&self.scripts.reserve, now);
+            call.arg(now + lease_ms)
+                .arg(lease_ms)
+                .arg(&token)
+                .arg(&worker.id)
+                .arg(&worker.host);
+            call.arg(queues);
+            match reserved(self.connection.script(&call).await?, &token)? {
+                Reserved::Run(run, lease) => return Ok(Ok((run, lease))),
+                Reserved::None(earliest) => return Ok(Err(earliest)),
+                Reserved::Unreadable { id, run, problems } => {
+                    self.reject(&id, &token, run.as_ref(), &problems, worker)
+                        .await?;
+                }
             }
-            (Some("none"), _) => match items.get(1) {
-                Some(Value::Int(at)) => Ok(Err(Some(*at))),
-                _ => Ok(Err(None)),
-            },
-            _ => Err(corrupt(&Value::Array(items))),
         }
     }
 }
@@ -201,6 +197,7 @@ fn first(items: Vec<Value>) -> Value {
 #[async_trait]
 impl Store for RedisStore {
     async fn enqueue(&self, run: NewRun) -> Result<Run> {
+        check::payload(&run)?;
         let (id, now) = (new_run_id(), now_ms());
         let mut call = self.invocation(&self.scripts.enqueue, now);
         call.arg(&id)
@@ -358,12 +355,12 @@ impl Store for RedisStore {
     ) -> Result<(Finished, Option<(Run, Lease)>)> {
         check::outcome(&outcome)?;
         check::queues(queues)?;
-        let (now, lease_ms) = (now_ms(), duration_ms(lease_for));
+        let (now, lease_ms, token) = (now_ms(), duration_ms(lease_for), new_token());
         let mut call = self.invocation(&self.scripts.finish_and_reserve, now);
         let fields = finish_args(&mut call, lease, &outcome, now, retry_in);
         call.arg(now + lease_ms)
             .arg(lease_ms)
-            .arg(new_token())
+            .arg(&token)
             .arg(&worker.id)
             .arg(&worker.host)
             .arg(fields.len())
@@ -372,11 +369,14 @@ impl Store for RedisStore {
         let mut items = reply(self.connection.script(&call).await?, &lease.run)?.into_iter();
         let run = record::run(items.next().unwrap_or(Value::Nil))?;
         let retry = optional_run(items.next().unwrap_or(Value::Nil))?;
-        let next = match items.next().unwrap_or(Value::Nil) {
-            Value::Nil => None,
-            value => {
-                let record = Record::from_value(value)?;
-                Some((record.run()?, record.lease()?))
+        let next = match reserved(items.next().unwrap_or(Value::Nil), &token)? {
+            Reserved::Run(run, lease) => Some((run, lease)),
+            Reserved::None(_) => None,
+            Reserved::Unreadable { id, run, problems } => {
+                // The finish is recorded; the worker's next reserve goes on from here.
+                self.reject(&id, &token, run.as_ref(), &problems, worker)
+                    .await?;
+                None
             }
         };
         Ok((Finished { run, retry }, next))

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use redis::Value;
 
-use crate::store::{Lease, NewRun, OnBusy, Result, Run, RunLock, RunStatus, StoreError, Trigger};
+use crate::store::unreadable::{Unreadable, expected};
+use crate::store::{NewRun, OnBusy, Result, Run, RunLock, RunStatus, StoreError, Trigger};
 
 /// Milliseconds since the epoch, the unit of every time in the store.
 pub(super) fn ms(t: DateTime<Utc>) -> i64 {
@@ -120,10 +121,6 @@ impl Record {
         self.0.get(name).map(String::as_str)
     }
 
-    fn required(&self, name: &str) -> Result<&str> {
-        self.get(name).ok_or_else(|| self.corrupt(name))
-    }
-
     fn corrupt(&self, name: &str) -> StoreError {
         let id = self.get("id").unwrap_or("?");
         StoreError::Corrupt(format!("run {id} has no valid `{name}`"))
@@ -144,78 +141,193 @@ impl Record {
         }
     }
 
-    fn json<T: serde::de::DeserializeOwned + Default>(&self, name: &str) -> Result<T> {
-        match self.get(name) {
-            Some(v) => serde_json::from_str(v).map_err(|_| self.corrupt(name)),
-            None => Ok(T::default()),
+    /// The run, or `Corrupt` naming the first field that cannot be read.
+    pub fn run(&self) -> Result<Run> {
+        let (run, problems) = self.decode();
+        match problems.first() {
+            None => Ok(run),
+            Some(problem) => Err(StoreError::Corrupt(format!("run {}: {problem}", run.id))),
         }
     }
 
-    pub fn run(&self) -> Result<Run> {
-        let status =
-            RunStatus::parse(self.required("status")?).ok_or_else(|| self.corrupt("status"))?;
-        let trigger =
-            Trigger::parse(self.required("trigger")?).ok_or_else(|| self.corrupt("trigger"))?;
-        let lock = match self.get("lock_name") {
-            Some(name) => Some(RunLock {
-                name: name.to_owned(),
-                on_busy: self
-                    .get("lock_on_busy")
-                    .and_then(OnBusy::parse)
-                    .ok_or_else(|| self.corrupt("lock_on_busy"))?,
-            }),
-            None => None,
+    /// The run, and why each field that cannot be read cannot be; such a field holds
+    /// its default in the run (see [`repair`]).
+    pub fn decode(&self) -> (Run, Vec<Unreadable>) {
+        let mut fields = Fields {
+            record: self,
+            problems: Vec::new(),
+        };
+        let lock_name = fields.optional("lock_name", expected::TEXT, |v| Some(v.to_owned()));
+        let on_busy = fields.optional("lock_on_busy", expected::ON_BUSY, OnBusy::parse);
+        let lock = match (lock_name, on_busy) {
+            (Some(name), Some(on_busy)) => Some(RunLock { name, on_busy }),
+            (None, None) => None,
+            _ => {
+                fields.problem("lock_on_busy", expected::ON_BUSY);
+                None
+            }
         };
         let text = |name: &str| self.get(name).map(str::to_owned);
-        Ok(Run {
-            id: self.required("id")?.to_owned(),
-            job: self.required("job")?.to_owned(),
-            queue: self.required("queue")?.to_owned(),
-            status,
-            trigger,
-            scheduled_for: self.time("scheduled_for")?,
-            attempt: self
-                .number("attempt")?
-                .ok_or_else(|| self.corrupt("attempt"))?,
-            max_attempts: self
-                .number("max_attempts")?
-                .ok_or_else(|| self.corrupt("max_attempts"))?,
+        let run = Run {
+            id: fields.required("id", expected::PRESENT, |v| Some(v.to_owned()), "?".into()),
+            job: fields.required("job", expected::PRESENT, |v| Some(v.to_owned()), "?".into()),
+            queue: fields.required(
+                "queue",
+                expected::PRESENT,
+                |v| Some(v.to_owned()),
+                "?".into(),
+            ),
+            status: fields.required(
+                "status",
+                expected::STATUS,
+                RunStatus::parse,
+                RunStatus::Failed,
+            ),
+            trigger: fields.required(
+                "trigger",
+                expected::TRIGGER,
+                Trigger::parse,
+                Trigger::Manual,
+            ),
+            scheduled_for: fields.optional("scheduled_for", expected::TIME, time),
+            attempt: fields.required("attempt", expected::COUNT, number, 1),
+            max_attempts: fields.required("max_attempts", expected::COUNT, number, 1),
             retry_of: text("retry_of"),
             host: text("host"),
             worker: text("worker"),
-            exit_code: self.number("exit_code")?,
-            signal: self.number("signal")?,
-            queued_at: self
-                .time("queued_at")?
-                .ok_or_else(|| self.corrupt("queued_at"))?,
-            started_at: self.time("started_at")?,
-            finished_at: self.time("finished_at")?,
-            progress: self.number("progress")?,
+            exit_code: fields.optional("exit_code", expected::INTEGER, number),
+            signal: fields.optional("signal", expected::INTEGER, number),
+            queued_at: fields.required("queued_at", expected::TIME, time, Utc::now()),
+            started_at: fields.optional("started_at", expected::TIME, time),
+            finished_at: fields.optional("finished_at", expected::TIME, time),
+            progress: fields.optional("progress", expected::PERCENT, |v| {
+                number(v).filter(|p| *p <= 100)
+            }),
             message: text("message"),
             reason: text("reason"),
-            args: self.json("args")?,
-            env: self.json("env")?,
-            not_before: self.time("not_before")?,
+            args: fields
+                .optional("args", expected::ARGS, json)
+                .unwrap_or_default(),
+            env: fields
+                .optional("env", expected::ENV, json)
+                .unwrap_or_default(),
+            not_before: fields.optional("not_before", expected::TIME, time),
             lock,
-            cancel_requested: self.get("cancel_requested") == Some("1"),
-        })
+            cancel_requested: fields
+                .optional("cancel_requested", expected::FLAG, |v| match v {
+                    "0" => Some(false),
+                    "1" => Some(true),
+                    _ => None,
+                })
+                .unwrap_or(false),
+        };
+        (run, fields.problems)
     }
 
-    /// The lease a reserve just granted.
-    pub fn lease(&self) -> Result<Lease> {
-        Ok(Lease {
-            run: self.required("id")?.to_owned(),
-            token: self.required("token")?.to_owned(),
-            expires_at: self
-                .time("lease_expires")?
-                .ok_or_else(|| self.corrupt("lease_expires"))?,
-        })
+    /// When the lease a reserve just granted expires.
+    pub fn lease_expires(&self) -> Result<DateTime<Utc>> {
+        self.time("lease_expires")?
+            .ok_or_else(|| self.corrupt("lease_expires"))
     }
 
     /// The run's creation order.
     pub fn seq(&self) -> Result<u64> {
         self.number("seq")?.ok_or_else(|| self.corrupt("seq"))
     }
+}
+
+/// Reads the fields of a record, noting each that cannot be read.
+struct Fields<'a> {
+    record: &'a Record,
+    problems: Vec<Unreadable>,
+}
+
+impl Fields<'_> {
+    fn problem(&mut self, name: &str, expected: &'static str) {
+        self.problems.push(Unreadable::invalid(name, expected));
+    }
+
+    /// A field that may be absent: `None` then, or when it cannot be read.
+    fn optional<T>(
+        &mut self,
+        name: &str,
+        expected: &'static str,
+        read: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let value = self.record.get(name)?;
+        let read = read(value);
+        if read.is_none() {
+            self.problem(name, expected);
+        }
+        read
+    }
+
+    /// A field every run has: `default` when it is absent or cannot be read.
+    fn required<T>(
+        &mut self,
+        name: &str,
+        expected: &'static str,
+        read: impl FnOnce(&str) -> Option<T>,
+        default: T,
+    ) -> T {
+        match self.record.get(name) {
+            Some(_) => self.optional(name, expected, read).unwrap_or(default),
+            None => {
+                self.problem(name, expected::PRESENT);
+                default
+            }
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(value: &str) -> Option<T> {
+    value.parse().ok()
+}
+
+fn time(value: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(number(value)?)
+}
+
+fn json<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_str(value).ok()
+}
+
+/// The fields every run's hash holds, which a repair sets rather than deletes.
+const REQUIRED: &[&str] = &[
+    "id",
+    "job",
+    "queue",
+    "status",
+    "trigger",
+    "attempt",
+    "max_attempts",
+    "queued_at",
+];
+
+/// How to make the fields that `problems` name readable in run `id`'s hash: the fields
+/// to delete, and (field, value) pairs to set, from `run` as [`Record::decode`] read it,
+/// with its defaults in their place.
+pub(super) fn repair(id: &str, run: &Run, problems: &[Unreadable]) -> (Vec<String>, Vec<String>) {
+    let (mut delete, mut set) = (Vec::new(), Vec::new());
+    for field in problems.iter().flat_map(Unreadable::fields) {
+        let value = match field {
+            "id" => Some(id.to_owned()),
+            "job" => Some(run.job.clone()),
+            "queue" => Some(run.queue.clone()),
+            "trigger" => Some(run.trigger.as_str().to_owned()),
+            "attempt" => Some(run.attempt.to_string()),
+            "max_attempts" => Some(run.max_attempts.to_string()),
+            "queued_at" => Some(ms(run.queued_at).to_string()),
+            // `status` is set by the step that records the run failed.
+            _ => None,
+        };
+        match value {
+            Some(value) => set.extend([field.to_owned(), value]),
+            None if !REQUIRED.contains(&field) => delete.push(field.to_owned()),
+            None => {}
+        }
+    }
+    (delete, set)
 }
 
 /// A run from a script's or HGETALL's reply.

@@ -5,6 +5,8 @@
 
 use redis::Script;
 
+use crate::store::unreadable::{MAX_FIELD_BYTES, MAX_PAYLOAD_BYTES};
+
 const PRELUDE: &str = include_str!("scripts/lib.lua");
 const TRANSITIONS: &str = include_str!("scripts/transitions.lua");
 
@@ -16,6 +18,7 @@ pub(super) struct Scripts {
     pub extend: Script,
     pub finish: Script,
     pub finish_and_reserve: Script,
+    pub reject: Script,
     pub cancel: Script,
     pub append_output: Script,
     pub read_output: Script,
@@ -34,7 +37,10 @@ fn with_prelude(body: &str) -> Script {
 }
 
 fn with_transitions(body: &str) -> Script {
-    Script::new(&format!("{PRELUDE}\n{TRANSITIONS}\n{body}"))
+    let transitions = TRANSITIONS
+        .replace("@MAX_FIELD_BYTES@", &MAX_FIELD_BYTES.to_string())
+        .replace("@MAX_PAYLOAD_BYTES@", &MAX_PAYLOAD_BYTES.to_string());
+    Script::new(&format!("{PRELUDE}\n{transitions}\n{body}"))
 }
 
 impl Scripts {
@@ -46,6 +52,7 @@ impl Scripts {
             extend: with_prelude(include_str!("scripts/extend.lua")),
             finish: with_transitions(include_str!("scripts/finish.lua")),
             finish_and_reserve: with_transitions(include_str!("scripts/finish_and_reserve.lua")),
+            reject: with_prelude(include_str!("scripts/reject.lua")),
             cancel: with_prelude(include_str!("scripts/cancel.lua")),
             append_output: with_prelude(include_str!("scripts/append_output.lua")),
             read_output: with_prelude(include_str!("scripts/read_output.lua")),

@@ -11,6 +11,7 @@ mod calls;
 mod group_commit;
 mod output;
 mod queries;
+mod reject;
 mod rows;
 mod schema;
 mod transitions;
@@ -122,6 +123,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn enqueue(&self, run: NewRun) -> Result<Run> {
+        check::payload(&run)?;
         let run = self
             .write(move |tx, _| insert_run(tx, &run, RunStatus::Queued, 1, None, None))
             .await?;

@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
+use crate::store::unreadable::{Unreadable, expected};
 use crate::store::{
     NewRun, OnBusy, Result, Run, RunLock, RunStatus, StoreError, Trigger, new_run_id,
 };
@@ -38,22 +40,6 @@ pub(super) fn duration_ms(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A text column read back into one of our enums.
-pub(super) fn parsed<T>(
-    row: &Row,
-    index: usize,
-    parse: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
-    let text: String = row.get(index)?;
-    parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            format!("unknown value `{text}`").into(),
-        )
-    })
-}
-
 pub(super) fn json_column<T: serde::de::DeserializeOwned>(
     row: &Row,
     index: usize,
@@ -64,39 +50,166 @@ pub(super) fn json_column<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A run read from its row, or an error naming the first column that cannot be read.
 pub(super) fn run_from_row(row: &Row) -> rusqlite::Result<Run> {
-    let lock_name: Option<String> = row.get(22)?;
-    let on_busy: Option<String> = row.get(23)?;
-    let lock = match (lock_name, on_busy.as_deref().and_then(OnBusy::parse)) {
-        (Some(name), Some(on_busy)) => Some(RunLock { name, on_busy }),
-        _ => None,
+    let (run, problems) = decode_run(row)?;
+    match problems.first() {
+        None => Ok(run),
+        Some(problem) => Err(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("run {}: {problem}", run.id).into(),
+        )),
+    }
+}
+
+/// The run of a row of [`RUN_COLUMNS`], and why each field that cannot be read cannot
+/// be; such a field holds its default in the run. Only a row that is not there fails.
+pub(super) fn decode_run(row: &Row) -> rusqlite::Result<(Run, Vec<Unreadable>)> {
+    let mut columns = Columns {
+        row,
+        problems: Vec::new(),
     };
-    Ok(Run {
-        id: row.get(0)?,
-        job: row.get(1)?,
-        queue: row.get(2)?,
-        status: parsed(row, 3, RunStatus::parse)?,
-        trigger: parsed(row, 4, Trigger::parse)?,
-        scheduled_for: opt_from_ms(row.get(5)?)?,
-        attempt: row.get(6)?,
-        max_attempts: row.get(7)?,
-        retry_of: row.get(8)?,
-        host: row.get(9)?,
-        worker: row.get(10)?,
-        exit_code: row.get(11)?,
-        signal: row.get(12)?,
-        queued_at: from_ms(row.get(13)?)?,
-        started_at: opt_from_ms(row.get(14)?)?,
-        finished_at: opt_from_ms(row.get(15)?)?,
-        progress: row.get(16)?,
-        message: row.get(17)?,
-        reason: row.get(18)?,
-        args: json_column(row, 19)?,
-        env: json_column(row, 20)?,
-        not_before: opt_from_ms(row.get(21)?)?,
+    let lock_name = columns.optional(22, "lock_name", expected::TEXT, text)?;
+    let on_busy = columns.optional(23, "lock_on_busy", expected::ON_BUSY, |v| {
+        OnBusy::parse(&text(v)?)
+    })?;
+    let lock = match (lock_name, on_busy) {
+        (Some(name), Some(on_busy)) => Some(RunLock { name, on_busy }),
+        (None, None) => None,
+        _ => {
+            columns.problem("lock_on_busy", expected::ON_BUSY);
+            None
+        }
+    };
+    let run = Run {
+        id: columns.required(0, "id", expected::TEXT, text, "?".into())?,
+        job: columns.required(1, "job", expected::TEXT, text, "?".into())?,
+        queue: columns.required(2, "queue", expected::TEXT, text, "?".into())?,
+        status: columns.required(
+            3,
+            "status",
+            expected::STATUS,
+            |v| RunStatus::parse(&text(v)?),
+            RunStatus::Failed,
+        )?,
+        trigger: columns.required(
+            4,
+            "trigger",
+            expected::TRIGGER,
+            |v| Trigger::parse(&text(v)?),
+            Trigger::Manual,
+        )?,
+        scheduled_for: columns.optional(5, "scheduled_for", expected::TIME, time)?,
+        attempt: columns.required(6, "attempt", expected::COUNT, integer, 1)?,
+        max_attempts: columns.required(7, "max_attempts", expected::COUNT, integer, 1)?,
+        retry_of: columns.optional(8, "retry_of", expected::TEXT, text)?,
+        host: columns.optional(9, "host", expected::TEXT, text)?,
+        worker: columns.optional(10, "worker", expected::TEXT, text)?,
+        exit_code: columns.optional(11, "exit_code", expected::INTEGER, integer)?,
+        signal: columns.optional(12, "signal", expected::INTEGER, integer)?,
+        queued_at: columns.required(13, "queued_at", expected::TIME, time, Utc::now())?,
+        started_at: columns.optional(14, "started_at", expected::TIME, time)?,
+        finished_at: columns.optional(15, "finished_at", expected::TIME, time)?,
+        progress: columns.optional(16, "progress", expected::PERCENT, |v| {
+            integer(v).filter(|p: &u8| *p <= 100)
+        })?,
+        message: columns.optional(17, "message", expected::TEXT, text)?,
+        reason: columns.optional(18, "reason", expected::TEXT, text)?,
+        args: columns.required(19, "args", expected::ARGS, json, Vec::new())?,
+        env: columns.required(20, "env", expected::ENV, json, Default::default())?,
+        not_before: columns.optional(21, "not_before", expected::TIME, time)?,
         lock,
-        cancel_requested: row.get(24)?,
-    })
+        cancel_requested: columns.required(
+            24,
+            "cancel_requested",
+            expected::FLAG,
+            |v| match v {
+                ValueRef::Integer(0) => Some(false),
+                ValueRef::Integer(1) => Some(true),
+                _ => None,
+            },
+            false,
+        )?,
+    };
+    Ok((run, columns.problems))
+}
+
+/// Reads the columns of a row, noting each that cannot be read.
+struct Columns<'a, 'r> {
+    row: &'a Row<'r>,
+    problems: Vec<Unreadable>,
+}
+
+impl Columns<'_, '_> {
+    fn problem(&mut self, field: &str, expected: &'static str) {
+        self.problems.push(Unreadable::invalid(field, expected));
+    }
+
+    /// A column that may be NULL: `None` then, or when it cannot be read.
+    fn optional<T>(
+        &mut self,
+        index: usize,
+        field: &str,
+        expected: &'static str,
+        read: impl FnOnce(ValueRef<'_>) -> Option<T>,
+    ) -> rusqlite::Result<Option<T>> {
+        let value = self.row.get_ref(index)?;
+        if value == ValueRef::Null {
+            return Ok(None);
+        }
+        let read = read(value);
+        if read.is_none() {
+            self.problem(field, expected);
+        }
+        Ok(read)
+    }
+
+    /// A column every run has: `default` when it is NULL or cannot be read.
+    fn required<T>(
+        &mut self,
+        index: usize,
+        field: &str,
+        expected: &'static str,
+        read: impl FnOnce(ValueRef<'_>) -> Option<T>,
+        default: T,
+    ) -> rusqlite::Result<T> {
+        if self.row.get_ref(index)? == ValueRef::Null {
+            self.problem(field, expected::PRESENT);
+            return Ok(default);
+        }
+        Ok(self
+            .optional(index, field, expected, read)?
+            .unwrap_or(default))
+    }
+}
+
+/// Text, as a text column holds it (a number stored there is its digits).
+fn text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec()).ok(),
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(x) => Some(x.to_string()),
+        ValueRef::Null | ValueRef::Blob(_) => None,
+    }
+}
+
+fn integer<T: TryFrom<i64>>(value: ValueRef<'_>) -> Option<T> {
+    match value {
+        ValueRef::Integer(n) => T::try_from(n).ok(),
+        _ => None,
+    }
+}
+
+fn time(value: ValueRef<'_>) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(integer(value)?)
+}
+
+fn json<T: serde::de::DeserializeOwned>(value: ValueRef<'_>) -> Option<T> {
+    match value {
+        ValueRef::Text(bytes) => serde_json::from_slice(bytes).ok(),
+        _ => None,
+    }
 }
 
 pub(super) fn load_run(tx: &Connection, id: &str) -> Result<Run> {

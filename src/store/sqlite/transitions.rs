@@ -4,11 +4,14 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::rows::{RUN_COLUMNS, duration_ms, from_ms, insert_run, ms, run_from_row};
+use super::reject::{ROW_BYTES, oversized, reject};
+use super::rows::{RUN_COLUMNS, decode_run, duration_ms, from_ms, insert_run, ms, run_from_row};
+use crate::store::unreadable::{MAX_FIELD_BYTES, MAX_PAYLOAD_BYTES};
 use crate::store::{
-    Finished, Lease, NewRun, OnBusy, Outcome, Result, Run, RunStatus, StoreError, Trigger,
+    Finished, Lease, NewRun, OnBusy, Outcome, Result, Run, RunLock, RunStatus, StoreError, Trigger,
     WorkerRef, new_token,
 };
 
@@ -108,7 +111,8 @@ pub(super) fn end_run(
 }
 
 /// One reserve attempt, in its own transaction: the first ready run of the first queue
-/// that has one, with its cluster lock taken.
+/// that has one, with its cluster lock taken. A run that cannot be handed out (too
+/// large, or not readable) is recorded failed on the way (`reject.rs`).
 pub(super) fn try_reserve(
     tx: &Transaction,
     queues: &[String],
@@ -122,28 +126,48 @@ pub(super) fn try_reserve(
         // over a growing batch at a time.
         let mut batch_size = 1;
         loop {
-            let batch: Vec<(i64, String, Option<String>, Option<String>)> = tx
-                .prepare_cached(
-                    "SELECT seq, id, lock_name, lock_on_busy FROM runs \
+            // Read as values: a row written by hand may hold anything. A `not_before`
+            // that is no time is due, so that its run is read (and refused) too.
+            let batch: Vec<(i64, i64, Value, Value, Value)> = tx
+                .prepare_cached(&format!(
+                    "SELECT seq, {ROW_BYTES}, id, lock_name, lock_on_busy FROM runs \
                      WHERE status = 'queued' AND queue = ?1 AND seq > ?2 \
-                     AND (not_before IS NULL OR not_before <= ?3) ORDER BY seq LIMIT ?4",
-                )?
+                     AND (not_before IS NULL OR not_before <= ?3 \
+                          OR typeof(not_before) != 'integer') \
+                     ORDER BY seq LIMIT ?4"
+                ))?
                 .query_map(params![queue, after_seq, now, batch_size], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let Some(last) = batch.last() else { break };
             after_seq = last.0;
             batch_size = (batch_size * 8).min(64);
-            for (_, id, lock_name, on_busy) in batch {
+            for (seq, bytes, id, lock_name, on_busy) in batch {
+                if bytes as u64 > MAX_FIELD_BYTES.min(MAX_PAYLOAD_BYTES)
+                    && let Some(problem) = oversized(tx, seq)?
+                {
+                    reject(tx, seq, vec![problem], queue, worker)?;
+                    continue;
+                }
+                let (Value::Text(id), Some(lock)) = (id, lock_of(lock_name, on_busy)) else {
+                    reject(tx, seq, Vec::new(), queue, worker)?;
+                    continue;
+                };
                 let lease_until = now + duration_ms(lease_for);
-                let holder = match &lock_name {
-                    Some(name) => take_lock(tx, name, &id, lease_until)?,
+                let holder = match &lock {
+                    Some(lock) => take_lock(tx, &lock.name, &id, lease_until)?,
                     None => None,
                 };
                 if let Some(holder) = holder {
-                    if on_busy.as_deref() == Some(OnBusy::Skip.as_str()) {
-                        let name = lock_name.unwrap_or_default();
+                    if lock.as_ref().map(|l| l.on_busy) == Some(OnBusy::Skip) {
+                        let name = lock.map(|l| l.name).unwrap_or_default();
                         let reason = format!("skipped: lock `{name}` is held by run {holder}");
                         tx.execute(
                             "UPDATE runs SET status = 'skipped', finished_at = ?2, reason = ?3 \
@@ -154,16 +178,26 @@ pub(super) fn try_reserve(
                     continue;
                 }
                 let token = new_token();
-                let run = tx
+                let (run, problems) = tx
                     .prepare_cached(&format!(
                         "UPDATE runs SET status = 'running', host = ?2, worker = ?3, \
-                         started_at = ?4, lease_token = ?5, lease_until = ?6 WHERE id = ?1 \
+                         started_at = ?4, lease_token = ?5, lease_until = ?6 WHERE seq = ?1 \
                          RETURNING {RUN_COLUMNS}"
                     ))?
                     .query_row(
-                        params![id, worker.host, worker.id, now, token, lease_until],
-                        run_from_row,
+                        params![seq, worker.host, worker.id, now, token, lease_until],
+                        decode_run,
                     )?;
+                if !problems.is_empty() {
+                    if let Some(lock) = &lock {
+                        tx.execute(
+                            "DELETE FROM locks WHERE name = ?1 AND owner = ?2",
+                            params![lock.name, id],
+                        )?;
+                    }
+                    reject(tx, seq, Vec::new(), queue, worker)?;
+                    continue;
+                }
                 let lease = Lease {
                     run: id,
                     token,
@@ -174,6 +208,19 @@ pub(super) fn try_reserve(
         }
     }
     Ok(None)
+}
+
+/// The cluster lock of a row's `lock_name` and `lock_on_busy`: `Some(None)` for none,
+/// `None` when they do not make one.
+fn lock_of(name: Value, on_busy: Value) -> Option<Option<RunLock>> {
+    match (name, on_busy) {
+        (Value::Null, Value::Null) => Some(None),
+        (Value::Text(name), Value::Text(on_busy)) => {
+            let on_busy = OnBusy::parse(&on_busy)?;
+            Some(Some(RunLock { name, on_busy }))
+        }
+        _ => None,
+    }
 }
 
 /// Takes the lock for `owner` if it is free, expired or already `owner`'s; otherwise

@@ -40,9 +40,12 @@ local function place(id, queue, seq, not_before)
 end
 
 -- Indexes a run that just finished, for durations and retention: by seq, newest last.
+-- A run written by hand may lack either: it is not indexed then.
 local function index_finished(id, status)
   local job, seq = unpack(redis.call('HMGET', run_key(id), 'job', 'seq'))
-  if status == 'succeeded' then
+  if not job or not tonumber(seq) then
+    return
+  elseif status == 'succeeded' then
     redis.call('ZADD', P .. 'done:ok:' .. job, seq, id)
   else
     redis.call('ZADD', P .. 'done:other:' .. job, seq, id)
@@ -64,7 +67,9 @@ local function release_lock(id)
     if redis.call('GET', key) == id then
       redis.call('DEL', key)
     end
-    wake(queue)
+    if queue then
+      wake(queue)
+    end
   end
 end
 
@@ -100,6 +105,9 @@ local function retries(id, status)
     return false
   end
   local attempt, max = unpack(redis.call('HMGET', run_key(id), 'attempt', 'max_attempts'))
-  return tonumber(attempt) < tonumber(max)
+  attempt, max = tonumber(attempt), tonumber(max)
+  -- A run written by hand with no number there gets no retry, rather than an error
+  -- that would stop every reap.
+  return attempt ~= nil and max ~= nil and attempt < max
 end
 

@@ -4,6 +4,41 @@
 -- How many runs of a queue one reserve looks at.
 local SCAN = 100
 
+-- The bounds of `store/unreadable.rs`, set in by `scripts.rs`.
+local MAX_FIELD_BYTES = tonumber('@MAX_FIELD_BYTES@')
+local MAX_PAYLOAD_BYTES = tonumber('@MAX_PAYLOAD_BYTES@')
+
+-- What makes run `key` too large to hand out: {field, bytes, 'field'} for a field over
+-- the bound, {'args', bytes, 'payload'} for args and env over theirs; else false. The
+-- whole hash is measured first, so a run of the usual size costs one call.
+local function oversized(key)
+  local usage = redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')
+  if not usage or usage <= math.min(MAX_FIELD_BYTES, MAX_PAYLOAD_BYTES) then
+    return false
+  end
+  local payload = 0
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    local bytes = redis.call('HSTRLEN', key, field)
+    if bytes > MAX_FIELD_BYTES then
+      return { field, bytes, 'field' }
+    elseif field == 'args' or field == 'env' then
+      payload = payload + bytes
+    end
+  end
+  if payload > MAX_PAYLOAD_BYTES then
+    return { 'args', payload, 'payload' }
+  end
+  return false
+end
+
+-- Takes run `id` (queued, out of `ready`) under the lease.
+local function take(id, key, ready, expires, token, worker, host)
+  redis.call('ZREM', ready, id)
+  redis.call('HSET', key, 'status', 'running', 'started_at', now, 'worker', worker,
+    'host', host, 'token', token, 'lease_expires', expires)
+  redis.call('ZADD', P .. 'inflight', expires, id)
+end
+
 -- The lock is free for `id` (and now taken for lease_ms), or held by another: then its owner.
 local function take_lock(id, name, lease_ms)
   local key = P .. 'lock:' .. name
@@ -18,7 +53,10 @@ end
 -- Takes the oldest ready run of the first of `queues` that has one and moves it to
 -- in-flight under the lease (expires, lease_ms, token) for `worker` on `host`, taking its
 -- cluster lock, in one step (a reliable move).
--- Returns {'ok', run} or {'none', earliest delayed not_before of these queues or false}.
+-- Returns {'ok', run, id} or {'none', earliest delayed not_before of these queues or
+-- false}; or {'oversized', id, field, bytes, 'field' or 'payload'} for a run too large
+-- to hand out, taken under the lease but not its lock and not read, for the caller to
+-- record failed (`reject.lua`).
 local function reserve_first(expires, lease_ms, token, worker, host, queues)
   local earliest = false
   for _, queue in ipairs(queues) do
@@ -33,17 +71,18 @@ local function reserve_first(expires, lease_ms, token, worker, host, queues)
     for _, id in ipairs(redis.call('ZRANGE', ready, 0, SCAN - 1)) do
       local key = run_key(id)
       local status, name, on_busy = unpack(redis.call('HMGET', key, 'status', 'lock_name', 'lock_on_busy'))
+      local big = status == 'queued' and oversized(key)
       if status ~= 'queued' then
         -- Not a queued run any more (pruned, or changed by hand): not ours to take.
         redis.call('ZREM', ready, id)
+      elseif big then
+        take(id, key, ready, expires, token, worker, host)
+        return { 'oversized', id, big[1], big[2], big[3] }
       else
         local owner = name and take_lock(id, name, lease_ms)
         if not owner then
-          redis.call('ZREM', ready, id)
-          redis.call('HSET', key, 'status', 'running', 'started_at', now, 'worker', worker,
-            'host', host, 'token', token, 'lease_expires', expires)
-          redis.call('ZADD', P .. 'inflight', expires, id)
-          return { 'ok', run_record(id) }
+          take(id, key, ready, expires, token, worker, host)
+          return { 'ok', run_record(id), id }
         elseif on_busy == 'skip' then
           redis.call('ZREM', ready, id)
           end_run(id, 'skipped', { 'reason', 'skipped: lock `' .. name .. '` is held by run ' .. owner })
