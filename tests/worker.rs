@@ -7,6 +7,8 @@
 // In `worker/` so that cargo does not take it for a test binary.
 #[path = "worker/harness.rs"]
 mod harness;
+#[path = "worker/payloads.rs"]
+mod payloads;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
