@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cronq::store::{RunStatus, Store, new_run_id};
+use cronq::store::{RunStatus, new_run_id};
 
 use super::harness::Worker;
 
