@@ -446,22 +446,34 @@ impl fmt::Display for StoreUrl {
     }
 }
 
-/// `redis://user:secret@host` → `redis://user:***@host`.
+/// `redis://user:secret@host` → `redis://user:***@host`, as the Redis backend words it
+/// (a `password=` in the query is masked too).
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let user = rest[..at]
-                .split_once(':')
-                .map_or(&rest[..at], |(user, _)| user);
-            let colon = if rest[..at].contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{colon}{}", &rest[at..])
+    redis::redact(url)
+}
+
+/// Whether `args` (the process's own) give `--store` a URL with a password: any user
+/// of the host reads it in `ps`, where the environment and the settings file are not
+/// shown.
+pub fn password_in_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    let mut args = args
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned());
+    let holds_password = |url: &str| redact(url) != url;
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            return false;
         }
-        None => url.to_string(),
+        let url = match arg.strip_prefix("--store") {
+            Some("") => args.next(),
+            Some(rest) => rest.strip_prefix('=').map(str::to_owned),
+            None => None,
+        };
+        if url.is_some_and(|url| holds_password(&url)) {
+            return true;
+        }
     }
+    false
 }
 
 /// Parses `default=4,reports=1`, the form of `--workers` and `CRONQ_WORKERS`.
@@ -632,6 +644,31 @@ containment: subreaper
             settings.store,
             StoreUrl::Sqlite(PathBuf::from("/x/state/cronq/cronq.db"))
         );
+    }
+
+    #[test]
+    fn a_password_on_the_command_line_is_found() {
+        let args = |list: &[&str]| {
+            list.iter()
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+        };
+        for with in [
+            &["cronq", "--store", "redis://:s3cret@h:6379/0", "daemon"][..],
+            &["cronq", "daemon", "--store=redis://u:s3cret@h/0"],
+            &["cronq", "status", "--store", "redis://h/0?password=s3cret"],
+        ] {
+            assert!(password_in_args(args(with)), "{with:?}");
+        }
+        for without in [
+            &["cronq", "--store", "redis://h:6379/0", "daemon"][..],
+            &["cronq", "--store", "sqlite:/tmp/a:b@c"],
+            &["cronq", "--storex", "redis://:s3cret@h"],
+            &["cronq", "run", "job", "--", "--store", "redis://:s3cret@h"],
+            &["cronq", "--store"],
+        ] {
+            assert!(!password_in_args(args(without)), "{without:?}");
+        }
     }
 
     #[test]

@@ -84,6 +84,13 @@ pub fn print_error(error: &anyhow::Error) {
 
 /// Runs one command; output goes to stdout, problems to stderr.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if settings::password_in_args(std::env::args_os()) {
+        tracing::warn!(
+            "the store URL given with --store holds a password, which every user of this host \
+             can read with `ps`; give it in CRONQ_STORE, or in the settings file as \
+             `store: ${{CRONQ_REDIS_URL}}`"
+        );
+    }
     let env = |name: &str| std::env::var(name).ok();
     match cli.command {
         Command::Import(args) => import::run(&args),

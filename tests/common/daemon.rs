@@ -17,6 +17,11 @@ pub struct Process {
 impl Process {
     /// Starts `cronq ARGS` in `dir`, with `dir/state` as the state dir, in UTC.
     pub fn start(dir: &Path, name: &str, args: &[&str]) -> Process {
+        Process::start_with_env(dir, name, args, &[])
+    }
+
+    /// [`Process::start`] with these variables set as well.
+    pub fn start_with_env(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Process {
         let log = dir.join(format!("{name}.log"));
         let err = std::fs::File::create(&log).expect("a log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_cronq"));
@@ -29,6 +34,7 @@ impl Process {
             .env("TZ", "UTC")
             .env("XDG_STATE_HOME", dir.join("state"))
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)

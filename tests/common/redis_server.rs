@@ -82,11 +82,17 @@ impl RedisServer {
 
     /// A server of its own, for a caller that does not share one (a benchmark).
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// A server of its own with more redis-server arguments, such as
+    /// `["--requirepass", "…"]`.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         ensure_installed();
         // The port is free when we look and could be taken before redis binds it: retry.
         let mut failures = Vec::new();
         for _ in 0..5 {
-            match RedisServer::try_start(free_port()) {
+            match RedisServer::try_start(free_port(), extra) {
                 Ok(server) => return server,
                 Err(failure) if failure.contains("Address already in use") => {
                     failures.push(failure)
@@ -100,7 +106,7 @@ impl RedisServer {
         );
     }
 
-    fn try_start(port: u16) -> Result<RedisServer, String> {
+    fn try_start(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
         let dir = tempfile::tempdir().expect("a temp dir for redis-server");
         let log = dir.path().join("redis.log");
         let mut watchdog = Command::new("sh")
@@ -111,6 +117,7 @@ impl RedisServer {
             .arg(dir.path())
             .arg("--logfile")
             .arg(&log)
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -191,5 +198,6 @@ fn answers_ping(port: u16) -> bool {
             Ok(n) => read += n,
         }
     }
-    reply[..read].starts_with(b"+PONG")
+    // A server that wants a password answers, too.
+    reply[..read].starts_with(b"+PONG") || reply[..read].starts_with(b"-NOAUTH")
 }
