@@ -355,7 +355,8 @@ fn an_unreachable_store_is_exit_3_naming_the_url_without_its_password() {
         let output = scratch
             .cronq()
             .args(&args)
-            .args(["--store", url])
+            // Not --store, which `ps` would show (cronq warns about it).
+            .env("CRONQ_STORE", url)
             .output()
             .unwrap();
         let (stdout, stderr) = texts(&output);
