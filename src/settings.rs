@@ -425,17 +425,6 @@ impl StoreUrl {
     }
 }
 
-impl StoreUrl {
-    /// The URL as given, password included: for the jobs a worker starts, which need to
-    /// reach the store themselves (`cronq progress`).
-    pub fn to_url(&self) -> String {
-        match self {
-            StoreUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
-            StoreUrl::Redis(url) => url.clone(),
-        }
-    }
-}
-
 impl fmt::Display for StoreUrl {
     /// The URL with any password replaced by `***`, fit for logs and error messages.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -87,8 +87,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if settings::password_in_args(std::env::args_os()) {
         tracing::warn!(
             "the store URL given with --store holds a password, which every user of this host \
-             can read with `ps`; give it in CRONQ_STORE, or in the settings file as \
-             `store: ${{CRONQ_REDIS_URL}}`"
+             can read with `ps`; give it in CRONQ_STORE, or in the settings file with \
+             `${{CRONQ_REDIS_PASSWORD}}` in its place"
         );
     }
     let env = |name: &str| std::env::var(name).ok();
