@@ -103,6 +103,7 @@ async fn bench(backend: Backend, url: &str, dir: &Path, cancels: usize, idle: Du
         store_url: url.to_string(),
         redis_prefix: "{cronq-bench}:".into(),
         state_dir: dir.join("state"),
+        containment: cronq::settings::Containment::Auto,
     };
     let task = tokio::spawn(worker::run(worker_store, copies, config, stop.clone()));
 
