@@ -50,7 +50,7 @@ use cronq::store::sqlite::SqliteStore;
 use cronq::store::{
     Cancelled, Chunk, DEFAULT_OUTPUT_TAIL_BYTES, DaemonInfo, Finished, HistoryFilter, Lease,
     NewRun, Outcome, Output, PublishedJson, PublishedSchedule, QueuedRun, Result as StoreResult,
-    Retention, Run, RunStatus, Store, Trigger, WorkerInfo, WorkerRef,
+    Retention, Run, RunId, RunStatus, Store, Trigger, WorkerInfo, WorkerRef,
 };
 use cronq::worker::{self, WorkerConfig};
 
@@ -994,6 +994,11 @@ impl Store for Probe {
 
     async fn cancel(&self, id: &str) -> StoreResult<Cancelled> {
         self.timed("cancel", self.inner.cancel(id)).await
+    }
+
+    async fn cancel_requests(&self, worker_id: &str, wait: Duration) -> StoreResult<Vec<RunId>> {
+        let call = self.inner.cancel_requests(worker_id, wait);
+        self.timed("cancel_requests", call).await
     }
 
     async fn append_output(&self, lease: &Lease, chunks: &[Chunk]) -> StoreResult<()> {

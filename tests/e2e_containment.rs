@@ -292,9 +292,10 @@ async fn no_zombie_after_a_soak(containment: &str) {
         "the jobs ran: {succeeded} runs\n{}",
         daemon.logs()
     );
-    // Without the reaping, two zombies a second: 10 by now.
+    // A few at once while the reaper's second look (100 ms) is pending, more on a busy
+    // machine; without the reaping every orphan stays a zombie, twelve a second here.
     assert!(
-        most <= 2,
+        most <= 8,
         "{most} zombies of the daemon at once ({containment})"
     );
     eventually(

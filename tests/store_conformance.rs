@@ -14,6 +14,8 @@ mod common;
 // The files are in `store_conformance/` so that cargo does not take them for test binaries.
 #[path = "store_conformance/cancel.rs"]
 mod cancel;
+#[path = "store_conformance/cancel_requests.rs"]
+mod cancel_requests;
 #[path = "store_conformance/finish.rs"]
 mod finish;
 #[path = "store_conformance/finish_and_reserve.rs"]
@@ -101,6 +103,10 @@ conformance! {
     cancel::cancel_of_a_run_waiting_for_its_lock_dequeues_it,
     cancel::cancel_of_a_finished_run_is_wrong_status,
     cancel::unknown_ids_are_not_found,
+    cancel_requests::a_cancel_from_another_process_ends_the_listeners_wait,
+    cancel_requests::a_cancel_through_the_same_handle_ends_the_listeners_wait,
+    cancel_requests::a_cancel_made_before_the_listener_looks_is_reported,
+    cancel_requests::cancel_requests_go_to_the_runs_own_worker_only,
     fire::fire_enqueues_once_per_job_and_instant,
     fire::last_fired_moves_only_forward,
     fire::last_fires_lists_every_job_at_its_latest,

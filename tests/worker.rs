@@ -228,6 +228,51 @@ async fn a_cancel_kills_a_running_job() {
     worker.stop().await;
 }
 
+/// The cancel comes through the worker's listener, not its lease renewal: with a 30 s
+/// lease, renewed every 10 s, each job still ends within a second of its cancel, the
+/// first while the listener was idle until the runs started, the second while it
+/// listened for both; and a cancel of one run leaves the other running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_ends_the_job_within_a_second_whatever_the_lease() {
+    let yaml =
+        "jobs:\n  long:\n    command: 'echo started; exec sleep 30'\n    concurrency: allow\n";
+    let mut worker = Worker::start_with(yaml, |dir| WorkerConfig {
+        lease: Duration::from_secs(30),
+        ..harness::config(2, Duration::from_secs(5), dir)
+    });
+    let first = worker.enqueue("long", &[], &[]).await;
+    let second = worker.enqueue("long", &[], &[]).await;
+    worker.wait_output(&first.id).await;
+    worker.wait_output(&second.id).await;
+    for (run, other) in [(&first, Some(&second)), (&second, None)] {
+        let asked = chrono::Utc::now();
+        assert_eq!(
+            worker.store.cancel(&run.id).await.unwrap(),
+            Cancelled::Requested
+        );
+        let ended = worker.finished(&run.id).await;
+        assert_eq!(
+            (ended.status, ended.signal),
+            (RunStatus::Cancelled, Some(15)),
+            "{ended:#?}"
+        );
+        let took = ended.finished_at.unwrap() - asked;
+        assert!(
+            took < chrono::TimeDelta::seconds(1),
+            "the cancel took {took} to end the job"
+        );
+        if let Some(other) = other {
+            let other = worker.store.run(&other.id).await.unwrap();
+            assert_eq!(
+                other.status,
+                RunStatus::Running,
+                "only the cancelled run ends"
+            );
+        }
+    }
+    worker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_the_worker_cannot_start_fails_with_the_reason() {
     let yaml = r#"

@@ -41,7 +41,7 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Run a job now; with --wait, stream its output and exit with its code
     #[command(
-        long_about = "Run a job now: queue a run of it and print the run's id.\n\nWith --wait, stream its output as it is produced and exit with the job's exit code, or 1 when it has none (timed out, lost, cancelled). Ctrl-C detaches and says how to follow or cancel the run; with --cancel-on-interrupt it cancels the run instead."
+        long_about = "Run a job now: queue a run of it and print the run's id.\n\nWith --wait, stream its output as it is produced and exit with the job's exit code, or 1 when it has none (timed out, lost, cancelled). Ctrl-C detaches and says how to follow or cancel the run; with --cancel-on-interrupt it cancels the run instead, waits for it to end as `cronq cancel` does, and exits 130."
     )]
     Run(RunArgs),
     /// What runs now, with time left; what is queued; the workers; the next fires
@@ -52,7 +52,10 @@ pub enum Command {
     Show(ShowArgs),
     /// The output of a run; --follow keeps printing until it ends
     Logs(LogsArgs),
-    /// Cancel a queued run, or stop a running one
+    /// Cancel a queued run, or stop a running one and wait for it to end
+    #[command(
+        long_about = "Cancel a queued run: it leaves its queue, recorded cancelled.\n\nA running run is stopped by its worker (SIGTERM to its process group, SIGKILL after the job's kill_grace). cancel waits until it has ended, up to the job's kill_grace plus 5 s, and says how it ended: exit 0 when it ended cancelled, 1 when it ended otherwise first or still runs at the deadline. --no-wait returns once the cancel is asked."
+    )]
     Cancel(CancelArgs),
     /// From inside a job: report its progress (0-100) and a message
     Progress(ProgressArgs),
@@ -155,6 +158,9 @@ pub struct LogsArgs {
 pub struct CancelArgs {
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
+    /// Return once the cancel is asked, without waiting for a running run to end
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Args)]

@@ -103,7 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::History(args) => history::run(&args, &settings(&cli.settings, &env)?),
         Command::Show(args) => show::run(&args, &settings(&cli.settings, &env)?),
         Command::Logs(args) => logs::run(&args, &settings(&cli.settings, &env)?),
-        Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?),
+        Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Progress(args) => progress::run(&args, &env),
         Command::Completions(args) => completions::run(&args),
     }

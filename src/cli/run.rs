@@ -54,7 +54,9 @@ pub fn run(
         }
         // stdout carries the job's stdout alone, so the id goes to stderr.
         eprintln!("cronq: run {} of {} queued", run.id, run.job);
-        follow(&*store, run, args.cancel_on_interrupt).await
+        let patience = |job: &str| super::cancel::patience(&settings, env, job);
+        let on_interrupt = args.cancel_on_interrupt.then_some(&patience as &Patience);
+        follow(&*store, run, on_interrupt).await
     });
     // Let go of the store before exiting; a blocking query is never left behind.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -206,8 +208,16 @@ fn unknown_job(
     ))
 }
 
+/// How long a cancelled run of a job may take to end (`cancel::patience`).
+type Patience<'a> = dyn Fn(&str) -> Duration + 'a;
+
 /// Follows the run, then each retry of it, to the end: the exit code to leave with.
-async fn follow(store: &dyn Store, first: Run, cancel_on_interrupt: bool) -> anyhow::Result<i32> {
+/// Ctrl-C detaches, or with `cancel_on_interrupt` cancels the run and waits for its end.
+async fn follow(
+    store: &dyn Store,
+    first: Run,
+    cancel_on_interrupt: Option<&Patience<'_>>,
+) -> anyhow::Result<i32> {
     let mut screen = Screen::new();
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
@@ -217,7 +227,7 @@ async fn follow(store: &dyn Store, first: Run, cancel_on_interrupt: bool) -> any
             finished = watch(store, &current, &mut screen) => finished?,
             signal = &mut interrupt => {
                 signal?;
-                return interrupted(store, &current.id, cancel_on_interrupt, &mut screen).await;
+                return interrupted(store, &current, cancel_on_interrupt, &mut screen).await;
             }
         };
         match next_attempt(store, &finished).await? {
@@ -347,22 +357,38 @@ fn ending(run: &Run) -> String {
     words
 }
 
-/// Ctrl-C: detach, saying how to follow or cancel the run, or cancel it.
+/// Ctrl-C: detach, saying how to follow or cancel the run; or cancel it and wait, up
+/// to its `patience`, for it to end, as `cronq cancel` does. A second Ctrl-C stops the
+/// wait.
 async fn interrupted(
     store: &dyn Store,
-    id: &str,
-    cancel: bool,
+    run: &Run,
+    cancel: Option<&Patience<'_>>,
     screen: &mut Screen,
 ) -> anyhow::Result<i32> {
-    if !cancel {
+    let id = &run.id;
+    let Some(patience) = cancel else {
         screen.say(&format!(
             "detached; run {id} goes on. Follow it with `cronq logs {id} --follow`, or stop it with `cronq cancel {id}`"
         ));
         return Ok(INTERRUPTED);
-    }
+    };
     match store.cancel(id).await {
         Ok(Cancelled::Dequeued) => screen.say(&format!("cancelled run {id} (it was queued)")),
-        Ok(Cancelled::Requested) => screen.say(&format!("asked the worker to stop run {id}")),
+        Ok(Cancelled::Requested) => {
+            let asked = Instant::now();
+            screen.say(&format!("asked the worker to stop run {id}"));
+            let deadline = asked + patience(&run.job);
+            tokio::select! {
+                ended = super::cancel::wait_for_end(store, id, deadline) => match ended? {
+                    Some(run) => screen.say(&super::cancel::how_it_ended(&run, asked.elapsed())),
+                    None => screen.say(&super::cancel::still_running(id, asked.elapsed()).to_string()),
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    screen.say(&format!("not waiting any longer; run {id} is being stopped"));
+                }
+            }
+        }
         Err(StoreError::WrongStatus { status, .. }) => {
             screen.say(&format!("run {id} already {status}"))
         }

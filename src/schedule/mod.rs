@@ -9,7 +9,10 @@ pub mod node;
 pub mod run_env;
 
 pub use diagnostic::{Diagnostic, Severity};
-pub use job::{CatchUp, Command, Concurrency, Job, JobSchedule, Keep, Lock, Schedule, fnv1a};
+pub use job::{
+    CatchUp, Command, Concurrency, DEFAULT_KILL_GRACE, Job, JobSchedule, Keep, Lock, Schedule,
+    fnv1a,
+};
 pub use load::{load, parse_zone};
 
 #[cfg(test)]

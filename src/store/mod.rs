@@ -419,9 +419,17 @@ pub trait Store: Send + Sync {
     ) -> Result<(Finished, Option<(Run, Lease)>)>;
 
     /// Cancels a run: a queued one leaves its queue and is recorded `cancelled`; for a
-    /// running one a cancel is requested, which its worker sees when it extends the
-    /// lease. `WrongStatus` for a run that has finished.
+    /// running one a cancel is requested, which [`Store::cancel_requests`] reports to its
+    /// worker within a second (and its next [`Store::extend`] reports too). `WrongStatus`
+    /// for a run that has finished.
     async fn cancel(&self, id: &str) -> Result<Cancelled>;
+
+    /// The runs running on worker `worker_id` whose cancel was requested and not yet
+    /// reported; waits up to `wait` for one. A request made meanwhile, by any process,
+    /// ends the wait within a quarter of a second. A run that ended since its request is
+    /// not reported. One caller per worker listens for all the worker's runs, so the cost
+    /// to the store is per worker, never per run: each request is reported to one call.
+    async fn cancel_requests(&self, worker_id: &str, wait: Duration) -> Result<Vec<RunId>>;
 
     /// Appends a batch of chunks, in the order written, to the output of a run the caller
     /// holds; only the last bytes, up to the backend's tail size, are kept (the first

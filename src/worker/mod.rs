@@ -6,11 +6,13 @@
 //! step that records a run's end also takes the next run (`finish.rs`). One run's life
 //! is in `supervise.rs`; starting the child in `spawn.rs`; the file lock of
 //! `lock: host` in `host_lock.rs`; its output in `output.rs`; the set of its processes,
-//! wherever they moved, in `contain/`, and the signals to them in `kill.rs`; its outcome, retry and `on_failure` in `finish.rs` and
-//! `on_failure.rs`. The worker knows the [`Store`] trait, never a backend, and it never
-//! executes anything read from the queue: a run names a job, and the command comes from
-//! the worker's own schedule.
+//! wherever they moved, in `contain/`, and the signals to them in `kill.rs`; its outcome,
+//! retry and `on_failure` in `finish.rs` and `on_failure.rs`; the listener that brings
+//! cancel requests to the runs in `cancels.rs`. The worker knows the [`Store`] trait,
+//! never a backend, and it never executes anything read from the queue: a run names a
+//! job, and the command comes from the worker's own schedule.
 
+mod cancels;
 mod contain;
 mod finish;
 mod host_lock;
@@ -21,9 +23,8 @@ mod progress;
 mod spawn;
 mod supervise;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -32,12 +33,13 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use self::cancels::Running;
 use self::contain::Host;
 use self::finish::NextRun;
 pub use self::progress::{LINE_MAX as PROGRESS_LINE_MAX, parse_percent};
 use crate::schedule::Schedule;
 use crate::settings::Containment;
-use crate::store::{Lease, Run, RunId, Store, StoreError, WorkerInfo, WorkerRef};
+use crate::store::{Lease, Run, Store, StoreError, WorkerInfo, WorkerRef};
 
 /// Who a worker is and what it takes.
 #[derive(Clone, Debug)]
@@ -86,10 +88,12 @@ struct Shared {
     worker: WorkerRef,
     /// How each run's processes are contained.
     contain: Host,
-    /// The runs executing now, for the registry.
-    runs: Mutex<BTreeSet<RunId>>,
+    /// The runs executing now, for the registry and the cancel listener.
+    runs: Mutex<Running>,
     /// Raised when `runs` changes, so the registry shows a run as it starts and ends.
     runs_changed: tokio::sync::Notify,
+    /// Raised when a run starts, so the cancel listener wakes from idle.
+    run_started: tokio::sync::Notify,
 }
 
 /// Runs the worker until `stop` is cancelled, then drains: no new runs, running ones
@@ -128,8 +132,9 @@ pub async fn run(
         config,
         worker,
         contain,
-        runs: Mutex::new(BTreeSet::new()),
+        runs: Mutex::new(Running::default()),
         runs_changed: tokio::sync::Notify::new(),
+        run_started: tokio::sync::Notify::new(),
     });
     let config = &shared.config;
     tracing::info!(
@@ -148,6 +153,8 @@ pub async fn run(
 
     let registry_stop = CancellationToken::new();
     let registry = tokio::spawn(keep_registered(shared.clone(), registry_stop.clone()));
+    // Stopped with the registry, after the drain: a run may be cancelled while it drains.
+    let listener = tokio::spawn(cancels::listen(shared.clone(), registry_stop.clone()));
     // Cancelled `stop_grace` after the stop: the runs still going are killed.
     let kill = CancellationToken::new();
     let mut runs = JoinSet::new();
@@ -160,6 +167,7 @@ pub async fn run(
     registry_stop.cancel();
     // Bounded: a store that hangs must not hold up the stop.
     let _ = tokio::time::timeout(config.lease, registry).await;
+    let _ = tokio::time::timeout(config.lease, listener).await;
     if let Err(error) = shared.store.unregister(&config.id).await {
         tracing::warn!(worker = %config.id, %error, "could not unregister the worker");
     }
@@ -255,21 +263,27 @@ impl Slot {
         let mut reserved = Some(reserved);
         while let Some((run, lease)) = reserved.take() {
             let id = run.id.clone();
-            shared.track(|runs| runs.insert(id.clone()));
+            let cancel = shared.track(|runs| runs.start(&id));
+            shared.run_started.notify_one();
             // Each run uses the schedule current when it starts.
             let job_schedule = self.schedule.borrow().clone();
-            reserved =
-                supervise::execute(shared, &job_schedule, run, lease, &self.kill, &next).await;
-            shared.track(|runs| runs.remove(&id));
+            let signals = (&cancel, &self.kill);
+            reserved = supervise::execute(shared, &job_schedule, run, lease, signals, &next).await;
+            shared.track(|runs| runs.end(&id));
         }
     }
 }
 
 impl Shared {
     /// Changes the set of runs executing now, and tells the registry.
-    fn track(&self, change: impl FnOnce(&mut BTreeSet<RunId>) -> bool) {
-        change(&mut self.runs.lock().expect("the runs set is never poisoned"));
+    fn track<T>(&self, change: impl FnOnce(&mut Running) -> T) -> T {
+        let changed = change(&mut self.running());
         self.runs_changed.notify_one();
+        changed
+    }
+
+    fn running(&self) -> MutexGuard<'_, Running> {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -320,13 +334,7 @@ async fn keep_registered(shared: Arc<Shared>, stop: CancellationToken) {
             pid: std::process::id(),
             queues: config.queues.clone(),
             concurrency: u32::try_from(config.concurrency).unwrap_or(u32::MAX),
-            runs: shared
-                .runs
-                .lock()
-                .expect("the runs set is never poisoned")
-                .iter()
-                .cloned()
-                .collect(),
+            runs: shared.running().ids(),
             last_seen: Utc::now(),
         };
         // Not raced against `stop`: a heartbeat dropped halfway could still land after

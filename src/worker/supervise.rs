@@ -49,19 +49,19 @@ enum Stop {
 }
 
 /// Executes one reserved run to its end in the store. `schedule` is the worker's copy
-/// at the run's start; `kill` is the worker's stop, after the stop grace. Returns the
-/// next run, when the step that recorded the end took one from `next`.
+/// at the run's start; `(cancel, kill)` are the run's cancel (fired by the worker's
+/// cancel listener, or by the lease renewal) and the worker's stop, after the stop
+/// grace. Returns the next run, when the step that recorded the end took one from `next`.
 pub(super) async fn execute(
     shared: &Shared,
     schedule: &Schedule,
     run: Run,
     lease: Lease,
-    kill: &CancellationToken,
+    (cancel, kill): (&CancellationToken, &CancellationToken),
     next: &NextRun<'_>,
 ) -> Option<(Run, Lease)> {
     let reserved = Instant::now();
     let (lease_tx, lease_rx) = watch::channel(lease);
-    let cancel = CancellationToken::new();
     let lost = CancellationToken::new();
     let keeper = keep_lease(
         shared.store.clone(),
@@ -80,7 +80,7 @@ pub(super) async fn execute(
             return Ended::Outcome(finish::failed(reason));
         }
         let signals = Signals {
-            cancel: &cancel,
+            cancel,
             lost: &lost,
             kill,
         };
@@ -356,7 +356,8 @@ async fn take_host_lock(
 }
 
 /// Extends the lease about every third of it until the run ends (the caller drops it);
-/// a cancel request fires `cancel`; a lost lease fires `lost`, and nothing more is tried.
+/// a cancel request fires `cancel` (the worker's cancel listener is faster: this is its
+/// backstop); a lost lease fires `lost`, and nothing more is tried.
 async fn keep_lease(
     store: Arc<dyn Store>,
     lease: watch::Sender<Lease>,

@@ -62,6 +62,14 @@ impl Worker {
         stop_grace: Duration,
         containment: Containment,
     ) -> Worker {
+        Worker::start_with(yaml, |dir| WorkerConfig {
+            containment,
+            ..config(concurrency, stop_grace, dir)
+        })
+    }
+
+    /// A worker with the configuration `config` makes for the test's temp dir.
+    pub fn start_with(yaml: &str, config: impl FnOnce(&Path) -> WorkerConfig) -> Worker {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -72,10 +80,7 @@ impl Worker {
                 .expect("the store opens"),
         );
         let (_, schedule) = watch::channel(Arc::new(schedule(yaml, dir.path())));
-        let config = WorkerConfig {
-            containment,
-            ..config(concurrency, stop_grace, dir.path())
-        };
+        let config = config(dir.path());
         let stop = CancellationToken::new();
         let task = tokio::spawn(worker::run(store.clone(), schedule, config, stop.clone()));
         Worker {

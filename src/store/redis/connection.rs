@@ -1,8 +1,9 @@
 //! The connections to Redis: a shared `ConnectionManager` (reconnects with backoff) for
-//! every non-blocking command, and a small pool of dedicated connections for the one
-//! blocking read, the reserve wait. A blocking command on the shared multiplexed
-//! connection would stall every other command on it, and the default 500 ms response
-//! timeout would cut it short (DEPENDENCIES §2), so the waiters get their own.
+//! every non-blocking command, and a small pool of dedicated connections for the
+//! blocking reads: the reserve wait and a worker's wait for cancel requests. A blocking
+//! command on the shared multiplexed connection would stall every other command on it,
+//! and the default 500 ms response timeout would cut it short (DEPENDENCIES §2), so the
+//! waiters get their own.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -143,6 +144,23 @@ impl Connection {
     /// Blocks up to `timeout` (at most [`MAX_BLOCK`]) for a token on one of the wake
     /// lists, on a dedicated connection. Returns whether one came.
     pub async fn wait_for_wake(&self, keys: &[String], timeout: Duration) -> Result<bool> {
+        Ok(self.blocking_pop(keys, timeout).await?.is_some())
+    }
+
+    /// Blocks up to `timeout` (at most [`MAX_BLOCK`]) for an item of the list `key`, on a
+    /// dedicated connection, and takes it.
+    pub async fn wait_for_item(&self, key: &str, timeout: Duration) -> Result<Option<String>> {
+        let popped = self.blocking_pop(&[key.to_owned()], timeout).await?;
+        Ok(popped.map(|(_, item)| item))
+    }
+
+    /// `BLPOP` on a waiter connection: the list and the item taken, or `None` after the
+    /// timeout.
+    async fn blocking_pop(
+        &self,
+        keys: &[String],
+        timeout: Duration,
+    ) -> Result<Option<(String, String)>> {
         let spare = self.waiters.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut connection = match spare {
             Some(connection) => connection,
@@ -159,7 +177,7 @@ impl Connection {
             }
         };
         let seconds = timeout.min(MAX_BLOCK).as_secs_f64().max(0.001);
-        let woken: Option<(String, String)> = redis::cmd("BLPOP")
+        let popped: Option<(String, String)> = redis::cmd("BLPOP")
             .arg(keys)
             .arg(format!("{seconds:.3}"))
             .query_async(&mut connection)
@@ -170,7 +188,7 @@ impl Connection {
         if spares.len() < SPARE_WAITERS {
             spares.push(connection);
         }
-        Ok(woken.is_some())
+        Ok(popped)
     }
 }
 

@@ -15,6 +15,7 @@
 //! | `P` `wake:Q` | list | a few tokens that wake the reservers blocked on queue Q |
 //! | `P` `queues` | set | every queue name ever used |
 //! | `P` `inflight` | zset | running runs, by lease expiry ms: what reap looks at |
+//! | `P` `cancels:WORKER` | list | ids of the worker's runs whose cancel was requested, for its listener to take (expires 10 min after the last) |
 //! | `P` `history` | zset | every run, by seq |
 //! | `P` `history:JOB` | zset | the job's runs, by seq |
 //! | `P` `done:ok:JOB` | zset | the job's succeeded runs, by seq |
@@ -48,7 +49,7 @@ use self::reserved::{Reserved, reserved};
 use self::scripts::Scripts;
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store,
+    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus, Store,
     StoreError, WorkerInfo, WorkerRef, check, new_run_id, new_token,
 };
 
@@ -65,6 +66,9 @@ const BATCH: usize = 100;
 /// Jobs a prune script looks at per call: a job with nothing to prune costs a few reads.
 const PRUNE_JOBS: usize = 200;
 const LOST_REASON: &str = "lease expired: its worker stopped heartbeating";
+/// How long a worker's list of cancel requests outlives the last request, for a worker
+/// that died and so never takes from it.
+const CANCEL_REQUESTS_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// A store in one Redis server (or a replicated primary). The keys are laid out for
 /// Cluster, but this client connects to a single node.
@@ -384,13 +388,51 @@ impl Store for RedisStore {
 
     async fn cancel(&self, id: &str) -> Result<Cancelled> {
         let mut call = self.invocation(&self.scripts.cancel, now_ms());
-        call.arg(id);
+        call.arg(id).arg(duration_ms(CANCEL_REQUESTS_TTL));
         let items = reply(self.connection.script(&call).await?, id)?;
         match items.first().and_then(record::text).as_deref() {
             Some("dequeued") => Ok(Cancelled::Dequeued),
             Some("requested") => Ok(Cancelled::Requested),
             other => Err(StoreError::Corrupt(format!(
                 "an unexpected cancel reply: {other:?}"
+            ))),
+        }
+    }
+
+    async fn cancel_requests(&self, worker_id: &str, wait: Duration) -> Result<Vec<RunId>> {
+        let requests = self.key(&format!("cancels:{worker_id}"));
+        let deadline = Instant::now().checked_add(wait);
+        // The first request is waited for by a blocking pop, so that a listening worker
+        // costs one command a second; the script then takes the rest and keeps those
+        // still to be acted on.
+        let first = loop {
+            let remaining = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => MAX_BLOCK,
+            };
+            if remaining.is_zero() {
+                break None;
+            }
+            if let Some(id) = self.connection.wait_for_item(&requests, remaining).await? {
+                break Some(id);
+            }
+        };
+        if first.is_none() && !wait.is_zero() {
+            return Ok(Vec::new());
+        }
+        let mut call = self.invocation(&self.scripts.cancel_requests, now_ms());
+        call.arg(worker_id).arg(first.unwrap_or_default());
+        match self.connection.script(&call).await? {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    record::text(item).ok_or_else(|| {
+                        StoreError::Corrupt(format!("an unexpected cancel request: {item:?}"))
+                    })
+                })
+                .collect(),
+            other => Err(StoreError::Corrupt(format!(
+                "an unexpected cancel requests reply: {other:?}"
             ))),
         }
     }

@@ -5,9 +5,11 @@
 //! and never deadlocks on a lock upgrade; `busy_timeout` makes a second process wait its
 //! turn, off the runtime thread (`calls.rs`). A reserve that finds nothing polls every
 //! 50 ms (another process may enqueue) and wakes at once for an enqueue of its own
-//! process.
+//! process. A worker's cancel requests are found the same way, by one short poll per
+//! worker (`cancel_requests.rs`).
 
 mod calls;
+mod cancel_requests;
 mod group_commit;
 mod output;
 mod queries;
@@ -28,12 +30,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::Notify;
 
+use cancel_requests::CancelRequests;
 use rows::{duration_ms, from_ms, insert_run, load_run, ms};
 use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunStatus, Store,
+    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus, Store,
     StoreError, WorkerInfo, WorkerRef, check,
 };
 
@@ -62,6 +65,8 @@ struct Inner {
     queued: Mutex<Vec<group_commit::Job>>,
     /// Raised each time the connection is let go.
     released: Notify,
+    /// The cancels requested through this handle, and what each worker was told.
+    cancels: CancelRequests,
 }
 
 impl SqliteStore {
@@ -115,6 +120,7 @@ impl SqliteStore {
                 wal_pages,
                 queued: Mutex::new(Vec::new()),
                 released: Notify::new(),
+                cancels: CancelRequests::default(),
             }),
         })
     }
@@ -276,25 +282,34 @@ impl Store for SqliteStore {
 
     async fn cancel(&self, id: &str) -> Result<Cancelled> {
         let id = id.to_string();
-        self.write(move |tx, _| {
-            let run = load_run(tx, &id)?;
-            match run.status {
-                RunStatus::Queued => {
-                    tx.execute(
-                        "UPDATE runs SET status = 'cancelled', finished_at = ?2, \
+        let cancelled = self
+            .write(move |tx, _| {
+                let run = load_run(tx, &id)?;
+                match run.status {
+                    RunStatus::Queued => {
+                        tx.execute(
+                            "UPDATE runs SET status = 'cancelled', finished_at = ?2, \
                          reason = 'cancelled while queued' WHERE id = ?1",
-                        params![id, ms(Utc::now())],
-                    )?;
-                    Ok(Cancelled::Dequeued)
+                            params![id, ms(Utc::now())],
+                        )?;
+                        Ok(Cancelled::Dequeued)
+                    }
+                    RunStatus::Running => {
+                        tx.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [&id])?;
+                        Ok(Cancelled::Requested)
+                    }
+                    status => Err(StoreError::WrongStatus { id, status }),
                 }
-                RunStatus::Running => {
-                    tx.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?1", [&id])?;
-                    Ok(Cancelled::Requested)
-                }
-                status => Err(StoreError::WrongStatus { id, status }),
-            }
-        })
-        .await
+            })
+            .await?;
+        if cancelled == Cancelled::Requested {
+            self.inner.cancels.made();
+        }
+        Ok(cancelled)
+    }
+
+    async fn cancel_requests(&self, worker_id: &str, wait: Duration) -> Result<Vec<RunId>> {
+        self.wait_for_cancel_requests(worker_id, wait).await
     }
 
     async fn append_output(&self, lease: &Lease, chunks: &[Chunk]) -> Result<()> {
@@ -435,7 +450,9 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM workers WHERE id = ?1", [id])?;
             Ok(())
         })
-        .await
+        .await?;
+        self.inner.cancels.forget(worker_id);
+        Ok(())
     }
 
     async fn daemon_heartbeat(&self, daemon: &DaemonInfo, ttl: Duration) -> Result<()> {

@@ -1,8 +1,10 @@
 -- cancel: a queued run leaves its queue and is recorded cancelled; a running one gets
--- its cancel requested. ARGV: now, id. Returns {'ok', 'dequeued' | 'requested'}.
+-- its cancel requested, and its id goes on its worker's list of cancel requests, where
+-- the worker's listener waits (the list expires when no worker takes from it).
+-- ARGV: now, id, requests_ttl_ms. Returns {'ok', 'dequeued' | 'requested'}.
 local id = ARGV[2]
 local key = run_key(id)
-local status, queue = unpack(redis.call('HMGET', key, 'status', 'queue'))
+local status, queue, worker = unpack(redis.call('HMGET', key, 'status', 'queue', 'worker'))
 if not status then
   return { 'err', 'not_found' }
 elseif status == 'queued' then
@@ -12,6 +14,11 @@ elseif status == 'queued' then
   return { 'ok', 'dequeued' }
 elseif status == 'running' then
   redis.call('HSET', key, 'cancel_requested', '1')
+  if worker then
+    local requests = P .. 'cancels:' .. worker
+    redis.call('RPUSH', requests, id)
+    redis.call('PEXPIRE', requests, ARGV[3])
+  end
   return { 'ok', 'requested' }
 end
 return { 'err', 'wrong_status', status }
