@@ -48,7 +48,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
         ),
         None if converted > 0 => eprintln!(
             "{file}: warning: cron still runs the {converted} imported job(s) until they are removed from {}",
-            removal(&real, format)
+            removal(path, &real, format)
         ),
         None => {}
     }
@@ -82,8 +82,8 @@ fn refuse_system_crontab(path: &Path, real: &Path, text: &str) -> Result<(), Cli
 }
 
 /// Where the imported lines are, and the command that removes them.
-fn removal(real: &Path, format: CrontabFormat) -> String {
-    let shown = real.display();
+fn removal(path: &Path, real: &Path, format: CrontabFormat) -> String {
+    let (given, shown) = (path.display(), real.display());
     match format {
         CrontabFormat::System if real == Path::new("/etc/crontab") => {
             "/etc/crontab: delete their lines with `sudoedit /etc/crontab`".into()
@@ -92,14 +92,14 @@ fn removal(real: &Path, format: CrontabFormat) -> String {
             format!("{shown}: `sudo rm {shown}`, or delete their lines with `sudoedit {shown}`")
         }
         CrontabFormat::System => format!(
-            "the system crontab {shown} was copied from (/etc/crontab or a file in /etc/cron.d): delete their lines there with `sudoedit`"
+            "the system crontab {given} was copied from (/etc/crontab or a file in /etc/cron.d): delete their lines there with `sudoedit`"
         ),
         CrontabFormat::User => match spool_owner(real) {
             Some(user) => format!(
                 "the crontab of {user}: delete their lines with `crontab -u {user} -e`, or remove the whole crontab with `crontab -u {user} -r`"
             ),
             None => format!(
-                "the crontab {shown} came from: delete their lines with `crontab -e`, or remove the whole crontab with `crontab -r`"
+                "the crontab {given} came from: delete their lines with `crontab -e`, or remove the whole crontab with `crontab -r`"
             ),
         },
     }

@@ -150,7 +150,7 @@ pub(super) struct Entry {
 pub(super) enum When {
     /// `@daily` and the like, with the `@`.
     Macro(String),
-    Fields(Fields),
+    Fields(Box<Fields>),
 }
 
 /// The five time fields: what they mean, and each one's text.
@@ -195,7 +195,7 @@ pub(super) fn entry(line: &str, format: CrontabFormat) -> Result<Entry, String> 
         cursor.skip_blanks();
         When::Macro(format!("@{word}"))
     } else {
-        When::Fields(fields(line, &mut cursor)?)
+        When::Fields(Box::new(fields(line, &mut cursor)?))
     };
     let user = match format {
         CrontabFormat::System => {

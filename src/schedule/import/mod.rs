@@ -300,16 +300,13 @@ impl Import {
             );
             return Ok(());
         }
-        if self.format == CrontabFormat::User {
-            if let Some(word) = command
-                .split_whitespace()
-                .next()
-                .filter(|w| looks_like_field(w))
-            {
-                self.note(line, format!(
-                    "the command starts with `{word}`, which looks like a sixth time field: Debian cron reads five and runs `{word} …` as the command, and so does this job"
-                ));
-            }
+        let first = command.split_whitespace().next();
+        if let Some(word) =
+            first.filter(|w| self.format == CrontabFormat::User && looks_like_field(w))
+        {
+            self.note(line, format!(
+                "the command starts with `{word}`, which looks like a sixth time field: Debian cron reads five and runs `{word} …` as the command, and so does this job"
+            ));
         }
         let shell_command = match stdin {
             None => command.to_string(),
