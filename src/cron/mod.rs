@@ -69,6 +69,53 @@ impl CronExpr {
     }
 }
 
+/// A 5-field expression as Vixie cron holds it once parsed: one bitset per field and
+/// which fields started with `*`. The crontab import builds one from Debian's reading
+/// of a line, to check that the `schedule:` it writes fires at the same instants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VixieFields {
+    pub minutes: u64,
+    pub hours: u64,
+    /// Bits 1..=31.
+    pub days: u64,
+    /// Bits 1..=12.
+    pub months: u64,
+    /// Bits 0..=6, Sunday = 0 (7 already folded onto 0).
+    pub weekdays: u64,
+    pub minute_star: bool,
+    pub hour_star: bool,
+    pub dom_star: bool,
+    pub dow_star: bool,
+}
+
+impl From<VixieFields> for CronExpr {
+    fn from(f: VixieFields) -> CronExpr {
+        CronExpr {
+            seconds: 1,
+            minutes: f.minutes,
+            hours: f.hours,
+            days: f.days,
+            months: f.months,
+            weekdays: f.weekdays,
+            last_weekdays: 0,
+            nth_weekdays: 0,
+            last_day: false,
+            last_workday: false,
+            dom_star: f.dom_star,
+            dow_star: f.dow_star,
+            minute_star: f.minute_star,
+            hour_star: f.hour_star,
+        }
+    }
+}
+
+/// The stepped items of `text` whose step is longer than their range, so that they
+/// only ever match their first value (`*/60` in the minute field: minute 0), each
+/// as a sentence for a warning. Debian accepts them, and so does cronq.
+pub fn lone_steps(text: &str) -> Vec<String> {
+    parse::lone_steps(text)
+}
+
 impl std::str::FromStr for Timing {
     type Err = ParseError;
 

@@ -59,8 +59,6 @@ pub enum Problem {
     Reversed { lo: u32, hi: u32 },
     #[error("a step must be at least 1")]
     ZeroStep,
-    #[error("step {step} is too large for a field that runs {lo}-{hi}")]
-    StepTooLarge { step: String, lo: u32, hi: u32 },
     #[error("only one `/` step is allowed")]
     DoubleStep,
     #[error("#{0} is out of range: a weekday occurs 1 to 5 times in a month")]
@@ -216,7 +214,7 @@ fn item_into(kind: FieldKind, item: &str, set: &mut FieldSet) -> Result<(), Prob
     if day_extra(kind, item, set)? {
         return Ok(());
     }
-    let (lo_bound, hi_bound) = kind.bounds();
+    let (_, hi_bound) = kind.bounds();
     let (base, step) = match item.split_once('/') {
         None => (item, None),
         Some((_, step)) if step.contains('/') => return Err(Problem::DoubleStep),
@@ -238,18 +236,68 @@ fn item_into(kind: FieldKind, item: &str, set: &mut FieldSet) -> Result<(), Prob
     let step = match step {
         None => 1,
         Some((_, 0)) => return Err(Problem::ZeroStep),
-        Some((text, step)) if step > hi_bound - lo_bound => {
-            return Err(Problem::StepTooLarge {
-                step: text.to_string(),
-                lo: lo_bound,
-                hi: hi_bound,
-            });
-        }
+        // As in Debian, a step longer than the range takes its first value alone
+        // (`*/60` is minute 0); `check` says so, see [`lone_steps`].
         Some((_, step)) => step,
     };
     set.values |= bits(lo, hi, step);
     Ok(())
 }
+
+/// The stepped items of an expression whose step is longer than their range, so that
+/// they only ever match their first value, each as a sentence: "`*/60` in the minute
+/// field only ever matches minute 0". Empty for a macro or an expression that does
+/// not parse.
+pub(super) fn lone_steps(text: &str) -> Vec<String> {
+    let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+    let kinds: &[FieldKind] = match fields.len() {
+        5 => &FIELD_KINDS[1..],
+        6 => &FIELD_KINDS,
+        _ => return Vec::new(),
+    };
+    let mut found = Vec::new();
+    for (&kind, field) in kinds.iter().zip(&fields) {
+        for item in field.split(',') {
+            let Some((base, step)) = item.split_once('/') else {
+                continue;
+            };
+            let Ok(step) = number(step) else { continue };
+            let (lo, hi) = if base == "*" {
+                kind.star_bounds()
+            } else if let Some((lo, hi)) = base.split_once('-') {
+                match (value(kind, lo), value(kind, hi)) {
+                    (Ok(lo), Ok(hi)) => (lo, hi),
+                    _ => continue,
+                }
+            } else {
+                match value(kind, base) {
+                    Ok(lo) => (lo, kind.bounds().1),
+                    Err(_) => continue,
+                }
+            };
+            if step > 0 && lo <= hi && step > hi - lo {
+                let unit = match kind {
+                    FieldKind::DayOfMonth => "day".to_string(),
+                    FieldKind::DayOfWeek => "weekday".to_string(),
+                    other => other.to_string(),
+                };
+                found.push(format!(
+                    "`{item}` in the {kind} field only ever matches {unit} {lo}: its step {step} is longer than the range"
+                ));
+            }
+        }
+    }
+    found
+}
+
+const FIELD_KINDS: [FieldKind; 6] = [
+    FieldKind::Second,
+    FieldKind::Minute,
+    FieldKind::Hour,
+    FieldKind::DayOfMonth,
+    FieldKind::Month,
+    FieldKind::DayOfWeek,
+];
 
 /// `L` and `LW` in day-of-month, `nL` and `n#k` in day-of-week. False for a plain item.
 fn day_extra(kind: FieldKind, item: &str, set: &mut FieldSet) -> Result<bool, Problem> {

@@ -99,6 +99,52 @@ fn a_value_with_a_step_runs_to_the_end_of_the_field() {
 }
 
 #[test]
+fn a_step_longer_than_the_range_takes_its_first_value_as_debian_does() {
+    // `*/60` is minute 0, `*/24` hour 0, `*/31` day 1: each keeps its star, so the
+    // DST class and the day AND stay those of the text.
+    assert_eq!(
+        fires("*/60 * * * *", UTC, "2026-01-01T00:00:00Z", 3),
+        fires("0 * * * *", UTC, "2026-01-01T00:00:00Z", 3)
+    );
+    assert_eq!(
+        fires("0 */24 * * *", UTC, "2026-01-01T00:00:00Z", 3),
+        fires("0 0 * * *", UTC, "2026-01-01T00:00:00Z", 3)
+    );
+    assert_eq!(
+        fires("0 0 */31 * *", UTC, "2026-01-15T00:00:00Z", 3),
+        [
+            "2026-02-01T00:00:00+00:00",
+            "2026-03-01T00:00:00+00:00",
+            "2026-04-01T00:00:00+00:00"
+        ]
+    );
+    let Timing::Cron(every_60) = parse("*/60 * * * *") else {
+        unreachable!()
+    };
+    assert!(every_60.is_wildcard(), "`*/60` starts with a star");
+    assert_eq!(parse("10-20/15 * * * *"), parse("10 * * * *"));
+    assert_eq!(
+        crate::cron::lone_steps("*/60 */24 */31 */12 */7"),
+        [
+            "`*/60` in the minute field only ever matches minute 0: its step 60 is longer than the range",
+            "`*/24` in the hour field only ever matches hour 0: its step 24 is longer than the range",
+            "`*/31` in the day-of-month field only ever matches day 1: its step 31 is longer than the range",
+            "`*/12` in the month field only ever matches month 1: its step 12 is longer than the range",
+            "`*/7` in the day-of-week field only ever matches weekday 0: its step 7 is longer than the range",
+        ]
+    );
+    let none: [&str; 0] = [];
+    assert_eq!(crate::cron::lone_steps("*/59 */23 1-31/30 */11 */6"), none);
+    assert_eq!(crate::cron::lone_steps("@hourly"), none);
+    assert_eq!(
+        crate::cron::lone_steps("*/90 0 * * * *"),
+        [
+            "`*/90` in the second field only ever matches second 0: its step 90 is longer than the range"
+        ]
+    );
+}
+
+#[test]
 fn a_star_is_the_whole_range() {
     // Only the Vixie flags tell a star from the same range written out.
     assert_eq!(

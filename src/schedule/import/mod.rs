@@ -1,21 +1,27 @@
-//! `cronq import`: a Vixie/Debian crontab's text to a `crontab.yaml` with the same jobs.
+//! `cronq import`: a crontab's text, read exactly as Debian's cron reads it, to a
+//! `crontab.yaml` whose jobs fire at the same instants and run the same commands.
 //!
-//! Owns the crontab line syntax (comments, `NAME=value`, 5 fields or a macro, the
-//! system format's user column, Debian's leading `-`, Vixie's `%`) and how each piece
-//! maps onto cronq's job keys. It must not read files, print or validate the whole
-//! schedule: the caller reads the crontab and `cronq check` loads the result. A line
-//! that cannot be converted is reported and left out; the other lines still convert.
+//! Debian's reading of a line (what is a variable, what it refuses, `%` and `\`)
+//! lives in [`debian`]; names from commands in [`name`]; which comments describe a
+//! job in [`comment`]. This module maps the result onto cronq's job keys. It must not
+//! read files, print or validate the whole schedule: the caller reads the crontab and
+//! `cronq check` loads the result. A line that cannot be converted is reported and
+//! left out; the other lines still convert.
+
+mod comment;
+mod debian;
+mod name;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::str::FromStr;
 
-use crate::cron::Timing;
+use crate::cron::{CronExpr, FieldKind, Timing};
 
 /// Which crontab syntax the text is in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CrontabFormat {
     /// A user's crontab (`crontab -e`): the command follows the 5 fields or the macro.
+    #[default]
     User,
     /// `/etc/crontab` and `/etc/cron.d/*`: a user column comes before the command.
     System,
@@ -26,12 +32,17 @@ pub enum CrontabFormat {
 pub struct Imported {
     /// A complete `crontab.yaml`, jobs in input order.
     pub yaml: String,
-    /// Lines left out because they could not be converted.
+    /// Lines left out because they could not be converted: Debian refused them, or
+    /// they never fire.
     pub problems: Vec<LineProblem>,
-    /// Lines converted, but whose behaviour under cronq differs from cron's.
+    /// Lines converted (or, having nothing to run, left out), whose reading deserves a
+    /// look: what Debian skipped, what cronq does differently.
     pub notes: Vec<LineProblem>,
-    /// Each converted job's line, schedule and `CRON_TZ` zone (`None`: the host's), for
-    /// a caller that explains what DST and the day fields will do to them.
+    /// Why Debian's cron ignores the whole file, when it does: then none of its jobs
+    /// ran under cron.
+    pub ignored: Option<String>,
+    /// Each converted job's line and schedule, for a caller that explains what DST
+    /// and the day fields will do to them.
     pub schedules: Vec<JobLine>,
 }
 
@@ -40,7 +51,6 @@ pub struct Imported {
 pub struct JobLine {
     pub line: usize,
     pub schedule: String,
-    pub zone: Option<String>,
 }
 
 /// A message about one line of the crontab.
@@ -57,224 +67,270 @@ impl fmt::Display for LineProblem {
     }
 }
 
-/// The macros a crontab line accepts (cronq's own `@every` is not one of them).
-const MACROS: &str = "@reboot @yearly @annually @monthly @weekly @daily @midnight @hourly";
+/// The start of the message of a line Debian refuses.
+pub const REFUSED: &str = "Debian cron refuses this line, so it never ran";
+
+/// Debian stops reading a crontab after a job or variable on this line or later
+/// (`MAX_TAB_LINES` plus its header and count slack).
+const LINE_LIMIT: usize = 10_004;
 
 /// The note on a line whose command has a `%`.
 const STDIN_NOTE: &str = "the text after `%` is the job's standard input, fed with printf as cron did; if the `%` was meant literally (as in `date +%F`), write it as `\\%` and import again";
 
-/// Longest job name derived from a command, in characters.
-const NAME_MAX: usize = 40;
-
-/// Converts a crontab's text to a `crontab.yaml`.
+/// Converts a crontab's text to a `crontab.yaml`, reading it as Debian's cron does.
 ///
-/// Each job line becomes a job named after its program (`backup`, `backup-2`, …) with
-/// `schedule` as written; the comment block directly above it becomes `description`,
-/// the system format's user column `user`. Variables reach the jobs below them, as in
-/// cron: `CRON_TZ` sets `timezone`; every other variable except `MAILTO` goes into
-/// `env`, and a `SHELL` other than `/bin/sh` also makes the command `[SHELL, "-c", …]`.
-/// `MAILTO=addr` becomes an `on_failure` command that mails a one-line notice (cron
-/// mailed any output; cronq keeps output in its history); an empty `MAILTO` gives none.
+/// Each job line becomes a job named after the first meaningful word of its command
+/// (`backup`, `backup-2`, …; see [`name`]) with `schedule` as written, or as Debian
+/// read it where that differs (`*/5/2` is `*/5`); the comment block directly above it
+/// becomes `description`, the system format's user column `user`. Variables reach the
+/// jobs below them, as in cron: every variable except `MAILTO` goes into `env` (Debian
+/// schedules by the host's zone alone, so `CRON_TZ` is only a variable, as under
+/// Debian), and a `SHELL` other than `/bin/sh` also makes the command
+/// `[SHELL, "-c", …]`. `MAILTO=addr` becomes an `on_failure` command that mails a
+/// one-line notice (cron mailed any output; cronq keeps output in its history): one
+/// under `defaults:` when every job has the same, else on each job that has one.
 ///
-/// Vixie's `%`: an unescaped `%` ends the command, and the text after it becomes the
-/// job's standard input, each further unescaped `%` a newline and a newline at the end;
-/// `\%` is a literal `%` (a backslash before any other character is kept, and that
-/// character is taken as is). cronq has no such rule, so the job becomes a `/bin/sh`
-/// command that feeds the same bytes with printf: `0 9 * * * mail root%hi%bye` becomes
-/// `printf '%s\n' 'hi' 'bye' | mail root`. A command that is a list (it holds `;`, `&`
-/// or `|`) is put in a subshell, `printf … | (a && b)`, so that, as under cron, the
-/// whole list reads the text.
+/// Vixie's `%` (see [`debian::split_percent`]): the command ends at the first `%` not
+/// escaped by `\`, and the rest becomes the job's standard input. cronq has no such
+/// rule, so the job becomes a `/bin/sh` command that feeds the same bytes with printf:
+/// `0 9 * * * mail root%hi%bye` becomes `printf '%s\n' 'hi' 'bye' | mail root`. A
+/// command that is a list (it holds `;`, `&` or `|`) is put in a subshell,
+/// `printf … | (a && b)`, so that, as under cron, the whole list reads the text.
 pub fn import_crontab(text: &str, format: CrontabFormat) -> Imported {
-    let mut import = Import::default();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (index, raw) in text.lines().enumerate() {
-        import.line(index + 1, raw.trim(), format);
+    let mut import = Import {
+        format,
+        ..Import::default()
+    };
+    let mut text = text;
+    if let Some(rest) = text.strip_prefix('\u{feff}') {
+        import.ignore_whole(
+            "it starts with a byte-order mark, which Debian cron reads as part of line 1 and refuses"
+                .into(),
+        );
+        text = rest;
     }
-    let header = "# Imported from a crontab by cronq import; check it with: cronq check\n";
-    let jobs = import.jobs.concat();
-    Imported {
-        yaml: if jobs.is_empty() {
-            format!("{header}jobs: {{}}\n")
-        } else {
-            format!("{header}jobs:\n{jobs}")
-        },
-        problems: import.problems,
-        notes: import.notes,
-        schedules: import.schedules,
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    // The piece after the last newline: empty, or a last line without one.
+    let last = lines.pop().filter(|l| !l.is_empty());
+    for (index, raw) in lines.iter().enumerate() {
+        import.line(index + 1, raw, true);
     }
+    if let Some(raw) = last {
+        import.line(lines.len() + 1, raw, false);
+    }
+    import.finish()
 }
 
-/// The zone that `CRON_TZ` set for the lines below it.
-#[derive(Default)]
-enum Zone {
-    /// Unset or empty: the host's zone, cronq's default too.
-    #[default]
-    Host,
-    Named(String),
-    /// Not a zone cronq knows; the number is the `CRON_TZ` line.
-    Bad(usize),
+/// Why the user format is plainly wrong for `text`: every job line's sixth word (the
+/// second after a macro) is a user of this host, `is_user`, with a command after it.
+/// The first such line and user, for the message.
+pub fn system_evidence(text: &str, is_user: &dyn Fn(&str) -> bool) -> Option<(usize, String)> {
+    let mut first = None;
+    for (index, line) in text.lines().enumerate() {
+        if debian::is_blank_or_comment(line) || debian::variable(line).is_some() {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = if line.trim_start().starts_with('@') {
+            1
+        } else {
+            5
+        };
+        match words.get(at) {
+            Some(user) if words.len() > at + 1 && is_user(user) => {
+                first.get_or_insert((index + 1, user.to_string()));
+            }
+            _ => return None,
+        }
+    }
+    first
 }
 
 /// A pass over the lines: what the lines above set, and the output so far.
 #[derive(Default)]
 struct Import {
+    format: CrontabFormat,
     /// Variables set so far (cron passes them to the jobs below), in order of first set.
     env: Vec<(String, String)>,
-    zone: Zone,
     shell: Option<String>,
-    on_failure: Option<String>,
-    /// The comment block directly above the current line.
+    mailto: Option<String>,
+    /// The describing comments directly above the current line.
     comments: Vec<String>,
     names: HashSet<String>,
-    /// Each job's YAML entry, in input order.
-    jobs: Vec<String>,
+    jobs: Vec<Job>,
     schedules: Vec<JobLine>,
     problems: Vec<LineProblem>,
     notes: Vec<LineProblem>,
+    ignored: Option<String>,
+    /// Lines whose command ended in a carriage return.
+    carriage_returns: Vec<usize>,
+}
+
+/// A converted job, before it is written out.
+struct Job {
+    name: String,
+    description: String,
+    schedule: String,
+    user: Option<String>,
+    command: String,
+    shell: Option<String>,
+    on_failure: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Import {
-    fn line(&mut self, line: usize, text: &str, format: CrontabFormat) {
-        if text.is_empty() {
-            self.comments.clear();
-        } else if let Some(comment) = text.strip_prefix('#') {
-            let comment = comment.trim_start_matches('#').trim();
-            if !comment.is_empty() {
-                self.comments.push(comment.to_string());
+    /// One line, without its newline; `complete` is false for a last line without one.
+    fn line(&mut self, line: usize, text: &str, complete: bool) {
+        if debian::is_blank_or_comment(text) {
+            let comment = text.trim_start_matches([' ', '\t']);
+            match comment.strip_prefix('#') {
+                None => self.comments.clear(),
+                Some(comment) => {
+                    let comment = comment.trim_start_matches('#').trim();
+                    if !comment.is_empty() && comment::describes(comment, self.format) {
+                        self.comments.push(comment.to_string());
+                    }
+                }
             }
-        } else if let Some((name, value)) = env_assignment(text) {
+            return;
+        }
+        if !complete {
+            self.ignore_whole(format!("its last line, {line}, has no newline at its end"));
+        }
+        if line >= LINE_LIMIT {
+            self.ignore_whole(format!(
+                "it reads no job or variable past line {}",
+                LINE_LIMIT - 1
+            ));
+        }
+        if let Some((name, value)) = debian::variable(text) {
             self.comments.clear();
-            self.set_variable(line, text, name, value);
-        } else {
-            let description = std::mem::take(&mut self.comments).join(" ");
-            match self.job(line, text, format, &description) {
-                Ok(entry) => self.jobs.push(entry),
-                Err(reason) => self.problem(line, text, &reason),
+            self.set_variable(line, &name, value);
+            return;
+        }
+        let description = std::mem::take(&mut self.comments).join(" ");
+        match debian::entry(text, self.format) {
+            Ok(entry) => {
+                if let Err(reason) = self.job(line, entry, description) {
+                    let message = format!("cannot convert `{}`: {reason}", text.trim());
+                    self.problems.push(LineProblem { line, message });
+                }
+            }
+            Err(reason) => {
+                let reason = if text.trim().is_empty() {
+                    "the line is blank but for a carriage return (a DOS line ending), which Debian cron reads as a minute field it cannot read".to_string()
+                } else {
+                    reason
+                };
+                self.ignore_whole(format!("it refuses line {line}"));
+                let message = format!("{REFUSED}: {reason}");
+                self.problems.push(LineProblem { line, message });
             }
         }
     }
 
-    fn problem(&mut self, line: usize, text: &str, reason: &str) {
-        let message = format!("cannot convert `{text}`: {reason}");
-        self.problems.push(LineProblem { line, message });
+    /// The first reason Debian ignores the file wins, as Debian stops at it.
+    fn ignore_whole(&mut self, reason: String) {
+        self.ignored.get_or_insert(reason);
     }
 
-    fn set_variable(&mut self, line: usize, text: &str, name: &str, value: &str) {
+    fn note(&mut self, line: usize, message: String) {
+        self.notes.push(LineProblem { line, message });
+    }
+
+    fn set_variable(&mut self, line: usize, name: &str, value: String) {
         match name {
-            "CRON_TZ" if value.is_empty() => self.zone = Zone::Host,
-            "CRON_TZ" => match chrono_tz::Tz::from_str(value) {
-                Ok(zone) => self.zone = Zone::Named(zone.name().to_string()),
-                Err(_) => {
-                    self.zone = Zone::Bad(line);
-                    let reason = format!(
-                        "`{value}` is not an IANA time zone such as Europe/Berlin; the jobs below it are left out until the next CRON_TZ"
-                    );
-                    self.problem(line, text, &reason);
-                }
-            },
             // An empty MAILTO means no mail, which is cronq's default.
-            "MAILTO" if value.is_empty() => self.on_failure = None,
+            "MAILTO" if value.is_empty() => self.mailto = None,
             "MAILTO" => {
-                self.on_failure = Some(mail_on_failure(value));
-                let message = format!(
+                self.note(line, format!(
                     "cron mailed every output of the jobs below to {value}; cronq keeps their output in `cronq history` and mails only when a run fails (on_failure)"
-                );
-                self.notes.push(LineProblem { line, message });
+                ));
+                self.mailto = Some(value);
             }
+            "" => self.note(
+                line,
+                "a variable without a name: Debian cron accepts it, and cronq leaves it out".into(),
+            ),
             _ => {
+                if name == "CRON_TZ" {
+                    self.note(line, format!(
+                        "Debian cron schedules by the host's time zone alone: CRON_TZ only reaches the commands as a variable, and the jobs below fire in the host's zone, as they did under cron; to fire them in {value}, give them `timezone: \"{value}\"`"
+                    ));
+                }
                 if name == "SHELL" {
-                    self.shell = Some(value).filter(|s| !s.is_empty()).map(str::to_string);
+                    self.shell = Some(value.clone()).filter(|s| !s.is_empty());
                 }
                 match self.env.iter_mut().find(|(n, _)| n == name) {
-                    Some((_, old)) => *old = value.to_string(),
-                    None => self.env.push((name.to_string(), value.to_string())),
+                    Some((_, old)) => *old = value,
+                    None => self.env.push((name.to_string(), value)),
                 }
             }
         }
     }
 
-    /// The job's YAML entry under `jobs:`.
+    /// Converts a line Debian accepts; the reason when cronq cannot.
     fn job(
         &mut self,
         line: usize,
-        text: &str,
-        format: CrontabFormat,
-        description: &str,
-    ) -> Result<String, String> {
-        let (schedule, user, command) = split_job_line(text, format)?;
-        if let Zone::Bad(at) = self.zone {
-            return Err(format!(
-                "the CRON_TZ on line {at} is not a time zone cronq knows"
+        entry: debian::Entry,
+        description: String,
+    ) -> Result<(), String> {
+        let schedule = match &entry.when {
+            debian::When::Macro(word) => word.clone(),
+            debian::When::Fields(fields) => {
+                let (schedule, notes) = schedule_of(fields)?;
+                for note in notes {
+                    self.note(line, note);
+                }
+                schedule
+            }
+        };
+        let mut command = entry.command.as_str();
+        if let Some(cut) = command.strip_suffix('\r') {
+            self.carriage_returns.push(line);
+            command = cut;
+        }
+        let (command, stdin) = debian::split_percent(command);
+        let command = command.trim_end();
+        if command.trim().is_empty() {
+            self.note(
+                line,
+                "the line has no command, so Debian cron ran nothing for it; it is left out".into(),
+            );
+            return Ok(());
+        }
+        let first = command.split_whitespace().next();
+        if let Some(word) =
+            first.filter(|w| self.format == CrontabFormat::User && looks_like_field(w))
+        {
+            self.note(line, format!(
+                "the command starts with `{word}`, which looks like a sixth time field: Debian cron reads five and runs `{word} …` as the command, and so does this job"
             ));
         }
-        let (command, stdin) = split_percent(command);
-        let command = command.trim_end();
-        if command.is_empty() {
-            return Err("the command before the `%` is empty".into());
-        }
-        let name = self.unique_name(&slug(program(command)));
         let shell_command = match stdin {
             None => command.to_string(),
             Some(stdin) => {
-                self.notes.push(LineProblem {
-                    line,
-                    message: STDIN_NOTE.into(),
-                });
+                self.note(line, STDIN_NOTE.into());
                 feed_stdin(command, &stdin)
             }
         };
+        let name = self.unique_name(&name::job_name(command));
         self.schedules.push(JobLine {
             line,
             schedule: schedule.clone(),
-            zone: match &self.zone {
-                Zone::Named(zone) => Some(zone.clone()),
-                _ => None,
-            },
         });
-        Ok(self.entry(&name, description, &schedule, user, &shell_command))
-    }
-
-    /// The YAML entry under `jobs:` of a job whose line has passed every check.
-    fn entry(
-        &self,
-        name: &str,
-        description: &str,
-        schedule: &str,
-        user: Option<&str>,
-        command: &str,
-    ) -> String {
-        let mut entry = format!("  {}:\n", key(name));
-        let mut field = |key: &str, value: String| entry.push_str(&format!("    {key}: {value}\n"));
-        if !description.is_empty() {
-            field("description", quoted(description));
-        }
-        field("schedule", quoted(schedule));
-        if let Zone::Named(zone) = &self.zone {
-            field("timezone", quoted(zone));
-        }
-        if let Some(user) = user {
-            field("user", quoted(user));
-        }
-        field(
-            "command",
-            match &self.shell {
-                // cron runs `$SHELL -c command`; a string command runs under /bin/sh.
-                Some(shell) if shell != "/bin/sh" => {
-                    format!("[{}, \"-c\", {}]", quoted(shell), quoted(command))
-                }
-                _ => quoted(command),
-            },
-        );
-        if let Some(on_failure) = &self.on_failure {
-            field("on_failure", quoted(on_failure));
-        }
-        if !self.env.is_empty() {
-            entry.push_str("    env:\n");
-            for (name, value) in &self.env {
-                entry.push_str(&format!("      {}: {}\n", key(name), quoted(value)));
-            }
-        }
-        entry
+        self.jobs.push(Job {
+            name,
+            description,
+            schedule,
+            user: entry.user,
+            command: shell_command,
+            shell: self.shell.clone(),
+            on_failure: self.mailto.as_deref().map(mail_on_failure),
+            env: self.env.clone(),
+        });
+        Ok(())
     }
 
     /// `base`, else `base-2`, `base-3`, … in order of appearance.
@@ -287,104 +343,210 @@ impl Import {
         }
         name
     }
-}
 
-/// A job line's schedule (fields joined by one space), user column and command.
-fn split_job_line(
-    text: &str,
-    format: CrontabFormat,
-) -> Result<(String, Option<&str>, &str), String> {
-    // Debian: a leading `-` only turns off syslogging of the run.
-    let body = text.strip_prefix('-').unwrap_or(text).trim_start();
-    let (schedule, rest) = if body.starts_with('@') {
-        let ([word], rest) = take_words::<1>(body);
-        if !MACROS.split(' ').any(|m| m == word) {
-            return Err(format!(
-                "unknown macro `{word}`; a crontab accepts {MACROS}"
+    fn finish(mut self) -> Imported {
+        if let Some((&first, rest)) = self.carriage_returns.split_first() {
+            let others = match rest.len() {
+                0 => String::new(),
+                n => format!(" (and {n} more lines)"),
+            };
+            self.note(first, format!(
+                "the line{others} ends in a carriage return (a DOS line ending), which Debian cron passes to the shell as the command's last character; the converted command leaves it out"
+            ));
+            self.notes.sort_by_key(|n| n.line);
+        }
+        let header = "# Imported from a crontab by cronq import; check it with: cronq check\n";
+        // One MAILTO over the whole file is one `on_failure` in `defaults`.
+        let shared = match self.jobs.split_first() {
+            Some((first, rest)) if rest.iter().all(|j| j.on_failure == first.on_failure) => {
+                first.on_failure.clone()
+            }
+            _ => None,
+        };
+        let mut yaml = header.to_string();
+        if let Some(on_failure) = &shared {
+            yaml.push_str(&format!(
+                "defaults:\n  on_failure: {}\n",
+                quoted(on_failure)
             ));
         }
-        (word.to_string(), rest)
-    } else {
-        let (fields, rest) = take_words::<5>(body);
-        if fields.contains(&"") {
-            return Err("expected 5 time fields (minute hour day-of-month month day-of-week) or a macro such as @daily, then the command".into());
-        }
-        (fields.join(" "), rest)
-    };
-    schedule.parse::<Timing>().map_err(|e| e.to_string())?;
-    let (user, command) = match format {
-        CrontabFormat::User => (None, rest),
-        CrontabFormat::System => match take_words::<1>(rest) {
-            ([""], _) => {
-                return Err("a system crontab line needs a user column after the schedule".into());
+        if self.jobs.is_empty() {
+            yaml.push_str("jobs: {}\n");
+        } else {
+            yaml.push_str("jobs:\n");
+            for job in &self.jobs {
+                yaml.push_str(&entry(job, shared.is_some()));
             }
-            ([user], rest) => (Some(user), rest),
+        }
+        Imported {
+            yaml,
+            problems: self.problems,
+            notes: self.notes,
+            ignored: self.ignored,
+            schedules: self.schedules,
+        }
+    }
+}
+
+/// The YAML entry under `jobs:` of a converted job; `shared_on_failure` when
+/// `defaults:` holds its `on_failure`.
+fn entry(job: &Job, shared_on_failure: bool) -> String {
+    let mut entry = format!("  {}:\n", key(&job.name));
+    let mut field = |key: &str, value: String| entry.push_str(&format!("    {key}: {value}\n"));
+    if !job.description.is_empty() {
+        field("description", quoted(&job.description));
+    }
+    field("schedule", quoted(&job.schedule));
+    if let Some(user) = &job.user {
+        field("user", quoted(user));
+    }
+    field(
+        "command",
+        match &job.shell {
+            // cron runs `$SHELL -c command`; a string command runs under /bin/sh.
+            Some(shell) if shell != "/bin/sh" => {
+                format!("[{}, \"-c\", {}]", quoted(shell), quoted(&job.command))
+            }
+            _ => quoted(&job.command),
         },
+    );
+    if let Some(on_failure) = job.on_failure.as_ref().filter(|_| !shared_on_failure) {
+        field("on_failure", quoted(on_failure));
+    }
+    if !job.env.is_empty() {
+        entry.push_str("    env:\n");
+        for (name, value) in &job.env {
+            entry.push_str(&format!("      {}: {}\n", key(name), quoted(value)));
+        }
+    }
+    entry
+}
+
+/// The `schedule:` for Debian's reading of the five fields: as written when cronq
+/// reads that text the same way, else what Debian read. With a note for each field
+/// Debian read otherwise than written, and an error when the line never fires.
+fn schedule_of(fields: &debian::Fields) -> Result<(String, Vec<String>), String> {
+    const KINDS: [FieldKind; 5] = [
+        FieldKind::Minute,
+        FieldKind::Hour,
+        FieldKind::DayOfMonth,
+        FieldKind::Month,
+        FieldKind::DayOfWeek,
+    ];
+    let mut notes = Vec::new();
+    for ((kind, written), read) in KINDS.iter().zip(&fields.written).zip(&fields.read) {
+        if written != read {
+            let skipped = &written[read.len()..];
+            notes.push(format!(
+                "Debian cron reads the {kind} field `{written}` as `{read}`: it skips `{skipped}`, the rest of a field after what it can read; the job keeps what cron ran"
+            ));
+        }
+    }
+    let meaning = CronExpr::from(fields.meaning);
+    let never = |e: crate::cron::ParseError| {
+        format!("Debian cron accepts this line but never runs it: {e}")
     };
-    if command.is_empty() {
-        return Err("there is no command after the schedule".into());
+    let written = fields.read.join(" ");
+    match written.parse::<Timing>() {
+        Ok(Timing::Cron(expr)) if expr == meaning => return Ok((written, notes)),
+        Err(e @ crate::cron::ParseError::NeverFires { .. }) => return Err(never(e)),
+        _ => {}
     }
-    Ok((schedule, user, command))
-}
-
-/// Cron's `NAME=value`, `NAME = "value"`, `NAME='value'`: spaces around `=` and
-/// matching quotes (which keep blanks) are optional. A job line never matches, because
-/// the text before its first `=` holds the blanks between the fields.
-fn env_assignment(text: &str) -> Option<(&str, &str)> {
-    let (name, value) = text.split_once('=')?;
-    let name = name.trim();
-    if name.is_empty() || name.contains(char::is_whitespace) {
-        return None;
-    }
-    Some((unquote(name), unquote(value.trim())))
-}
-
-fn unquote(text: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = text.strip_prefix(quote).and_then(|t| t.strip_suffix(quote)) {
-            return inner;
+    // Written in values: a range that runs backwards (`5-1`) is no value at all.
+    let f = fields.meaning;
+    let or_ed = !f.dom_star && !f.dow_star;
+    let days = match (f.days, f.weekdays) {
+        (0, weekdays) if or_ed && weekdays != 0 => "*".to_string(),
+        (days, _) => values(days, 1, 31),
+    };
+    let weekdays = match (f.days, f.weekdays) {
+        (days, 0) if or_ed && days != 0 => "*".to_string(),
+        (_, weekdays) => values(weekdays, 0, 6),
+    };
+    let star = |text: &String, star: bool, set: u64, lo, hi| {
+        if star {
+            text.clone()
+        } else {
+            values(set, lo, hi)
         }
+    };
+    let read = &fields.read;
+    let parts = [
+        star(&read[0], f.minute_star, f.minutes, 0, 59),
+        star(&read[1], f.hour_star, f.hours, 0, 23),
+        if f.dom_star { read[2].clone() } else { days },
+        star(&read[3], read[3].starts_with('*'), f.months, 1, 12),
+        if f.dow_star {
+            read[4].clone()
+        } else {
+            weekdays
+        },
+    ];
+    if let Some((kind, text)) = KINDS
+        .iter()
+        .zip(read)
+        .zip(&parts)
+        .find_map(|((k, t), p)| (p.is_empty()).then_some((k, t)))
+    {
+        return Err(format!(
+            "Debian cron accepts this line but never runs it: the {kind} field `{text}` holds no value (a range that runs backwards is empty)"
+        ));
     }
-    text
-}
-
-/// The first `N` blank-separated words and the rest, trimmed at its start; missing
-/// words are empty.
-fn take_words<const N: usize>(text: &str) -> ([&str; N], &str) {
-    let mut words = [""; N];
-    let mut rest = text.trim_start();
-    for word in &mut words {
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        *word = &rest[..end];
-        rest = rest[end..].trim_start();
-    }
-    (words, rest)
-}
-
-/// Vixie's `%` rule (see [`import_crontab`]): the command and, if it had a `%`, the
-/// lines of its standard input.
-fn split_percent(command: &str) -> (String, Option<Vec<String>>) {
-    let mut parts = vec![String::new()];
-    let mut chars = command.chars();
-    while let Some(c) = chars.next() {
-        let part = parts.last_mut().expect("parts starts with one element");
-        match c {
-            '\\' => match chars.next() {
-                Some('%') => part.push('%'),
-                Some(next) => part.extend(['\\', next]),
-                None => part.push('\\'),
-            },
-            '%' => parts.push(String::new()),
-            _ => part.push(c),
+    let rendered = parts.join(" ");
+    match rendered.parse::<Timing>() {
+        Ok(Timing::Cron(_)) => {
+            notes.push(format!(
+                "Debian cron reads `{written}` as `{rendered}` (a range that runs backwards, such as `5-1`, is empty to it)"
+            ));
+            Ok((rendered, notes))
         }
+        Err(e @ crate::cron::ParseError::NeverFires { .. }) => Err(never(e)),
+        Err(e) => Err(e.to_string()),
+        Ok(_) => Err(format!("`{rendered}` is no cron expression")),
     }
-    let command = parts.remove(0);
-    (command, Some(parts).filter(|p| !p.is_empty()))
 }
 
-/// `printf '%s\n' 'line one' 'line two' | command`, in a subshell if it is a list.
-fn feed_stdin(command: &str, lines: &[String]) -> String {
-    let quoted: Vec<String> = lines.iter().map(|l| sh_quote(l)).collect();
+/// The values set in `set` between `lo` and `hi`, as a cron list with ranges: `1-5,7`.
+fn values(set: u64, lo: u32, hi: u32) -> String {
+    let mut items = Vec::new();
+    let mut value = lo;
+    while value <= hi {
+        if set & (1 << value) == 0 {
+            value += 1;
+            continue;
+        }
+        let start = value;
+        while value < hi && set & (1 << (value + 1)) != 0 {
+            value += 1;
+        }
+        items.push(if start == value {
+            start.to_string()
+        } else {
+            format!("{start}-{value}")
+        });
+        value += 1;
+    }
+    items.join(",")
+}
+
+/// A word that could be a time field: digits, `*`, `,`, `-`, `/`, or a day or month name.
+fn looks_like_field(word: &str) -> bool {
+    const NAMES: &str =
+        "sun mon tue wed thu fri sat jan feb mar apr may jun jul aug sep oct nov dec";
+    let numeric = word.contains(|c: char| c.is_ascii_digit() || c == '*')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_digit() || "*,-/".contains(c));
+    numeric || NAMES.split(' ').any(|n| n.eq_ignore_ascii_case(word))
+}
+
+/// `printf '%s\n' 'line one' 'line two' | command`, in a subshell if it is a list;
+/// `printf '%s' '…'` for input that does not end in a newline; the command alone for
+/// no input, as cron gave it none.
+fn feed_stdin(command: &str, input: &str) -> String {
+    if input.is_empty() {
+        return command.to_string();
+    }
     let target = if !command.contains([';', '&', '|']) {
         command.to_string()
     } else if command.contains('#') {
@@ -393,7 +555,13 @@ fn feed_stdin(command: &str, lines: &[String]) -> String {
     } else {
         format!("({command})")
     };
-    format!("printf '%s\\n' {} | {target}", quoted.join(" "))
+    match input.strip_suffix('\n') {
+        Some(lines) => {
+            let quoted: Vec<String> = lines.split('\n').map(sh_quote).collect();
+            format!("printf '%s\\n' {} | {target}", quoted.join(" "))
+        }
+        None => format!("printf '%s' {} | {target}", sh_quote(input)),
+    }
 }
 
 /// Single-quotes `text` for /bin/sh.
@@ -412,47 +580,6 @@ fn mail_on_failure(mailto: &str) -> String {
         "echo \"cronq: job $CRONQ_JOB run $CRONQ_RUN_ID ended $CRONQ_STATUS; see: cronq show $CRONQ_RUN_ID\" | mail -s \"cronq: $CRONQ_JOB $CRONQ_STATUS\" {}",
         to.join(" ")
     )
-}
-
-/// The word of a shell command that names the program: past `VAR=value` words, and
-/// past `cd DIR &&` or `cd DIR;`.
-fn program(command: &str) -> &str {
-    let mut rest = command;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(' || c == '{');
-        let end = rest.find([' ', '\t', ';', '&', '|']).unwrap_or(rest.len());
-        let word = &rest[..end];
-        let after = &rest[end..];
-        if is_assignment(word) {
-            rest = after;
-        } else if let (true, Some(at)) = (word == "cd", after.find([';', '&'])) {
-            rest = after[at..].trim_start_matches([';', '&']);
-        } else {
-            return word.rsplit('/').next().unwrap_or(word);
-        }
-    }
-}
-
-fn is_assignment(word: &str) -> bool {
-    word.split_once('=').is_some_and(|(name, _)| {
-        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    })
-}
-
-/// A job name from a program name: lower case, `[a-z0-9-]`, at most [`NAME_MAX`] long.
-fn slug(program: &str) -> String {
-    let mut name = String::new();
-    for c in program.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            name.push(c);
-        } else if !name.ends_with('-') {
-            name.push('-');
-        }
-    }
-    name.truncate(NAME_MAX);
-    let name = name.trim_matches('-');
-    (if name.is_empty() { "job" } else { name }).to_string()
 }
 
 /// A YAML double-quoted scalar. JSON's escapes are YAML's; the characters YAML forbids
