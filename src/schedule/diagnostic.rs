@@ -29,9 +29,19 @@ impl fmt::Display for Diagnostic {
             file, line, column, ..
         } = self;
         match self.severity {
-            Severity::Error => write!(f, "{file}:{line}:{column}: {}", self.message),
-            Severity::Warning => write!(f, "{file}:{line}:{column}: warning: {}", self.message),
+            Severity::Error => write!(f, "{file}:{line}:{column}: ")?,
+            Severity::Warning => write!(f, "{file}:{line}:{column}: warning: ")?,
         }
+        // Messages quote the file's text, which may hold a NUL, a carriage return or an
+        // escape sequence: shown escaped, a diagnostic stays one plain line.
+        for c in self.message.chars() {
+            match c {
+                '\0' => f.write_str("\\0")?,
+                c if c.is_control() => write!(f, "{}", c.escape_default())?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        Ok(())
     }
 }
 
