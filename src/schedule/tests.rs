@@ -348,3 +348,11 @@ fn a_diagnostic_quoting_control_characters_stays_one_plain_line() {
     );
     assert!(!shown[0].chars().any(char::is_control), "{:?}", shown[0]);
 }
+
+#[test]
+fn defaults_below_the_jobs_and_a_syntax_error_below_them_report_the_error() {
+    // Found by the property tests: the second pass, made for the late `defaults:`,
+    // meets the syntax error again, which a debug assertion took for a bug.
+    let shown = errors("jobs:\n  jobs:\ndefaults: \"30 2 * * *\"\n  jobs:\n");
+    assert!(shown.iter().any(|e| e.starts_with("crontab.yaml:4:")), "{shown:?}");
+}

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
+use super::diagnostic::Escaped;
 use crate::cron::Timing;
 
 /// Which crontab syntax the text is in.
@@ -142,6 +143,11 @@ impl Import {
             if !comment.is_empty() {
                 self.comments.push(comment.to_string());
             }
+        } else if text.contains('\0') {
+            // It would reach a command, an environment variable or a user name, none of
+            // which can carry it: `cronq check` would refuse the job.
+            self.comments.clear();
+            self.problem(line, text, "it holds a NUL character (`\\0`)");
         } else if let Some((name, value)) = env_assignment(text) {
             self.comments.clear();
             self.set_variable(line, text, name, value);
@@ -155,7 +161,7 @@ impl Import {
     }
 
     fn problem(&mut self, line: usize, text: &str, reason: &str) {
-        let message = format!("cannot convert `{text}`: {reason}");
+        let message = format!("cannot convert `{}`: {reason}", Escaped(text));
         self.problems.push(LineProblem { line, message });
     }
 
@@ -317,6 +323,12 @@ fn split_job_line(
         CrontabFormat::System => match take_words::<1>(rest) {
             ([""], _) => {
                 return Err("a system crontab line needs a user column after the schedule".into());
+            }
+            ([user], _) if user.contains(char::is_control) => {
+                return Err(format!(
+                    "the user `{}` holds a control character, which no user name has",
+                    Escaped(user)
+                ));
             }
             ([user], rest) => (Some(user), rest),
         },
