@@ -255,6 +255,54 @@ proptest! {
     }
 }
 
+/// The hash a `run_decode` fuzz input stands for: one `field<TAB>value` per line.
+fn pairs_of(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    bytes
+        .split(|&b| b == b'\n')
+        .map(|line| match line.iter().position(|&b| b == b'\t') {
+            Some(tab) => (line[..tab].to_vec(), line[tab + 1..].to_vec()),
+            None => (line.to_vec(), Vec::new()),
+        })
+        .collect()
+}
+
+/// Every input that once broke a property, kept in `fuzz/regressions/TARGET/` (the
+/// fuzzers' crash files as they wrote them, and the property tests' shrunk cases),
+/// replayed through the same property.
+#[test]
+fn every_input_that_broke_a_property_holds_now() {
+    let kept = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let text_targets: [(&str, fn(&str)); 3] = [
+        ("cron_parse", parse_holds),
+        ("schedule_load", load_holds),
+        ("crontab_import", import_holds),
+    ];
+    let mut replayed = 0;
+    for (target, holds) in text_targets {
+        for bytes in kept_inputs(&kept.join(target)) {
+            // The targets read only UTF-8, as the callers hand them text.
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                holds(text);
+                replayed += 1;
+            }
+        }
+    }
+    for bytes in kept_inputs(&kept.join("run_decode")) {
+        decode_holds(&pairs_of(&bytes));
+        replayed += 1;
+    }
+    assert!(replayed >= 20, "only {replayed} kept inputs found in {}", kept.display());
+}
+
+fn kept_inputs(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect()
+}
+
 #[test]
 fn a_whole_record_decodes() {
     let pairs = whole_record();
