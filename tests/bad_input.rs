@@ -16,7 +16,9 @@ use proptest::prelude::*;
 const CASES: u32 = 256;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok());
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok());
     ProptestConfig {
         cases: cases.unwrap_or(CASES),
         failure_persistence: None,
@@ -113,19 +115,78 @@ fn cron_text() -> impl Strategy<Value = String> {
 fn yaml_line() -> impl Strategy<Value = String> {
     let indent = (0usize..4).prop_map(|n| "  ".repeat(n));
     let key = prop::sample::select(vec![
-        "jobs", "defaults", "backup", "a-b", "schedule", "command", "timezone", "queue",
-        "timeout", "kill_grace", "retries", "concurrency", "lock", "catch_up",
-        "starting_deadline", "jitter", "env", "workdir", "user", "allow_args", "keep",
-        "succeeded", "failed", "max_age", "on_failure", "description", "PATH", "- ", "? ",
-        "\"q\"", "&a ", "*a", "x\u{0}",
+        "jobs",
+        "defaults",
+        "backup",
+        "a-b",
+        "schedule",
+        "command",
+        "timezone",
+        "queue",
+        "timeout",
+        "kill_grace",
+        "retries",
+        "concurrency",
+        "lock",
+        "catch_up",
+        "starting_deadline",
+        "jitter",
+        "env",
+        "workdir",
+        "user",
+        "allow_args",
+        "keep",
+        "succeeded",
+        "failed",
+        "max_age",
+        "on_failure",
+        "description",
+        "PATH",
+        "- ",
+        "? ",
+        "\"q\"",
+        "&a ",
+        "*a",
+        "x\u{0}",
     ]);
     let value = prop_oneof![
         prop::sample::select(vec![
-            "", " \"30 2 * * *\"", " \"@every 90s\"", " \"0 0 30 2 *\"", " [/bin/echo, hi]",
-            " [\"a\\0b\"]", " \"x\\0\"", " \"\\r\\e\"", " 5m", " 0s", " -1", " 99999999999999999999",
-            " 1.5", " true", " null", " ~", " {}", " []", " {a: 1}", " [", " {", " |", " >-",
-            " !!str 1", " &anchor x", " *anchor", " Europe/Berlin", " Mars/Olympus", " forbid",
-            " cluster", " once", " 'it''s'", " \"\\u0000\"", " #c", " :", " - x",
+            "",
+            " \"30 2 * * *\"",
+            " \"@every 90s\"",
+            " \"0 0 30 2 *\"",
+            " [/bin/echo, hi]",
+            " [\"a\\0b\"]",
+            " \"x\\0\"",
+            " \"\\r\\e\"",
+            " 5m",
+            " 0s",
+            " -1",
+            " 99999999999999999999",
+            " 1.5",
+            " true",
+            " null",
+            " ~",
+            " {}",
+            " []",
+            " {a: 1}",
+            " [",
+            " {",
+            " |",
+            " >-",
+            " !!str 1",
+            " &anchor x",
+            " *anchor",
+            " Europe/Berlin",
+            " Mars/Olympus",
+            " forbid",
+            " cluster",
+            " once",
+            " 'it''s'",
+            " \"\\u0000\"",
+            " #c",
+            " :",
+            " - x",
         ])
         .prop_map(str::to_owned),
         "[ -~]{0,12}".prop_map(|s| format!(" {s}")),
@@ -144,15 +205,48 @@ fn yaml_text() -> impl Strategy<Value = String> {
 /// A crontab line: a comment, a variable, or a schedule and a command.
 fn crontab_line() -> impl Strategy<Value = String> {
     let word = prop::sample::select(vec![
-        "echo", "/usr/bin/backup", "root", "nobody", "--full", "%", "\\%", "%%", "a%b", "'",
-        "\"", ";", "&&", "|", ">", "2>&1", "$HOME", "`x`", "\\", "-", "cd /srv", "é", "\u{0}",
-        "#", "=", ":",
+        "echo",
+        "/usr/bin/backup",
+        "root",
+        "nobody",
+        "--full",
+        "%",
+        "\\%",
+        "%%",
+        "a%b",
+        "'",
+        "\"",
+        ";",
+        "&&",
+        "|",
+        ">",
+        "2>&1",
+        "$HOME",
+        "`x`",
+        "\\",
+        "-",
+        "cd /srv",
+        "é",
+        "\u{0}",
+        "#",
+        "=",
+        ":",
     ]);
     let command = prop::collection::vec(word, 0..6).prop_map(|w| w.join(" "));
     let variable = prop::sample::select(vec![
-        "SHELL=/bin/bash", "SHELL=/bin/sh", "MAILTO=ops@example.com", "MAILTO=", "MAILTO=\"\"",
-        "CRON_TZ=Europe/Berlin", "CRON_TZ=Nowhere/Land", "PATH=/usr/bin:/bin", "A = b",
-        "X='quoted value'", "Y=\"a\\\"b\"", "=x", "Z=a\u{0}b",
+        "SHELL=/bin/bash",
+        "SHELL=/bin/sh",
+        "MAILTO=ops@example.com",
+        "MAILTO=",
+        "MAILTO=\"\"",
+        "CRON_TZ=Europe/Berlin",
+        "CRON_TZ=Nowhere/Land",
+        "PATH=/usr/bin:/bin",
+        "A = b",
+        "X='quoted value'",
+        "Y=\"a\\\"b\"",
+        "=x",
+        "Z=a\u{0}b",
     ])
     .prop_map(str::to_owned);
     let fields = prop::collection::vec(cron_token(), 1..6).prop_map(|t| t.join(" "));
@@ -272,8 +366,8 @@ fn pairs_of(bytes: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 #[test]
 fn every_input_that_broke_a_property_holds_now() {
     let kept = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let text_targets: [(&str, fn(&str)); 3] = [
-        ("cron_parse", parse_holds),
+    let text_targets = [
+        ("cron_parse", parse_holds as fn(&str)),
         ("schedule_load", load_holds),
         ("crontab_import", import_holds),
     ];
@@ -291,7 +385,11 @@ fn every_input_that_broke_a_property_holds_now() {
         decode_holds(&pairs_of(&bytes));
         replayed += 1;
     }
-    assert!(replayed >= 20, "only {replayed} kept inputs found in {}", kept.display());
+    assert!(
+        replayed >= 20,
+        "only {replayed} kept inputs found in {}",
+        kept.display()
+    );
 }
 
 fn kept_inputs(dir: &std::path::Path) -> Vec<Vec<u8>> {
@@ -308,5 +406,8 @@ fn a_whole_record_decodes() {
     let pairs = whole_record();
     let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(n, v)| (&n[..], &v[..])).collect();
     let run = cronq::store::redis::decode_run(&pairs).unwrap();
-    assert_eq!((run.job.as_str(), run.duration_s(Utc::now())), ("backup", Some(1.0)));
+    assert_eq!(
+        (run.job.as_str(), run.duration_s(Utc::now())),
+        ("backup", Some(1.0))
+    );
 }

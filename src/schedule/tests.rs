@@ -354,5 +354,8 @@ fn defaults_below_the_jobs_and_a_syntax_error_below_them_report_the_error() {
     // Found by the property tests: the second pass, made for the late `defaults:`,
     // meets the syntax error again, which a debug assertion took for a bug.
     let shown = errors("jobs:\n  jobs:\ndefaults: \"30 2 * * *\"\n  jobs:\n");
-    assert!(shown.iter().any(|e| e.starts_with("crontab.yaml:4:")), "{shown:?}");
+    assert!(
+        shown.iter().any(|e| e.starts_with("crontab.yaml:4:")),
+        "{shown:?}"
+    );
 }

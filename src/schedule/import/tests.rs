@@ -239,6 +239,8 @@ fn a_system_line_whose_user_holds_a_control_character_is_left_out() {
     let out = import_crontab("@daily ro\u{1}ot true\n", CrontabFormat::System);
     assert_eq!(
         messages(&out.problems),
-        ["line 1: cannot convert `@daily ro\\u{1}ot true`: the user `ro\\u{1}ot` holds a control character, which no user name has"]
+        [
+            "line 1: cannot convert `@daily ro\\u{1}ot true`: the user `ro\\u{1}ot` holds a control character, which no user name has"
+        ]
     );
 }
