@@ -197,3 +197,49 @@ fn a_settings_error_is_located_and_exit_2() {
          config/cronq.yaml:2:10: `workers` must be a mapping of keys, found a number\n"
     );
 }
+
+#[test]
+fn a_valid_expression_of_70_kb_is_listed_cut_not_a_panic() {
+    // 70,007 characters: past the 65,535 a format width holds, the panic this guards.
+    let expr = format!("{} * * * *", vec!["0"; 35_000].join(","));
+    let scratch = Scratch::new();
+    scratch.write(
+        "crontab.yaml",
+        &format!("jobs:\n  long:\n    schedule: \"{expr}\"\n    command: [\"true\"]\n"),
+    );
+    let output = scratch.cronq().arg("check").output().unwrap();
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let row = stdout.lines().nth(1).expect("a row for the job");
+    assert!(row.starts_with("long  0,0,0,"), "{row}");
+    assert!(row.contains("…  UTC"), "the cell is cut: {row}");
+    assert!(row.len() < 300, "{} bytes", row.len());
+
+    let output = scratch.cronq().args(["check", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        doc["jobs"][0]["schedule"],
+        expr.as_str(),
+        "--json keeps it whole"
+    );
+}
+
+#[test]
+fn a_nul_inside_a_yaml_string_is_an_error_at_its_position() {
+    // Valid YAML (`\0` is an escape), but a command that can never start.
+    let scratch = Scratch::new();
+    scratch.write(
+        "crontab.yaml",
+        "jobs:\n  backup:\n    schedule: \"@daily\"\n    command: [\"/usr/bin/backup\", \"--to=/srv\\0x\"]\n    env: {PGHOST: \"db\\0\"}\n",
+    );
+    let output = scratch.cronq().arg("check").output().unwrap();
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "crontab.yaml:4:14: argument 2 of `command` holds a NUL character (`\\0`), which a program's argument cannot carry\n\
+         crontab.yaml:5:19: the value of `PGHOST` in `env` holds a NUL character (`\\0`), which an environment variable cannot carry\n"
+    );
+}

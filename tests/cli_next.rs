@@ -246,3 +246,65 @@ fn explain_says_what_dst_did_and_when_days_are_ored() {
         "a day field that starts with `*` makes them AND-ed: {stdout}"
     );
 }
+
+/// The most memory `next` may hold, in kB: a program of its size, and no list of fires.
+const NEXT_RSS_KB: u64 = 64 * 1024;
+
+/// A line of `/proc/PID/status`, in kB.
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn ten_million_fires_stream_with_flat_memory_and_stop_at_a_closed_pipe() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cronq"))
+        .args(["next", "* * * * * *", "--tz", "UTC", "--count", "10000000"])
+        .args(["--after", "2026-01-01T00:00:00Z"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "2026-01-01T00:00:01+00:00\n");
+    // Collecting first took half a minute and 1.5 GB; streaming, the first line is there
+    // at once, however many are asked for.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Unread, the pipe fills and `next` waits in a write: its peak so far is its peak.
+    std::thread::sleep(Duration::from_millis(300));
+    let peak = status_kb(child.id(), "VmHWM:");
+    assert!(peak < NEXT_RSS_KB, "peak RSS {peak} kB");
+
+    drop(stdout); // as `| head -1` does
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "next still runs after its reader left"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a closed pipe is a reader done: {stderr}"
+    );
+    assert_eq!(stderr, "");
+}

@@ -434,3 +434,43 @@ async fn next_job_reads_the_published_schedule_on_a_host_without_the_file() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("did you mean `nightly`?"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jobs_carriage_return_and_nul_show_escaped_in_the_text_log() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "crontab.yaml",
+        "jobs:\n  progress:\n    schedule: \"@reboot\"\n    command: ['printf', '50%%\\r100%%\\000 done\\tok\\n']\n",
+    );
+    let mut daemon = Process::start(scratch.path(), "daemon", &["daemon"]);
+    let store = sqlite(scratch.path());
+    eventually("the job to finish", PATIENCE, || async {
+        history(&store, "progress")
+            .await
+            .iter()
+            .any(|run| run.status.is_finished())
+    })
+    .await;
+    assert_eq!(daemon.stop(PATIENCE), Some(0));
+
+    let logs = daemon.logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("done"))
+        .unwrap_or_else(|| panic!("no log line of the job's output:\n{logs}"));
+    assert!(line.contains(": 50%\\r100%\\0 done\tok run="), "{line:?}");
+    assert!(line.contains("job=progress"), "{line:?}");
+    let raw: Vec<char> = logs
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+        .collect();
+    assert_eq!(
+        raw,
+        Vec::<char>::new(),
+        "the text log holds raw control characters"
+    );
+    // The store keeps what the job wrote, byte for byte.
+    let runs = history(&store, "progress").await;
+    let output = store.output(&runs[0].id, 0).await.unwrap();
+    assert_eq!(output.bytes(), b"50%\r100%\0 done\tok\n");
+}

@@ -302,3 +302,54 @@ fn processes_that_open_a_new_file_at_once_all_get_in() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = common::Scratch::new();
+    scratch.write("crontab.yaml", "jobs: {}\n");
+    // A running daemon holds the store open, so its WAL and shared memory stay there.
+    let mut daemon = common::daemon::Process::start(scratch.path(), "daemon", &["daemon"]);
+    let db = scratch.path().join("state/cronq/cronq.db");
+    let wal = scratch.path().join("state/cronq/cronq.db-wal");
+    let shm = scratch.path().join("state/cronq/cronq.db-shm");
+    common::daemon::eventually("the store and its WAL", Duration::from_secs(10), || async {
+        wal.exists() && shm.exists()
+    })
+    .await;
+    // As a copy, a restore or an older cronq leaves them.
+    for file in [&db, &wal, &shm] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let history = || scratch.cronq().arg("history").output().unwrap();
+
+    let output = history();
+    let (_, stderr) = common::texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    for file in [&db, &wal, &shm] {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+        let warned: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.ends_with(&format!("file={}", file.display())))
+            .collect();
+        assert_eq!(warned.len(), 1, "{stderr}");
+        assert!(
+            warned[0].contains("the store file had mode 0644, readable by others; it is now 0600"),
+            "{stderr}"
+        );
+    }
+
+    let again = history();
+    let (_, stderr) = common::texts(&again);
+    assert!(
+        !stderr.contains("WARN"),
+        "a private file is not warned about: {stderr}"
+    );
+    assert_eq!(
+        daemon.stop(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        daemon.logs()
+    );
+}

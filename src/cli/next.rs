@@ -1,12 +1,14 @@
 //! `cronq next`: the coming fire instants of an expression or a job.
 
+use std::io::{BufWriter, Write};
+
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::args::{NextArgs, SettingsArgs};
 use super::{CliError, Loaded, output};
 use crate::cron::{CronExpr, Timing};
-use crate::schedule::{Schedule, diagnostic::closest, parse_zone};
+use crate::schedule::{Job, Schedule, diagnostic::closest, parse_zone};
 use crate::settings::{self, Settings};
 
 pub fn run(
@@ -34,55 +36,138 @@ pub fn run(
         },
         (None, None) => unreachable!("clap requires EXPR or --job"),
     };
-    let lines: Vec<String> = fires.instants.iter().map(output::instant).collect();
-    let (ored, notes) = match (&fires.explain, args.explain) {
-        (Some((expr, jitter)), true) => (
-            expr.days_are_ored(),
-            fires
-                .instants
-                .iter()
-                .map(|at| expr.explain(&(*at - *jitter)))
-                .collect(),
-        ),
-        _ => (false, vec![None; lines.len()]),
+    let written = match args.json {
+        true => write_json(&fires, args.explain),
+        false => write_lines(&fires, args.explain),
     };
-    if args.json {
-        let mut doc = serde_json::json!({ "fires": lines });
-        if args.explain {
-            doc["notes"] = serde_json::json!(notes);
-            doc["days_ored"] = serde_json::json!(ored);
-        }
-        output::json(&doc);
-        return Ok(());
+    match written {
+        // `cronq next … | head -1`: the reader has all it wanted.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    if ored {
-        println!("# {ORED}");
-    }
-    for (line, note) in lines.iter().zip(&notes) {
-        match note {
-            Some(note) => println!("{line}  # {note}"),
-            None => println!("{line}"),
-        }
-    }
-    Ok(())
 }
 
 const ORED: &str = "day-of-month and day-of-week are both restricted, so a day that matches either one fires (Vixie cron); start one of them with `*` to require both";
 
+/// One instant per line as it is found, so `--count 10000000` starts printing at once
+/// and holds no list of them.
+fn write_lines(fires: &Fires, explain: bool) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if explain && fires.days_are_ored() {
+        writeln!(out, "# {ORED}")?;
+    }
+    for at in fires.instants() {
+        let line = output::instant(&at);
+        match fires.note(&at).filter(|_| explain) {
+            Some(note) => writeln!(out, "{line}  # {note}")?,
+            None => writeln!(out, "{line}")?,
+        }
+    }
+    out.flush()
+}
+
+/// The `--json` document, `{"fires": […]}` (with `--explain`, also `"notes"` and
+/// `"days_ored"`), laid out as `output::json` lays it out, but written as the fires are
+/// found: the notes walk the fires a second time rather than keep them.
+fn write_json(fires: &Fires, explain: bool) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    write!(out, "{{\n  \"fires\": ")?;
+    json_list(
+        &mut out,
+        fires.instants().map(|at| output::instant(&at).into()),
+    )?;
+    if explain {
+        write!(out, ",\n  \"notes\": ")?;
+        json_list(&mut out, fires.instants().map(|at| fires.note(&at).into()))?;
+        write!(out, ",\n  \"days_ored\": {}", fires.days_are_ored())?;
+    }
+    writeln!(out, "\n}}")?;
+    out.flush()
+}
+
+/// A JSON list as the second level of a pretty document.
+fn json_list(
+    out: &mut impl Write,
+    items: impl Iterator<Item = serde_json::Value>,
+) -> std::io::Result<()> {
+    let mut items = items.peekable();
+    if items.peek().is_none() {
+        return write!(out, "[]");
+    }
+    write!(out, "[")?;
+    for (i, item) in items.enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        write!(out, "{comma}\n    {item}")?;
+    }
+    write!(out, "\n  ]")
+}
+
+/// Where the instants to print come from; they are found one at a time, never listed.
+enum Source {
+    /// An expression, or a published job's schedule, in a zone.
+    Timing(Timing, Tz),
+    /// A job of the schedule file, jitter included.
+    Job(Box<Job>),
+    /// A job without instants of its own.
+    Nothing,
+}
+
 /// The instants to print, and what explains them: the expression, and the job's jitter
 /// to take off before asking it.
 struct Fires {
-    instants: Vec<DateTime<Tz>>,
+    source: Source,
+    after: DateTime<Utc>,
+    count: usize,
     explain: Option<(CronExpr, TimeDelta)>,
 }
 
 impl Fires {
-    fn of(instants: Vec<DateTime<Tz>>, timing: Option<&Timing>, jitter: TimeDelta) -> Fires {
+    fn of(source: Source, after: DateTime<Utc>, count: usize) -> Fires {
+        let (timing, jitter) = match &source {
+            Source::Timing(timing, _) => (Some(timing), TimeDelta::zero()),
+            Source::Job(job) => (
+                job.schedule.as_ref().map(|s| &s.timing),
+                TimeDelta::from_std(job.jitter_offset()).unwrap_or_default(),
+            ),
+            Source::Nothing => (None, TimeDelta::zero()),
+        };
         let explain = match timing {
             Some(Timing::Cron(expr)) => Some((expr.clone(), jitter)),
             _ => None,
         };
-        Fires { instants, explain }
+        Fires {
+            source,
+            after,
+            count,
+            explain,
+        }
+    }
+
+    /// The first `count` fires after `after`, computed as they are taken.
+    fn instants(&self) -> impl Iterator<Item = DateTime<Tz>> + '_ {
+        let mut after = self.after;
+        std::iter::from_fn(move || {
+            let at = match &self.source {
+                Source::Timing(timing, zone) => timing.next_after(after, *zone),
+                Source::Job(job) => job.next_fire(after),
+                Source::Nothing => None,
+            }?;
+            after = at.with_timezone(&Utc);
+            Some(at)
+        })
+        .take(self.count)
+    }
+
+    /// What DST did to the fire at `at`, if anything.
+    fn note(&self, at: &DateTime<Tz>) -> Option<String> {
+        let (expr, jitter) = self.explain.as_ref()?;
+        expr.explain(&(*at - *jitter))
+    }
+
+    fn days_are_ored(&self) -> bool {
+        self.explain
+            .as_ref()
+            .is_some_and(|(expr, _)| expr.days_are_ored())
     }
 }
 
@@ -119,14 +204,13 @@ fn published_job_fires(
         eprintln!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         );
-        return Ok(Fires::of(Vec::new(), None, TimeDelta::zero()));
+        return Ok(Fires::of(Source::Nothing, after, count));
     };
     let timing: Timing = text
         .parse()
         .map_err(|e| CliError::Failed(format!("the published schedule of `{name}`: {e}")))?;
     let zone = parse_zone(&job.timezone).map_err(CliError::Failed)?;
-    let fires = timing.fires(after, zone).take(count).collect();
-    Ok(Fires::of(fires, Some(&timing), TimeDelta::zero()))
+    Ok(Fires::of(Source::Timing(timing, zone), after, count))
 }
 
 fn parse_after(text: &str) -> Result<DateTime<Utc>, CliError> {
@@ -156,20 +240,19 @@ fn expression_fires(
     if timing == Timing::Reboot {
         eprintln!("`@reboot` has no instants: it fires once each time the daemon starts");
     }
-    let fires: Vec<_> = timing.fires(after, zone).take(count).collect();
-    if fires.is_empty() && timing != Timing::Reboot {
+    if timing != Timing::Reboot && timing.next_after(after, zone).is_none() {
         return Err(CliError::Failed(format!(
             "`{expr}` never fires: no date matches all its fields"
         )));
     }
-    Ok(Fires::of(fires, Some(&timing), TimeDelta::zero()))
+    Ok(Fires::of(Source::Timing(timing, zone), after, count))
 }
 
 fn job_fires(
     schedule: &Schedule,
     file: &str,
     name: &str,
-    mut after: DateTime<Utc>,
+    after: DateTime<Utc>,
     count: usize,
 ) -> Result<Fires, CliError> {
     let Some(job) = schedule.job(name) else {
@@ -187,18 +270,5 @@ fn job_fires(
         }
         Some(_) => {}
     }
-    let mut fires = Vec::with_capacity(count);
-    while fires.len() < count {
-        let Some(at) = job.next_fire(after) else {
-            break;
-        };
-        after = at.with_timezone(&Utc);
-        fires.push(at);
-    }
-    let jitter = TimeDelta::from_std(job.jitter_offset()).unwrap_or_default();
-    Ok(Fires::of(
-        fires,
-        job.schedule.as_ref().map(|s| &s.timing),
-        jitter,
-    ))
+    Ok(Fires::of(Source::Job(Box::new(job.clone())), after, count))
 }

@@ -1,30 +1,75 @@
 //! Printing: aligned tables for people, one JSON document for scripts.
 
+use std::borrow::Cow;
 use std::io::Write;
+
+/// The widest a cell that other cells are aligned after may be, in characters; a longer
+/// one (a generated expression, a long command) is cut with `…` so that one cell cannot
+/// push every other row off the screen. The last column is printed whole, and `--json`
+/// always has the whole text.
+const CELL_MAX: usize = 100;
 
 /// Prints rows under a header, each column as wide as its widest cell.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
     let mut out = std::io::stdout().lock();
-    let header: Vec<String> = header.iter().map(ToString::to_string).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  "));
-            }
-        }
+    for line in table_lines(header, rows) {
         // A closed pipe (`cronq check | head`) is not an error worth a panic.
-        if writeln!(out, "{}", line.trim_end()).is_err() {
+        if writeln!(out, "{line}").is_err() {
             return;
         }
+    }
+}
+
+/// The lines of [`table`].
+fn table_lines(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let header: Vec<String> = header.iter().map(ToString::to_string).collect();
+    let cells: Vec<Vec<Cow<str>>> = std::iter::once(&header)
+        .chain(rows)
+        .map(|row| {
+            let last = row.len().saturating_sub(1);
+            row.iter()
+                .enumerate()
+                .map(|(i, cell)| match i == last {
+                    true => Cow::Borrowed(cell.as_str()),
+                    false => elided(cell),
+                })
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for row in &cells {
+        for (i, cell) in row.iter().enumerate() {
+            let width = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(widest) => *widest = (*widest).max(width),
+                None => widths.push(width),
+            }
+        }
+    }
+    let mut lines = Vec::with_capacity(cells.len());
+    for row in &cells {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                // Padded by hand: `format!`'s width is a u16 and panics past 65,535.
+                let pad = width - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        line.truncate(line.trim_end().len());
+        lines.push(line);
+    }
+    lines
+}
+
+/// A cell that other cells are aligned after, cut to [`CELL_MAX`] characters with `…`.
+fn elided(cell: &str) -> Cow<'_, str> {
+    match cell.char_indices().nth(CELL_MAX - 1) {
+        Some((cut, _)) if cell.chars().count() > CELL_MAX => {
+            Cow::Owned(format!("{}…", &cell[..cut]))
+        }
+        _ => Cow::Borrowed(cell),
     }
 }
 
@@ -112,5 +157,42 @@ mod tests {
         assert_eq!(seconds(185.0), "3m 05s");
         assert_eq!(seconds(7380.0), "2h 03m");
         assert_eq!(seconds(-1.0), "-");
+    }
+
+    fn row(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn columns_align_on_the_widest_cell() {
+        let lines = table_lines(
+            &["JOB", "NEXT"],
+            &[row(&["backup-db", "soon"]), row(&["a", "b"])],
+        );
+        assert_eq!(
+            lines,
+            ["JOB        NEXT", "backup-db  soon", "a          b"]
+        );
+    }
+
+    #[test]
+    fn a_cell_wider_than_a_format_width_is_cut_and_the_last_column_kept_whole() {
+        // 70,000 characters: past the 65,535 that `format!`'s width takes.
+        let long = "0,".repeat(35_000);
+        let lines = table_lines(
+            &["SCHEDULE", "NEXT"],
+            &[row(&[&long, &long]), row(&["x", "y"])],
+        );
+        let head: String = long.chars().take(CELL_MAX - 1).collect();
+        assert_eq!(lines[1], format!("{head}…  {long}"));
+        assert_eq!(lines[2], format!("x{}y", " ".repeat(CELL_MAX + 1)));
+        assert_eq!(lines[0].chars().count(), CELL_MAX + 2 + "NEXT".len());
+    }
+
+    #[test]
+    fn a_cell_of_exactly_the_limit_is_not_cut() {
+        let full = "é".repeat(CELL_MAX);
+        let lines = table_lines(&["A", "B"], &[row(&[&full, "z"])]);
+        assert_eq!(lines[1], format!("{full}  z"));
     }
 }

@@ -29,9 +29,29 @@ impl fmt::Display for Diagnostic {
             file, line, column, ..
         } = self;
         match self.severity {
-            Severity::Error => write!(f, "{file}:{line}:{column}: {}", self.message),
-            Severity::Warning => write!(f, "{file}:{line}:{column}: warning: {}", self.message),
+            Severity::Error => write!(f, "{file}:{line}:{column}: ")?,
+            Severity::Warning => write!(f, "{file}:{line}:{column}: warning: ")?,
         }
+        // Messages quote the file's text, which may hold a NUL, a carriage return or an
+        // escape sequence.
+        write!(f, "{}", Escaped(&self.message))
+    }
+}
+
+/// Text from a file as a message shows it: control characters escaped (`\0`, `\r`,
+/// `\u{1b}`), so that the message stays one plain line on a terminal.
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\0' => f.write_str("\\0")?,
+                c if c.is_control() => write!(f, "{}", c.escape_default())?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        Ok(())
     }
 }
 

@@ -53,7 +53,12 @@ pub fn load(text: &str, file: &str, host_zone: Tz) -> Result<Schedule, Vec<Diagn
         // knowing them. Only files written in that order pay for a second pass.
         loader = Loader::new(file, host_zone, Some(&defaults));
         let again = node::parse_streaming(text, "jobs", &mut |piece| loader.take(piece));
-        debug_assert!(matches!(again, Ok(None)), "the file parsed once already");
+        // The same text: a syntax error (reported below) stops this pass where it
+        // stopped the first.
+        debug_assert!(
+            matches!((&whole, &again), (Ok(None), Ok(None)) | (Err(_), Err(_))),
+            "the second pass reads what the first read"
+        );
     }
     match whole {
         Ok(None) => {}
@@ -237,7 +242,7 @@ fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Sp
     for (key, value) in report.entries(node, what, known) {
         match key.name.as_str() {
             "schedule" => spec.schedule = report.read(value, read_schedule),
-            "command" => spec.command = report.read(value, read_command),
+            "command" => spec.command = report.read(value, |n| read_command(n, "command")),
             "description" => spec.description = report.read(value, Node::string),
             "timezone" => spec.timezone = report.read(value, read_zone),
             "queue" => spec.queue = report.read(value, read_queue),
@@ -252,12 +257,12 @@ fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Sp
             "starting_deadline" => spec.starting_deadline = report.read(value, Node::duration),
             "jitter" => spec.jitter = report.read(value, Node::duration),
             "env" => spec.env = read_env(report, value, what),
-            "workdir" => spec.workdir = report.read(value, |n| non_empty(n).map(PathBuf::from)),
-            "user" => spec.user = report.read(value, non_empty),
+            "workdir" => spec.workdir = report.read(value, read_workdir),
+            "user" => spec.user = report.read(value, read_user),
             "allow_args" => spec.allow_args = report.read(value, Node::boolean),
             "allow_env" => spec.allow_env = read_allow_env(report, value),
             "keep" => spec.keep = read_keep(report, value, what),
-            "on_failure" => spec.on_failure = report.read(value, read_command),
+            "on_failure" => spec.on_failure = report.read(value, |n| read_command(n, "on_failure")),
             other => unreachable!("`{other}` passed the known-key filter without a reader"),
         }
     }
@@ -272,9 +277,12 @@ fn read_schedule(node: &Node) -> Result<JobSchedule, String> {
     Ok(JobSchedule { text, timing })
 }
 
-fn read_command(node: &Node) -> Result<Command, String> {
+fn read_command(node: &Node, key: &str) -> Result<Command, String> {
     match &node.value {
         Value::Str(line) if line.trim().is_empty() => Err("the command is empty".into()),
+        Value::Str(line) if line.contains('\0') => Err(format!(
+            "`{key}` holds a NUL character (`\\0`), which a command line cannot carry"
+        )),
         Value::Str(line) => Ok(Command::Shell(line.clone())),
         Value::Seq(items) => {
             let argv = items
@@ -282,6 +290,12 @@ fn read_command(node: &Node) -> Result<Command, String> {
                 .map(Node::scalar_text)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("each argument of the command must be a string: {e}"))?;
+            if let Some(n) = argv.iter().position(|arg| arg.contains('\0')) {
+                return Err(format!(
+                    "argument {} of `{key}` holds a NUL character (`\\0`), which a program's argument cannot carry",
+                    n + 1
+                ));
+            }
             match argv.first() {
                 None => Err("the command is empty".into()),
                 Some(program) if program.is_empty() => Err("the command's program is empty".into()),
@@ -330,6 +344,28 @@ fn positive_duration(node: &Node) -> Result<std::time::Duration, String> {
     Ok(duration)
 }
 
+/// A directory to run in. A path is a C string to the kernel: it cannot hold a NUL, and
+/// one there would pass `check` only to fail every run.
+fn read_workdir(node: &Node) -> Result<PathBuf, String> {
+    let path = non_empty(node)?;
+    if path.contains('\0') {
+        return Err("`workdir` holds a NUL character (`\\0`), which a path cannot carry".into());
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// A user name to run as: no user name holds a control character.
+fn read_user(node: &Node) -> Result<String, String> {
+    let user = non_empty(node)?;
+    if let Some(c) = user.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "`user` holds the control character {}, which no user name has",
+            c.escape_default()
+        ));
+    }
+    Ok(user)
+}
+
 fn non_empty(node: &Node) -> Result<String, String> {
     let text = node.string()?;
     if text.trim().is_empty() {
@@ -346,7 +382,7 @@ fn read_env(report: &mut Report, node: &Node, what: &str) -> BTreeMap<String, St
                 key.at,
                 format!("`{}` is not a valid environment variable name", key.name),
             );
-        } else if let Some(text) = report.read(value, Node::scalar_text) {
+        } else if let Some(text) = report.read(value, |n| env_value(n, &key.name)) {
             env.insert(key.name.clone(), text);
         }
     }
@@ -378,6 +414,17 @@ fn read_allow_env(report: &mut Report, node: &Node) -> Option<Vec<String>> {
         }
     }
     Some(names)
+}
+
+/// An environment variable's value: a C string to the kernel, so never with a NUL.
+fn env_value(node: &Node, name: &str) -> Result<String, String> {
+    let text = node.scalar_text()?;
+    if text.contains('\0') {
+        return Err(format!(
+            "the value of `{name}` in `env` holds a NUL character (`\\0`), which an environment variable cannot carry"
+        ));
+    }
+    Ok(text)
 }
 
 fn read_keep(report: &mut Report, node: &Node, what: &str) -> KeepSpec {

@@ -204,8 +204,37 @@ fn log_line(source: &Source, stream: Stream, line: &[u8]) {
         job = %source.job,
         stream = stream.as_str(),
         "{}",
-        String::from_utf8_lossy(line),
+        LogText(line),
     );
+}
+
+/// A line of output as the log shows it: invalid UTF-8 as `�`, and control characters
+/// but the tab escaped (`\r`, `\0`, `\x1b`, `\u{85}`), so that a job's `\r` cannot
+/// overwrite the log line on a terminal, nor a NUL cut it short in a tool that reads it.
+/// The store keeps the bytes as written.
+struct LogText<'a>(&'a [u8]);
+
+impl std::fmt::Display for LogText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\t' => f.write_char(c)?,
+                    '\0' => f.write_str("\\0")?,
+                    '\r' => f.write_str("\\r")?,
+                    '\n' => f.write_str("\\n")?,
+                    c if c.is_ascii_control() => write!(f, "\\x{:02x}", c as u32)?,
+                    c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                    c => f.write_char(c)?,
+                }
+            }
+            if !chunk.invalid().is_empty() {
+                f.write_char(char::REPLACEMENT_CHARACTER)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Output read and not yet in the store.
@@ -329,6 +358,16 @@ mod tests {
     fn lines_are_joined_across_reads_and_the_last_one_is_kept() {
         assert_eq!(split(&[b"a\nb", b"c\n\nd"]), ["a", "bc", "", "d"]);
         assert_eq!(split(&[b"x\n"]), ["x"]);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_the_log_but_a_tab_is_kept() {
+        let shown = |bytes: &[u8]| LogText(bytes).to_string();
+        assert_eq!(shown(b"50%\rdone\0!"), "50%\\rdone\\0!");
+        assert_eq!(shown(b"a\tb"), "a\tb");
+        assert_eq!(shown(b"\x1b[31mred\x7f"), "\\x1b[31mred\\x7f");
+        assert_eq!(shown("\u{85}é".as_bytes()), "\\u{85}é");
+        assert_eq!(shown(b"bad \xff\xfe byte"), "bad \u{fffd}\u{fffd} byte");
     }
 
     #[test]

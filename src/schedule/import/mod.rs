@@ -15,6 +15,7 @@ mod name;
 use std::collections::HashSet;
 use std::fmt;
 
+use super::diagnostic::Escaped;
 use crate::cron::{CronExpr, FieldKind, Timing};
 
 /// Which crontab syntax the text is in.
@@ -203,6 +204,17 @@ impl Import {
                 LINE_LIMIT - 1
             ));
         }
+        if text.contains('\0') {
+            // It would reach a command, an environment variable or a user name, none of
+            // which can carry it: `cronq check` would refuse the job.
+            self.comments.clear();
+            let message = format!(
+                "cannot convert `{}`: it holds a NUL character (`\\0`)",
+                Escaped(text.trim())
+            );
+            self.problems.push(LineProblem { line, message });
+            return;
+        }
         if let Some((name, value)) = debian::variable(text) {
             self.comments.clear();
             self.set_variable(line, &name, value);
@@ -212,7 +224,7 @@ impl Import {
         match debian::entry(text, self.format) {
             Ok(entry) => {
                 if let Err(reason) = self.job(line, entry, description) {
-                    let message = format!("cannot convert `{}`: {reason}", text.trim());
+                    let message = format!("cannot convert `{}`: {reason}", Escaped(text.trim()));
                     self.problems.push(LineProblem { line, message });
                 }
             }
@@ -286,6 +298,12 @@ impl Import {
                 schedule
             }
         };
+        if let Some(user) = entry.user.as_ref().filter(|u| u.contains(char::is_control)) {
+            return Err(format!(
+                "the user `{}` holds a control character, which no user name has",
+                Escaped(user)
+            ));
+        }
         let mut command = entry.command.as_str();
         if let Some(cut) = command.strip_suffix('\r') {
             self.carriage_returns.push(line);

@@ -544,3 +544,33 @@ fn odd_strings_stay_yaml_strings() {
     assert_eq!(jobs["123"]["command"], "123");
     assert_eq!(jobs["true"]["command"], "true");
 }
+
+#[test]
+fn a_line_with_a_nul_is_left_out_and_quoted_escaped() {
+    // Found by the property tests: the NUL reached the command, and `cronq check`
+    // refuses a command holding one, so the import's YAML did not load.
+    let text = "A=x\0y\n@daily echo \0 %% > $HOME\n@hourly date\n";
+    let out = import_crontab(text, CrontabFormat::User);
+    assert_eq!(
+        messages(&out.problems),
+        [
+            "line 1: cannot convert `A=x\\0y`: it holds a NUL character (`\\0`)",
+            "line 2: cannot convert `@daily echo \\0 %% > $HOME`: it holds a NUL character (`\\0`)",
+        ]
+    );
+    assert_eq!(out.schedules.len(), 1);
+    let loaded = crate::schedule::load(&out.yaml, "imported.yaml", chrono_tz::Tz::UTC).unwrap();
+    assert_eq!(loaded.jobs.len(), 1);
+    assert!(loaded.jobs[0].env.is_empty(), "{:?}", loaded.jobs[0].env);
+}
+
+#[test]
+fn a_system_line_whose_user_holds_a_control_character_is_left_out() {
+    let out = import_crontab("@daily ro\u{1}ot true\n", CrontabFormat::System);
+    assert_eq!(
+        messages(&out.problems),
+        [
+            "line 1: cannot convert `@daily ro\\u{1}ot true`: the user `ro\\u{1}ot` holds a control character, which no user name has"
+        ]
+    );
+}

@@ -55,6 +55,15 @@ use super::{
 
 pub use self::connection::redact;
 
+/// A run decoded from its hash's field/value pairs, as HGETALL returns them. Public so
+/// the fuzz targets and property tests can feed the decoder junk without a server.
+#[doc(hidden)]
+pub fn decode_run(pairs: &[(&[u8], &[u8])]) -> Result<Run> {
+    let bulk = |bytes: &[u8]| Value::BulkString(bytes.to_vec());
+    let items = pairs.iter().flat_map(|(n, v)| [bulk(n), bulk(v)]).collect();
+    record::run(Value::Array(items))
+}
+
 /// The key prefix when none is configured; the braces are the Cluster hash tag.
 pub const DEFAULT_PREFIX: &str = "{cronq}:";
 

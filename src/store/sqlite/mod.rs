@@ -10,6 +10,7 @@
 
 mod calls;
 mod cancel_requests;
+mod file_mode;
 mod group_commit;
 mod output;
 mod queries;
@@ -71,7 +72,8 @@ struct Inner {
 
 impl SqliteStore {
     /// Opens the file, creating it (mode 0600, its directory 0700) and its schema if
-    /// needed. Output beyond `output_tail_bytes` per run is dropped from the front.
+    /// needed; an existing file, WAL or shared memory with a looser mode is made 0600.
+    /// Output beyond `output_tail_bytes` per run is dropped from the front.
     pub fn open(path: &Path, output_tail_bytes: usize) -> Result<SqliteStore> {
         let unreachable = |reason: String| StoreError::Unreachable {
             url: format!("sqlite:{}", path.display()),
@@ -91,6 +93,7 @@ impl SqliteStore {
             .mode(0o600)
             .open(path)
             .map_err(|e| unreachable(e.to_string()))?;
+        file_mode::tighten(path);
         let mut conn = Connection::open(path).map_err(|e| unreachable(e.to_string()))?;
         // Two processes that open a new file at once race to set it up, and SQLite
         // answers "database is locked" to the loser at once in some of those steps,
