@@ -246,3 +246,13 @@ fn explain_says_what_dst_did_and_when_days_are_ored() {
         "a day field that starts with `*` makes them AND-ed: {stdout}"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly_with_exit_0() {
+    let scratch = Scratch::new();
+    let mut command = scratch.std_cronq();
+    command.args(["next", "* * * * *", "-n", "1000"]);
+    let (code, stderr) = common::with_closed_stdout(command);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "", "a closed pipe is not worth a word");
+}

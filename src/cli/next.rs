@@ -52,16 +52,16 @@ pub fn run(
             doc["notes"] = serde_json::json!(notes);
             doc["days_ored"] = serde_json::json!(ored);
         }
-        output::json(&doc);
+        output::json(&doc)?;
         return Ok(());
     }
     if ored {
-        println!("# {ORED}");
+        output::say!("# {ORED}")?;
     }
     for (line, note) in lines.iter().zip(&notes) {
         match note {
-            Some(note) => println!("{line}  # {note}"),
-            None => println!("{line}"),
+            Some(note) => output::say!("{line}  # {note}")?,
+            None => output::say!("{line}")?,
         }
     }
     Ok(())
