@@ -1,8 +1,9 @@
 //! The `cronq` binary: parse the arguments, set up logging, run the command, and turn
 //! an error into its documented exit code.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Parser;
 use cronq::cli::{self, Cli};
@@ -30,9 +31,39 @@ fn init_logging(format: LogFormat) {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LogLines);
     match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
+    }
+}
+
+/// Log lines written to stderr but lost: the reader of the pipe went away
+/// (`cronq daemon 2>&1 | tee log` with `tee` restarting).
+static DROPPED_LINES: AtomicU64 = AtomicU64::new(0);
+
+/// Stderr for logs. A line that cannot be written is dropped and counted, never a panic,
+/// so a daemon whose log reader went away keeps firing; once writing works again, one
+/// line says how many were lost.
+struct LogLines;
+
+impl Write for LogLines {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let mut stderr = std::io::stderr().lock();
+        let dropped = DROPPED_LINES.load(Ordering::Relaxed);
+        if dropped > 0 {
+            let note = format!("cronq: dropped {dropped} log lines that could not be written\n");
+            if stderr.write_all(note.as_bytes()).is_ok() {
+                DROPPED_LINES.fetch_sub(dropped, Ordering::Relaxed);
+            }
+        }
+        if stderr.write_all(line).is_err() {
+            DROPPED_LINES.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -71,3 +71,19 @@ fn a_bad_flag_is_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(texts(&output).1.contains("--limit"));
 }
+
+#[test]
+fn no_help_promises_metrics_that_are_not_served() {
+    let scratch = Scratch::new();
+    for command in std::iter::once("--help").chain(COMMANDS) {
+        let mut cronq = scratch.cronq();
+        if command != "--help" {
+            cronq.arg(command);
+        }
+        let (help, _) = texts(&cronq.arg("--help").output().unwrap());
+        assert!(!help.contains("Serve Prometheus"), "{command}: {help}");
+        if help.contains("--metrics-addr") {
+            assert!(help.contains("nothing is served yet"), "{command}: {help}");
+        }
+    }
+}

@@ -46,6 +46,7 @@ crate::both_stores! {
     check_is_quiet_and_0_while_the_daemon_fires,
     a_job_whose_last_runs_failed_is_failing,
     the_human_output_has_every_section,
+    listings_end_quietly_on_a_closed_pipe,
 }
 
 async fn a_running_job_shows_its_progress_and_time_left(backend: Backend) {
@@ -226,4 +227,29 @@ async fn the_human_output_has_every_section(backend: Backend) {
     // Each section is a table of its own.
     let redacted: Vec<String> = stdout.split("\n\n").map(redact_table).collect();
     insta::assert_snapshot!("the_human_output_has_every_section", redacted.join("\n"));
+}
+
+async fn listings_end_quietly_on_a_closed_pipe(backend: Backend) {
+    let setup = Setup::new(backend);
+    setup.scratch.write(
+        "crontab.yaml",
+        "jobs:\n  yearly:\n    schedule: \"0 0 1 1 *\"\n    command: [\"true\"]\n",
+    );
+    let output = setup.cronq(&["run", "yearly"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    for args in [
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["history"],
+        vec!["show", id.as_str()],
+    ] {
+        let mut command = setup.scratch.std_cronq();
+        command.args(setup.store_args()).args(&args);
+        let (code, stderr) = common::with_closed_stdout(command);
+        // `cronq status | head -3`: head has its lines, cronq has nothing to say.
+        assert_eq!(code, Some(0), "cronq {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "cronq {args:?}: {stderr}");
+        assert_eq!(stderr, "", "cronq {args:?}");
+    }
 }

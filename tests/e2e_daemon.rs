@@ -474,3 +474,60 @@ async fn a_jobs_carriage_return_and_nul_show_escaped_in_the_text_log() {
     let output = store.output(&runs[0].id, 0).await.unwrap();
     assert_eq!(output.bytes(), b"50%\r100%\0 done\tok\n");
 }
+
+/// `cronq daemon 2>&1 | tee log` with `tee` gone: the daemon keeps firing, drops the log
+/// lines it cannot write, and on SIGTERM still drains and exits 0 with no run left
+/// `running`.
+#[test]
+fn a_daemon_whose_log_reader_went_away_keeps_firing_and_stops_cleanly() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "crontab.yaml",
+        "jobs:\n  tick:\n    schedule: \"@every 1s\"\n    command: [\"true\"]\n",
+    );
+    let mut daemon = scratch
+        .std_cronq()
+        .arg("daemon")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the daemon starts");
+    drop(daemon.stderr.take());
+    let succeeded = || {
+        let output = scratch
+            .cronq()
+            .args(["history", "--json"])
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        doc["runs"].as_array().map_or(0, |runs| {
+            runs.iter().filter(|r| r["status"] == "succeeded").count()
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while succeeded() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon stopped firing once its log reader went away: {:?}",
+            daemon.try_wait()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = daemon.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "the daemon did not stop cleanly");
+    let output = scratch
+        .cronq()
+        .args(["history", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let running = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "running")
+        .count();
+    assert_eq!(running, 0, "a run was left running");
+}

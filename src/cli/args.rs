@@ -316,7 +316,7 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub containment: Option<Containment>,
-    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9184 [default: off]
+    /// Reserved for Prometheus metrics; nothing is served yet, so this is accepted and ignored
     #[arg(
         long,
         env = "CRONQ_METRICS_ADDR",

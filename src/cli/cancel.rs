@@ -32,9 +32,9 @@ pub fn run(
     runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
         match store.cancel(&id).await {
-            Ok(Cancelled::Dequeued) => println!("cancelled run {id} (it was queued)"),
+            Ok(Cancelled::Dequeued) => output::say!("cancelled run {id} (it was queued)")?,
             Ok(Cancelled::Requested) if args.no_wait => {
-                println!("asked the worker to stop run {id}")
+                output::say!("asked the worker to stop run {id}")?
             }
             Ok(Cancelled::Requested) => {
                 let asked = Instant::now();
@@ -42,7 +42,7 @@ pub fn run(
                 let patience = patience(settings, env, &job);
                 match wait_for_end(&*store, &id, asked + patience).await? {
                     Some(run) if run.status == RunStatus::Cancelled => {
-                        println!("{}", how_it_ended(&run, asked.elapsed()));
+                        output::say!("{}", how_it_ended(&run, asked.elapsed()))?;
                     }
                     Some(run) => {
                         return Err(CliError::Failed(how_it_ended(&run, asked.elapsed())).into());

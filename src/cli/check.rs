@@ -41,7 +41,7 @@ pub fn run(args: &CheckArgs, loaded: &Loaded) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        output::json(&json!({ "file": file, "jobs": jobs, "warnings": warnings }));
+        output::json(&json!({ "file": file, "jobs": jobs, "warnings": warnings }))?;
         return Ok(());
     }
     for warning in &warnings {
@@ -64,7 +64,7 @@ pub fn run(args: &CheckArgs, loaded: &Loaded) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    output::table(&["JOB", "SCHEDULE", "ZONE", "QUEUE", "NEXT"], &rows);
+    output::table(&["JOB", "SCHEDULE", "ZONE", "QUEUE", "NEXT"], &rows)?;
     eprintln!("{file}: {} jobs, no errors", schedule.jobs.len());
     Ok(())
 }

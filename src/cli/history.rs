@@ -21,7 +21,7 @@ pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
                 let left = left_of.run(store.as_ref(), run, now).await?;
                 documents.push(output::run_json(run, now, left));
             }
-            output::json(&serde_json::json!({ "runs": documents }));
+            output::json(&serde_json::json!({ "runs": documents }))?;
         } else if runs.is_empty() {
             eprintln!("no runs");
         } else {
@@ -32,7 +32,7 @@ pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
                     "HOST",
                 ],
                 &rows,
-            );
+            )?;
         }
         Ok(())
     })

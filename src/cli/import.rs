@@ -27,7 +27,8 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
         CrontabFormat::User
     };
     let imported = import_crontab(&text, format);
-    print!("{}", imported.yaml);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), imported.yaml.as_bytes())
+        .map_err(super::output::stdout_error)?;
     for note in &imported.notes {
         eprintln!("{file}:{}: note: {}", note.line, note.message);
     }

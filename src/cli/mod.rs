@@ -48,6 +48,10 @@ pub enum CliError {
     /// reason was printed as it happened.
     #[error("the job exited with {0}")]
     Exit(u8),
+    /// Stdout was closed under a listing (`cronq history | head`): the reader has what it
+    /// wanted, so the command ends quietly with exit 0, as `cronq next` always did.
+    #[error("stdout was closed")]
+    ClosedPipe,
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
@@ -62,6 +66,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         Some(CliError::Usage(_) | CliError::NoSchedule(_) | CliError::Invalid(_)) => 2,
         Some(CliError::Failed(_)) => 1,
         Some(CliError::Exit(code)) => *code,
+        Some(CliError::ClosedPipe) => 0,
         None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
         None => match error.downcast_ref::<StoreError>() {
             Some(StoreError::Unreachable { .. }) => 3,
@@ -76,7 +81,7 @@ pub fn print_error(error: &anyhow::Error) {
     let diagnostics = match (error.downcast_ref(), error.downcast_ref()) {
         (Some(CliError::Invalid(diagnostics)), _) => diagnostics,
         (_, Some(settings::SettingsError::Invalid(diagnostics))) => diagnostics,
-        (Some(CliError::Exit(_)), _) => return,
+        (Some(CliError::Exit(_) | CliError::ClosedPipe), _) => return,
         _ => return eprintln!("cronq: {error}"),
     };
     eprintln!("{}", render(diagnostics));

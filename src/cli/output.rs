@@ -1,4 +1,6 @@
-//! Printing: aligned tables for people, one JSON document for scripts.
+//! Printing: aligned tables for people, one JSON document for scripts. Every write to
+//! stdout returns its error: a closed pipe (`cronq status | head -3`) ends the command
+//! quietly through [`CliError::ClosedPipe`](super::CliError::ClosedPipe), never a panic.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -9,15 +11,31 @@ use std::io::Write;
 /// always has the whole text.
 const CELL_MAX: usize = 100;
 
+/// `println!` that returns a closed stdout as an error instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::output::stdout_error)
+    }};
+}
+pub(crate) use say;
+
+/// A failed write to stdout: a closed pipe is the reader having read enough, anything
+/// else a real failure.
+pub fn stdout_error(error: std::io::Error) -> anyhow::Error {
+    match error.kind() {
+        std::io::ErrorKind::BrokenPipe => super::CliError::ClosedPipe.into(),
+        _ => anyhow::anyhow!("cannot write to stdout: {error}"),
+    }
+}
+
 /// Prints rows under a header, each column as wide as its widest cell.
-pub fn table(header: &[&str], rows: &[Vec<String>]) {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for line in table_lines(header, rows) {
-        // A closed pipe (`cronq check | head`) is not an error worth a panic.
-        if writeln!(out, "{line}").is_err() {
-            return;
-        }
+        writeln!(out, "{line}").map_err(stdout_error)?;
     }
+    Ok(())
 }
 
 /// The lines of [`table`].
@@ -74,9 +92,9 @@ fn elided(cell: &str) -> Cow<'_, str> {
 }
 
 /// Prints one JSON document, pretty, on stdout.
-pub fn json(value: &serde_json::Value) {
+pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value).expect("a serde_json::Value always serializes");
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    writeln!(std::io::stdout().lock(), "{text}").map_err(stdout_error)
 }
 
 /// An instant as cronq prints it: RFC 3339, whole seconds, the zone's offset at that

@@ -49,7 +49,7 @@ pub fn run(
         new_run.env = run_env;
         let run = store.enqueue(new_run).await?;
         if !args.wait {
-            print_id(&run.id, args.json);
+            print_id(&run.id, args.json)?;
             return Ok(0);
         }
         // stdout carries the job's stdout alone, so the id goes to stderr.
@@ -73,11 +73,11 @@ fn leave(code: i32) -> anyhow::Result<()> {
     }
 }
 
-fn print_id(id: &str, json: bool) {
+fn print_id(id: &str, json: bool) -> anyhow::Result<()> {
     if json {
-        output::json(&serde_json::json!({ "id": id }));
+        output::json(&serde_json::json!({ "id": id }))
     } else {
-        println!("{id}");
+        output::say!("{id}")
     }
 }
 

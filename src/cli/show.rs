@@ -23,16 +23,21 @@ pub fn run(args: &ShowArgs, settings: &Settings) -> anyhow::Result<()> {
         if args.json {
             let mut document = output::run_json(&run, now, left);
             document["output"] = String::from_utf8_lossy(&tail.bytes()).into_owned().into();
-            output::json(&document);
+            output::json(&document)?;
         } else {
-            print(&run, &tail, now, left);
+            print(&run, &tail, now, left)?;
         }
         Ok(())
     })
 }
 
 /// The fields one per line, names aligned, then the output as raw bytes.
-fn print(run: &Run, tail: &Output, now: DateTime<Utc>, left: Option<TimeLeft>) {
+fn print(
+    run: &Run,
+    tail: &Output,
+    now: DateTime<Utc>,
+    left: Option<TimeLeft>,
+) -> anyhow::Result<()> {
     let fields = fields(run, now, left);
     let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
     let mut text = String::new();
@@ -43,14 +48,15 @@ fn print(run: &Run, tail: &Output, now: DateTime<Utc>, left: Option<TimeLeft>) {
     text.push('\n');
     let bytes = tail.bytes();
     let mut out = std::io::stdout().lock();
-    // A closed pipe (`cronq show ID | head`) is not an error worth reporting.
-    let _ = out.write_all(text.as_bytes()).and_then(|()| {
-        out.write_all(&bytes)?;
-        if bytes.last().is_some_and(|b| *b != b'\n') {
-            out.write_all(b"\n")?;
-        }
-        out.flush()
-    });
+    out.write_all(text.as_bytes())
+        .and_then(|()| {
+            out.write_all(&bytes)?;
+            if bytes.last().is_some_and(|b| *b != b'\n') {
+                out.write_all(b"\n")?;
+            }
+            out.flush()
+        })
+        .map_err(output::stdout_error)
 }
 
 /// `output:`, and what it lacks: nothing written yet, or the bytes the tail dropped.

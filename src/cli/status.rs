@@ -56,7 +56,7 @@ pub fn run(
     })?;
     if args.check {
         for problem in &report.problems {
-            println!("{}", problem.text);
+            output::say!("{}", problem.text)?;
         }
         if !report.problems.is_empty() {
             return Err(CliError::Failed(format!("{} problem(s)", report.problems.len())).into());
@@ -64,9 +64,9 @@ pub fn run(
         return Ok(());
     }
     if args.json {
-        output::json(&report.json());
+        output::json(&report.json())?;
     } else {
-        report.print();
+        report.print()?;
     }
     Ok(())
 }
@@ -388,8 +388,8 @@ impl Report {
         json!({"running": running, "queued": queued, "workers": workers, "next": next, "problems": problems})
     }
 
-    fn print(&self) {
-        println!("RUNNING");
+    fn print(&self) -> anyhow::Result<()> {
+        output::say!("RUNNING")?;
         let rows: Vec<Vec<String>> = self
             .running
             .iter()
@@ -421,9 +421,9 @@ impl Report {
                 "JOB", "RUN", "HOST", "STARTED", "ELAPSED", "PROGRESS", "LEFT", "MESSAGE",
             ],
             &rows,
-        );
+        )?;
 
-        println!("\nQUEUED");
+        output::say!("\nQUEUED")?;
         let rows: Vec<Vec<String>> = self
             .queued
             .iter()
@@ -460,9 +460,9 @@ impl Report {
                 "DONE IN",
             ],
             &rows,
-        );
+        )?;
 
-        println!("\nWORKERS");
+        output::say!("\nWORKERS")?;
         let rows: Vec<Vec<String>> = self
             .workers
             .iter()
@@ -486,29 +486,30 @@ impl Report {
                 ]
             })
             .collect();
-        section(&["HOST", "PID", "QUEUES", "LAST SEEN", "RUNS"], &rows);
+        section(&["HOST", "PID", "QUEUES", "LAST SEEN", "RUNS"], &rows)?;
 
-        println!("\nNEXT");
+        output::say!("\nNEXT")?;
         let rows: Vec<Vec<String>> = self
             .next
             .iter()
             .map(|(job, at)| vec![output::clock(at), job.clone()])
             .collect();
-        section(&["AT", "JOB"], &rows);
+        section(&["AT", "JOB"], &rows)?;
 
         if !self.problems.is_empty() {
-            println!("\nPROBLEMS");
+            output::say!("\nPROBLEMS")?;
             for problem in &self.problems {
-                println!("{}", problem.text);
+                output::say!("{}", problem.text)?;
             }
         }
+        Ok(())
     }
 }
 
-fn section(header: &[&str], rows: &[Vec<String>]) {
+fn section(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
     if rows.is_empty() {
-        println!("(none)");
+        output::say!("(none)")
     } else {
-        output::table(header, rows);
+        output::table(header, rows)
     }
 }

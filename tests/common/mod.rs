@@ -38,7 +38,12 @@ impl Scratch {
     /// `cronq` with this directory as its working directory and state dir, in UTC, and
     /// no `CRONQ_*` setting inherited from the environment of the test run.
     pub fn cronq(&self) -> Command {
-        let mut command = Command::cargo_bin("cronq").expect("the cronq binary is built");
+        Command::from_std(self.std_cronq())
+    }
+
+    /// [`Scratch::cronq`] as a `std::process::Command`, for pipes assert_cmd lacks.
+    pub fn std_cronq(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cronq"));
         for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("CRONQ_")) {
             command.env_remove(name);
         }
@@ -147,4 +152,21 @@ fn is_duration(text: &str) -> bool {
             (number(big, 'm') && number(small, 's')) || (number(big, 'h') && number(small, 'm'))
         }
     }
+}
+
+/// Runs `command` with its stdout a pipe whose reader is closed before the command
+/// writes, as `cronq … | head -1` leaves it once `head` has its line; returns the exit
+/// code and stderr.
+pub fn with_closed_stdout(mut command: std::process::Command) -> (Option<i32>, String) {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cronq starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("cronq ends");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
