@@ -86,8 +86,8 @@ impl Fires {
     }
 }
 
-/// A job's fires from the schedule in the store, for a host without the file. The
-/// published schedule has no jitter, so neither have these instants.
+/// A job's fires from the schedule in the store, for a host without the file, with the
+/// job's jitter offset as the daemons published it.
 fn published_job_fires(
     settings: &Settings,
     name: &str,
@@ -125,8 +125,14 @@ fn published_job_fires(
         .parse()
         .map_err(|e| CliError::Failed(format!("the published schedule of `{name}`: {e}")))?;
     let zone = parse_zone(&job.timezone).map_err(CliError::Failed)?;
-    let fires = timing.fires(after, zone).take(count).collect();
-    Ok(Fires::of(fires, Some(&timing), TimeDelta::zero()))
+    // Shifted by the job's jitter offset, as `Job::next_fire` does.
+    let jitter = i64::try_from(job.jitter_ms).map_or(TimeDelta::zero(), TimeDelta::milliseconds);
+    let fires = timing
+        .fires(after - jitter, zone)
+        .take(count)
+        .map(|at| at + jitter)
+        .collect();
+    Ok(Fires::of(fires, Some(&timing), jitter))
 }
 
 fn parse_after(text: &str) -> Result<DateTime<Utc>, CliError> {

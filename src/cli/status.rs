@@ -97,12 +97,14 @@ impl Timed {
             .filter_map(|job| {
                 let timing: Timing = job.schedule.as_deref()?.parse().ok()?;
                 let zone = parse_zone(&job.timezone).ok()?;
+                let jitter = TimeDelta::milliseconds(i64::try_from(job.jitter_ms).ok()?);
+                // As `Job::next_fire` shifts the schedule's instants by the offset.
                 (timing != Timing::Reboot).then(|| Timed {
                     name: job.name.clone(),
                     next: Box::new(move |after| {
                         timing
-                            .next_after(after, zone)
-                            .map(|at| at.with_timezone(&Utc))
+                            .next_after(after - jitter, zone)
+                            .map(|at| at.with_timezone(&Utc) + jitter)
                     }),
                 })
             })

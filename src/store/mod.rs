@@ -257,6 +257,10 @@ pub struct PublishedJob<S = String> {
     /// As written in the file; `None` for a job run only by hand.
     pub schedule: Option<S>,
     pub timezone: S,
+    /// The job's fixed offset (its `jitter_offset`) in milliseconds, added to each
+    /// instant of its schedule; 0 in a schedule published by a cronq that sent none.
+    #[serde(default)]
+    pub jitter_ms: u64,
     pub allow_args: bool,
     /// The variables a run may bring (`allow_env`); empty in a schedule published by a
     /// cronq that knew no `allow_env`, which took none.
@@ -271,6 +275,7 @@ impl PublishedJob {
             queue: &self.queue,
             schedule: self.schedule.as_deref(),
             timezone: &self.timezone,
+            jitter_ms: self.jitter_ms,
             allow_args: self.allow_args,
             allow_env: self.allow_env.iter().map(String::as_str).collect(),
         }
@@ -303,6 +308,17 @@ impl PublishedJson {
 
     pub fn into_string(self) -> String {
         self.0
+    }
+
+    /// The bytes of a published schedule that hold its hash, which is written first.
+    pub const HEAD_BYTES: usize = 256;
+
+    /// The hash from the first bytes of a published schedule; `None` for no schedule, or
+    /// one that does not start as cronq writes it.
+    pub fn hash_in(head: &str) -> Option<String> {
+        let rest = head.strip_prefix("{\"hash\":\"")?;
+        let end = rest.find('"')?;
+        Some(rest[..end].to_string())
     }
 }
 
@@ -492,6 +508,11 @@ pub trait Store: Send + Sync {
 
     /// The schedule last published, if any daemon has published one.
     async fn published(&self) -> Result<Option<PublishedSchedule>>;
+
+    /// The hash of the schedule last published, read from the first bytes alone: what a
+    /// daemon checks each interval, to put its schedule back when it is missing (a Redis
+    /// restarted empty, a `FLUSHDB`, a failover to a replica without it) or another.
+    async fn published_hash(&self) -> Result<Option<String>>;
 
     /// Turns each running run whose lease expired into `lost`, releases its cluster
     /// lock, and queues its next attempt at once if attempts remain. Each expired run

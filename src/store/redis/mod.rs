@@ -562,6 +562,19 @@ impl Store for RedisStore {
         .transpose()
     }
 
+    async fn published_hash(&self) -> Result<Option<String>> {
+        let head: String = self
+            .connection
+            .query(
+                redis::cmd("GETRANGE")
+                    .arg(self.key("schedule"))
+                    .arg(0)
+                    .arg(PublishedJson::HEAD_BYTES - 1),
+            )
+            .await?;
+        Ok(PublishedJson::hash_in(&head))
+    }
+
     async fn workers(&self) -> Result<Vec<WorkerInfo>> {
         self.list_workers().await
     }

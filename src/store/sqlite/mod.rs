@@ -498,6 +498,10 @@ impl Store for SqliteStore {
         self.read_published().await
     }
 
+    async fn published_hash(&self) -> Result<Option<String>> {
+        self.read_published_hash().await
+    }
+
     async fn reap(&self) -> Result<Vec<Run>> {
         let reaped = self
             .write_off_thread(|tx, _| {
