@@ -209,6 +209,16 @@ async fn gather(
             });
         }
     }
+    let dead = store.dead_letters().await?;
+    if dead > 0 {
+        problems.push(Problem {
+            kind: "dead_letters",
+            job: None,
+            text: format!(
+                "dead letters: {dead} queued run(s) could not be read and were moved aside; see `cronq history --status dead`"
+            ),
+        });
+    }
     let hashes: HashMap<&str, Vec<String>> = daemons.iter().fold(HashMap::new(), |mut by, d| {
         by.entry(d.schedule_hash.as_str())
             .or_default()

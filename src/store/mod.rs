@@ -34,7 +34,8 @@ pub const DEFAULT_OUTPUT_TAIL_BYTES: usize = 1 << 20;
 
 /// Where a run is in its life: queued → running → one of the finished statuses;
 /// `skipped` is recorded when a run is not started at all, instead of queued or by the
-/// worker that reserved it.
+/// worker that reserved it; `dead` when what its queue held could not be read at all
+/// (a dead letter, moved aside so the queue goes on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -46,6 +47,7 @@ pub enum RunStatus {
     Cancelled,
     Lost,
     Skipped,
+    Dead,
 }
 
 /// Why a run exists.
@@ -514,6 +516,9 @@ pub trait Store: Send + Sync {
     /// restarted empty, a `FLUSHDB`, a failover to a replica without it) or another.
     async fn published_hash(&self) -> Result<Option<String>>;
 
+    /// How many dead letters there are: runs recorded `dead`.
+    async fn dead_letters(&self) -> Result<u64>;
+
     /// Turns each running run whose lease expired into `lost`, releases its cluster
     /// lock, and queues its next attempt at once if attempts remain. Each expired run
     /// is reaped exactly once, however many reapers run. Returns the runs made lost.
@@ -526,7 +531,7 @@ pub trait Store: Send + Sync {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 8] = [
+    pub const ALL: [RunStatus; 9] = [
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::Succeeded,
@@ -535,6 +540,7 @@ impl RunStatus {
         RunStatus::Cancelled,
         RunStatus::Lost,
         RunStatus::Skipped,
+        RunStatus::Dead,
     ];
 
     /// The statuses `history --failed` means.
@@ -550,6 +556,7 @@ impl RunStatus {
             RunStatus::Cancelled => "cancelled",
             RunStatus::Lost => "lost",
             RunStatus::Skipped => "skipped",
+            RunStatus::Dead => "dead",
         }
     }
 
