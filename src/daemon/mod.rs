@@ -76,7 +76,12 @@ pub async fn run(
             stop.clone(),
         ));
     }
-    tasks.spawn(reap(Arc::clone(&store), config.lease, stop.clone()));
+    tasks.spawn(reap(
+        Arc::clone(&store),
+        copies.clone(),
+        config.lease,
+        stop.clone(),
+    ));
     tasks.spawn(prune(Arc::clone(&store), copies.clone(), stop.clone()));
     tasks.spawn(announce(
         Arc::clone(&store),
@@ -399,23 +404,37 @@ impl FileStamp {
     }
 }
 
-/// Turns runs whose worker stopped heartbeating into `lost`, twice per lease.
+/// Turns runs whose worker stopped heartbeating into `lost`, twice per lease, and runs
+/// the job's `on_failure` for each that was its last attempt: the store gives each
+/// expired run to one reaper, so the command runs once across daemons.
 async fn reap(
     store: Arc<dyn Store>,
+    schedule: watch::Receiver<Arc<Schedule>>,
     lease: Duration,
     stop: CancellationToken,
 ) -> Result<(), StoreError> {
     let every = (lease / 2).clamp(Duration::from_millis(100), Duration::from_secs(15));
     let mut warned = None::<std::time::Instant>;
+    let mut on_failure = JoinSet::new();
     loop {
         tokio::select! {
-            () = stop.cancelled() => return Ok(()),
+            () = stop.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
+        while on_failure.try_join_next().is_some() {}
         match store.reap().await {
             Ok(lost) => {
+                let current = schedule.borrow().clone();
                 for run in lost {
                     tracing::warn!(job = %run.job, run = %run.id, attempt = run.attempt, "run lost: its worker stopped heartbeating");
+                    let last = run.attempt >= run.max_attempts;
+                    if let Some(job) = current
+                        .job(&run.job)
+                        .filter(|job| last && job.on_failure.is_some())
+                    {
+                        let (job, stop) = (job.clone(), stop.clone());
+                        on_failure.spawn(async move { worker::on_lost(&job, &run, &stop).await });
+                    }
                 }
             }
             Err(error) if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) => {
@@ -425,6 +444,9 @@ async fn reap(
             Err(_) => {}
         }
     }
+    // Each is killed by `stop`; wait for it to be.
+    while on_failure.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// Publishes the schedule whenever it changes, so that commands on any host can name its

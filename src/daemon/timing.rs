@@ -31,11 +31,11 @@ pub const NO_DAEMON: &str = "missed: no daemon was running";
 pub const PAST_DEADLINE: &str = "missed: no daemon was running, and it is past starting_deadline";
 pub const ONCE_RAN_LATEST: &str =
     "missed: no daemon was running; catch_up: once ran only the latest";
-pub const STORE_DOWN: &str = "missed: the store was unreachable";
+pub const STORE_DOWN: &str = "missed: the store was unreachable or failed";
 pub const STORE_DOWN_PAST_DEADLINE: &str =
-    "missed: the store was unreachable, and it is past starting_deadline";
+    "missed: the store was unreachable or failed, and it is past starting_deadline";
 pub const STORE_DOWN_ONCE_RAN_LATEST: &str =
-    "missed: the store was unreachable; catch_up: once ran only the latest";
+    "missed: the store was unreachable or failed; catch_up: once ran only the latest";
 pub const LATE: &str = "missed: the daemon was suspended or the clock jumped";
 pub const LATE_PAST_DEADLINE: &str =
     "missed: the daemon was suspended or the clock jumped, and it is past starting_deadline";
