@@ -1085,6 +1085,15 @@ impl Store for Probe {
         self.timed("published", self.inner.published()).await
     }
 
+    async fn published_hash(&self) -> StoreResult<Option<String>> {
+        self.timed("published_hash", self.inner.published_hash())
+            .await
+    }
+
+    async fn dead_letters(&self) -> StoreResult<u64> {
+        self.timed("dead_letters", self.inner.dead_letters()).await
+    }
+
     async fn reap(&self) -> StoreResult<Vec<Run>> {
         self.timed("reap", self.inner.reap()).await
     }

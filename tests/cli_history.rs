@@ -385,7 +385,7 @@ fn an_unknown_status_is_exit_2_naming_the_accepted_ones() {
     assert_eq!(
         stderr,
         "cronq: `broken` is not a run status; expected one of queued, running, succeeded, \
-         failed, timed_out, cancelled, lost, skipped\n"
+         failed, timed_out, cancelled, lost, skipped, dead\n"
     );
 }
 

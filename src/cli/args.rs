@@ -184,6 +184,9 @@ pub struct DaemonArgs {
     /// Only fire; leave running the jobs to `cronq worker` processes
     #[arg(long)]
     pub no_workers: bool,
+    /// Exit 3 when the store is unreachable at start, instead of waiting for it
+    #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
+    pub exit_if_unreachable: bool,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +197,9 @@ pub struct WorkerArgs {
     /// Runs executed at once [default: 4]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Exit 3 when the store is unreachable at start, instead of waiting for it
+    #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
+    pub exit_if_unreachable: bool,
 }
 
 #[derive(Debug, Args)]

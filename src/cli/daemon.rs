@@ -1,7 +1,7 @@
 //! `cronq daemon`: fire the schedule and, unless told not to, run the jobs too.
 
 use super::args::DaemonArgs;
-use super::{CliError, Loaded, signals, worker};
+use super::{CliError, Loaded, signals, store_wait, worker};
 use crate::daemon::{self, DaemonConfig};
 
 pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
@@ -16,7 +16,11 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
         if !args.no_workers {
             crate::worker::check_containment(settings.containment).map_err(CliError::Usage)?;
         }
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let (stop, reload) = signals::listen()?;
+        let Some(store) = store_wait::open(&settings, args.exit_if_unreachable, &stop).await?
+        else {
+            return Ok(());
+        };
         let workers = if args.no_workers {
             Vec::new()
         } else {
@@ -29,7 +33,6 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
             lease: settings.lease,
             host: worker::hostname(),
         };
-        let (stop, reload) = signals::listen()?;
         tracing::info!(store = %settings.store, schedule = %config.schedule_path.display(), "cronq daemon");
         daemon::run(store, schedule, config, stop, reload).await?;
         Ok(())

@@ -17,6 +17,7 @@ mod runs;
 mod show;
 mod signals;
 mod status;
+mod store_wait;
 mod worker;
 
 use std::path::Path;

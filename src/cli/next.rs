@@ -104,8 +104,8 @@ fn json_list(
 
 /// Where the instants to print come from; they are found one at a time, never listed.
 enum Source {
-    /// An expression, or a published job's schedule, in a zone.
-    Timing(Timing, Tz),
+    /// An expression, or a published job's schedule, in a zone, shifted by a jitter.
+    Timing(Timing, Tz, TimeDelta),
     /// A job of the schedule file, jitter included.
     Job(Box<Job>),
     /// A job without instants of its own.
@@ -124,7 +124,7 @@ struct Fires {
 impl Fires {
     fn of(source: Source, after: DateTime<Utc>, count: usize) -> Fires {
         let (timing, jitter) = match &source {
-            Source::Timing(timing, _) => (Some(timing), TimeDelta::zero()),
+            Source::Timing(timing, _, jitter) => (Some(timing), *jitter),
             Source::Job(job) => (
                 job.schedule.as_ref().map(|s| &s.timing),
                 TimeDelta::from_std(job.jitter_offset()).unwrap_or_default(),
@@ -148,7 +148,9 @@ impl Fires {
         let mut after = self.after;
         std::iter::from_fn(move || {
             let at = match &self.source {
-                Source::Timing(timing, zone) => timing.next_after(after, *zone),
+                Source::Timing(timing, zone, jitter) => timing
+                    .next_after(after - *jitter, *zone)
+                    .map(|at| at + *jitter),
                 Source::Job(job) => job.next_fire(after),
                 Source::Nothing => None,
             }?;
@@ -171,8 +173,8 @@ impl Fires {
     }
 }
 
-/// A job's fires from the schedule in the store, for a host without the file. The
-/// published schedule has no jitter, so neither have these instants.
+/// A job's fires from the schedule in the store, for a host without the file, with the
+/// job's jitter offset as the daemons published it.
 fn published_job_fires(
     settings: &Settings,
     name: &str,
@@ -210,7 +212,13 @@ fn published_job_fires(
         .parse()
         .map_err(|e| CliError::Failed(format!("the published schedule of `{name}`: {e}")))?;
     let zone = parse_zone(&job.timezone).map_err(CliError::Failed)?;
-    Ok(Fires::of(Source::Timing(timing, zone), after, count))
+    // Shifted by the job's jitter offset, as `Job::next_fire` does.
+    let jitter = i64::try_from(job.jitter_ms).map_or(TimeDelta::zero(), TimeDelta::milliseconds);
+    Ok(Fires::of(
+        Source::Timing(timing, zone, jitter),
+        after,
+        count,
+    ))
 }
 
 fn parse_after(text: &str) -> Result<DateTime<Utc>, CliError> {
@@ -245,7 +253,11 @@ fn expression_fires(
             "`{expr}` never fires: no date matches all its fields"
         )));
     }
-    Ok(Fires::of(Source::Timing(timing, zone), after, count))
+    Ok(Fires::of(
+        Source::Timing(timing, zone, TimeDelta::zero()),
+        after,
+        count,
+    ))
 }
 
 fn job_fires(

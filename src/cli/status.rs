@@ -97,12 +97,14 @@ impl Timed {
             .filter_map(|job| {
                 let timing: Timing = job.schedule.as_deref()?.parse().ok()?;
                 let zone = parse_zone(&job.timezone).ok()?;
+                let jitter = TimeDelta::milliseconds(i64::try_from(job.jitter_ms).ok()?);
+                // As `Job::next_fire` shifts the schedule's instants by the offset.
                 (timing != Timing::Reboot).then(|| Timed {
                     name: job.name.clone(),
                     next: Box::new(move |after| {
                         timing
-                            .next_after(after, zone)
-                            .map(|at| at.with_timezone(&Utc))
+                            .next_after(after - jitter, zone)
+                            .map(|at| at.with_timezone(&Utc) + jitter)
                     }),
                 })
             })
@@ -206,6 +208,16 @@ async fn gather(
                 text,
             });
         }
+    }
+    let dead = store.dead_letters().await?;
+    if dead > 0 {
+        problems.push(Problem {
+            kind: "dead_letters",
+            job: None,
+            text: format!(
+                "dead letters: {dead} queued run(s) could not be read and were moved aside; see `cronq history --status dead`"
+            ),
+        });
     }
     let hashes: HashMap<&str, Vec<String>> = daemons.iter().fold(HashMap::new(), |mut by, d| {
         by.entry(d.schedule_hash.as_str())

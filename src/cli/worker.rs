@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::args::WorkerArgs;
-use super::{CliError, Loaded, signals};
+use super::{CliError, Loaded, signals, store_wait};
 use crate::schedule::Schedule;
 use crate::settings::{QueueWorkers, Settings};
 use crate::worker::{self, WorkerConfig};
@@ -31,8 +31,11 @@ pub fn run(args: &WorkerArgs, loaded: Loaded) -> anyhow::Result<()> {
     let config = worker_config(&settings, queues, concurrency, "worker");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let store = settings.store.open(&settings.redis_prefix).await?;
         let (stop, _reload) = signals::listen()?;
+        let Some(store) = store_wait::open(&settings, args.exit_if_unreachable, &stop).await?
+        else {
+            return Ok(());
+        };
         let (_keep, copies) = watch::channel(Arc::new(schedule));
         tracing::info!(worker = %config.id, queues = ?config.queues, concurrency, "cronq worker");
         worker::run(store, copies, config, stop).await?;

@@ -27,7 +27,7 @@ use crate::store::{
 };
 use crate::worker::{self, WorkerConfig};
 use timer::Timer;
-use timing::{Missed, missed, next_instant};
+use timing::{Gap, Missed, after_outage, is_missed, missed, next_instant, resume_after};
 
 /// The longest the timer sleeps without looking at the wall clock: a clock jump or a
 /// suspend is noticed within it, and waking this often costs nothing measurable.
@@ -76,7 +76,12 @@ pub async fn run(
             stop.clone(),
         ));
     }
-    tasks.spawn(reap(Arc::clone(&store), config.lease, stop.clone()));
+    tasks.spawn(reap(
+        Arc::clone(&store),
+        copies.clone(),
+        config.lease,
+        stop.clone(),
+    ));
     tasks.spawn(prune(Arc::clone(&store), copies.clone(), stop.clone()));
     tasks.spawn(announce(
         Arc::clone(&store),
@@ -112,7 +117,13 @@ struct Firing {
     started: DateTime<Utc>,
     /// Every instant up to here has been handled; a reload plans from here.
     handled_through: DateTime<Utc>,
-    warned: Option<std::time::Instant>,
+    /// While the store fails: since when. Nothing is fired then, and the jobs that come
+    /// due wait in `stalled` until it answers.
+    outage: Option<DateTime<Utc>>,
+    /// Each job whose instants could not be fired because the store failed, with the
+    /// first of them. The timer holds no instant of theirs: once the store answers, each
+    /// is planned as after a daemon's start ([`after_outage`]), never as a backlog.
+    stalled: HashMap<String, DateTime<Utc>>,
 }
 
 impl Firing {
@@ -128,7 +139,8 @@ impl Firing {
             anchors: last_fires.clone(),
             started,
             handled_through: started,
-            warned: None,
+            outage: None,
+            stalled: HashMap::new(),
         };
         for job in &schedule.jobs {
             match job.schedule.as_ref().map(|s| &s.timing) {
@@ -138,7 +150,7 @@ impl Firing {
                 Some(_) => {
                     if let Some(last) = last_fires.get(&job.name) {
                         let anchor = firing.anchor(&job.name);
-                        for (instant, what) in missed(job, *last, started, anchor) {
+                        for (instant, what) in missed(job, *last, started, anchor, Gap::NoDaemon) {
                             firing.handle_missed(job, instant, what).await?;
                         }
                     }
@@ -183,25 +195,34 @@ impl Firing {
                 self.replace(Arc::new(schedule));
                 publish.send_replace(Arc::clone(&self.schedule));
             }
-            self.fire_due().await;
+            self.fire_due(truncate_ms(Utc::now())).await;
         }
         tracing::info!("daemon stopping");
         Ok(())
     }
 
-    /// Fires every job whose instant has come. A fire that fails stays due and is
-    /// tried again at the next wake-up; one due longer than its `starting_deadline`
-    /// (a suspend, a clock jump) goes through the catch-up rules instead.
-    async fn fire_due(&mut self) {
-        let now = Utc::now();
+    /// Fires every job whose instant has come. An instant later than on time (a
+    /// suspend, a stopped process, a forward clock jump) goes through the catch-up rules
+    /// with the job's later ones up to now. A fire that fails because the store failed
+    /// starts an outage: the job waits in `stalled`, and so does each one due meanwhile,
+    /// until the store answers again ([`Firing::recover`]).
+    async fn fire_due(&mut self, now: DateTime<Utc>) {
+        if self.outage.is_some() && !self.recover(now).await {
+            self.stall_due(now);
+            return;
+        }
         let schedule = Arc::clone(&self.schedule);
-        let mut retry = Vec::new();
         while let Some((instant, index)) = self.timer.pop_due(now) {
             let job = &schedule.jobs[index];
-            let late = (now - instant).to_std().unwrap_or_default() > job.starting_deadline;
+            if self.outage.is_some() {
+                self.stall(job, instant);
+                continue;
+            }
+            let late = is_missed(job, instant, now);
             let outcome = if late {
                 let anchor = self.anchor(&job.name);
-                let plan = missed(job, instant - TimeDelta::milliseconds(1), now, anchor);
+                let from = instant - TimeDelta::milliseconds(1);
+                let plan = missed(job, from, now, anchor, Gap::Late);
                 self.handle_all(job, plan).await
             } else {
                 fire::fire(&self.store, job, instant, Trigger::Schedule, None)
@@ -211,24 +232,78 @@ impl Firing {
             match outcome {
                 Ok(()) => {
                     let last = if late { now } else { instant };
-                    self.anchors.insert(job.name.clone(), last);
+                    self.anchors.insert(job.name.clone(), last.max(instant));
                     if let Some(next) = next_instant(job, last, self.anchor(&job.name)) {
                         self.timer.set(next, index);
                     }
                 }
                 Err(error) => {
-                    self.warn(&format!("cannot fire job `{}`: {error}", job.name));
-                    retry.push((instant, index));
+                    self.stall(job, instant);
+                    self.store_failed(now, &error);
                 }
             }
         }
-        let stuck = !retry.is_empty();
-        for (instant, index) in retry {
-            self.timer.set(instant, index);
-        }
-        if !stuck {
+        if self.outage.is_none() {
             self.handled_through = now;
         }
+    }
+
+    /// The store failed: one log line for the outage, however long it lasts.
+    fn store_failed(&mut self, now: DateTime<Utc>, error: &StoreError) {
+        if self.outage.is_none() {
+            self.outage = Some(now);
+            tracing::warn!("{error}; firing waits for the store");
+        }
+    }
+
+    fn stall(&mut self, job: &schedule::Job, instant: DateTime<Utc>) {
+        self.stalled.entry(job.name.clone()).or_insert(instant);
+    }
+
+    /// Moves every job due at `now` from the timer to `stalled`, without a store call.
+    fn stall_due(&mut self, now: DateTime<Utc>) {
+        let schedule = Arc::clone(&self.schedule);
+        while let Some((instant, index)) = self.timer.pop_due(now) {
+            self.stall(&schedule.jobs[index], instant);
+        }
+    }
+
+    /// Tries the store again during an outage. When it answers, each stalled job is
+    /// planned from its last fire in the store to `now` under its `catch_up` and
+    /// `starting_deadline`, the instants it does not run recorded `skipped` with the
+    /// outage's reason, and the job goes back on the timer. True once every stalled job
+    /// is handled; a job whose plan fails stays stalled, and is planned again from what
+    /// the store recorded of it, so no instant is fired twice.
+    async fn recover(&mut self, now: DateTime<Utc>) -> bool {
+        let Ok(last_fires) = self.store.last_fires().await else {
+            return false;
+        };
+        let schedule = Arc::clone(&self.schedule);
+        for (index, job) in schedule.jobs.iter().enumerate() {
+            let Some(first) = self.stalled.get(&job.name).copied() else {
+                continue;
+            };
+            let store_last = last_fires.get(&job.name).copied();
+            let plan = after_outage(job, first, store_last, now, self.anchor(&job.name));
+            if self.handle_all(job, plan).await.is_err() {
+                return false;
+            }
+            self.stalled.remove(&job.name);
+            let after = resume_after(self.anchors.get(&job.name).copied(), now);
+            if let Some(next) = next_instant(job, after, self.anchor(&job.name)) {
+                self.timer.set(next, index);
+            }
+        }
+        if let Some(since) = self.outage.take() {
+            let seconds = (now - since).num_milliseconds() as f64 / 1000.0;
+            tracing::info!(
+                outage_s = seconds,
+                "the store answers again; the instants missed meanwhile follow catch_up"
+            );
+        }
+        // Jobs of a schedule reloaded meanwhile may be stalled no more.
+        self.stalled.clear();
+        true
     }
 
     async fn handle_all(
@@ -269,10 +344,18 @@ impl Firing {
         self.set_timer(self.handled_through);
     }
 
+    /// Sets each job's next instant after `after`, or after its last fire when that is
+    /// later (a clock stepped back), so no instant is planned twice. A stalled job is
+    /// left to [`Firing::recover`].
     fn set_timer(&mut self, after: DateTime<Utc>) {
         let schedule = Arc::clone(&self.schedule);
+        self.stalled.retain(|name, _| schedule.job(name).is_some());
         for (index, job) in schedule.jobs.iter().enumerate() {
-            if let Some(next) = next_instant(job, after, self.anchor(&job.name)) {
+            if self.stalled.contains_key(&job.name) {
+                continue;
+            }
+            let from = resume_after(self.anchors.get(&job.name).copied(), after);
+            if let Some(next) = next_instant(job, from, self.anchor(&job.name)) {
                 self.timer.set(next, index);
             }
         }
@@ -280,16 +363,6 @@ impl Firing {
 
     fn anchor(&self, job: &str) -> DateTime<Utc> {
         self.anchors.get(job).copied().unwrap_or(self.started)
-    }
-
-    /// Logs a warning at most once per [`WARN_EVERY`], so a store outage or a clock
-    /// jump cannot flood the log.
-    fn warn(&mut self, message: &str) {
-        let now = std::time::Instant::now();
-        if self.warned.is_none_or(|last| now - last >= WARN_EVERY) {
-            self.warned = Some(now);
-            tracing::warn!("{message}");
-        }
     }
 }
 
@@ -331,23 +404,37 @@ impl FileStamp {
     }
 }
 
-/// Turns runs whose worker stopped heartbeating into `lost`, twice per lease.
+/// Turns runs whose worker stopped heartbeating into `lost`, twice per lease, and runs
+/// the job's `on_failure` for each that was its last attempt: the store gives each
+/// expired run to one reaper, so the command runs once across daemons.
 async fn reap(
     store: Arc<dyn Store>,
+    schedule: watch::Receiver<Arc<Schedule>>,
     lease: Duration,
     stop: CancellationToken,
 ) -> Result<(), StoreError> {
     let every = (lease / 2).clamp(Duration::from_millis(100), Duration::from_secs(15));
     let mut warned = None::<std::time::Instant>;
+    let mut on_failure = JoinSet::new();
     loop {
         tokio::select! {
-            () = stop.cancelled() => return Ok(()),
+            () = stop.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
+        while on_failure.try_join_next().is_some() {}
         match store.reap().await {
             Ok(lost) => {
+                let current = schedule.borrow().clone();
                 for run in lost {
                     tracing::warn!(job = %run.job, run = %run.id, attempt = run.attempt, "run lost: its worker stopped heartbeating");
+                    let last = run.attempt >= run.max_attempts;
+                    if let Some(job) = current
+                        .job(&run.job)
+                        .filter(|job| last && job.on_failure.is_some())
+                    {
+                        let (job, stop) = (job.clone(), stop.clone());
+                        on_failure.spawn(async move { worker::on_lost(&job, &run, &stop).await });
+                    }
                 }
             }
             Err(error) if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) => {
@@ -357,12 +444,17 @@ async fn reap(
             Err(_) => {}
         }
     }
+    // Each is killed by `stop`; wait for it to be.
+    while on_failure.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// Publishes the schedule whenever it changes, so that commands on any host can name its
-/// jobs, and registers this daemon with the schedule's hash. Daemons that run different
-/// schedules on one store (a half-finished deploy, two apps sharing a prefix) are
-/// logged, once a minute.
+/// jobs, and registers this daemon with the schedule's hash. Each interval it reads the
+/// published hash (a few bytes) and puts the schedule back when it is missing (a Redis
+/// restarted without persistence, a `FLUSHDB`, a failover to a replica without it) or
+/// is one no live daemon runs. Daemons that run different schedules on one store (a
+/// half-finished deploy, two apps sharing a prefix) are logged, once a minute.
 async fn announce(
     store: Arc<dyn Store>,
     mut schedule: watch::Receiver<Arc<Schedule>>,
@@ -375,10 +467,6 @@ async fn announce(
     loop {
         let current = schedule.borrow_and_update().clone();
         let announced = async {
-            if published.as_ref() != Some(&current.hash) {
-                store.publish(summary(&current)).await?;
-                published = Some(current.hash.clone());
-            }
             let me = DaemonInfo {
                 id: id.clone(),
                 host: host.clone(),
@@ -387,7 +475,24 @@ async fn announce(
                 last_seen: Utc::now(),
             };
             store.daemon_heartbeat(&me, ANNOUNCE_EVERY * 3).await?;
-            store.daemons().await
+            let daemons = store.daemons().await?;
+            let stored = store.published_hash().await?;
+            if should_publish(
+                published.as_deref(),
+                stored.as_deref(),
+                &current.hash,
+                &daemons,
+            ) {
+                if published.as_deref() == Some(current.hash.as_str()) {
+                    tracing::info!(
+                        stored = stored.as_deref().unwrap_or("none"),
+                        "the published schedule was missing or stale: published again"
+                    );
+                }
+                store.publish(summary(&current)).await?;
+                published = Some(current.hash.clone());
+            }
+            Ok::<_, StoreError>(daemons)
         };
         match announced.await {
             Ok(daemons) if daemons.iter().any(|d| d.schedule_hash != current.hash) => {
@@ -423,6 +528,23 @@ async fn announce(
     store.daemon_heartbeat(&gone, Duration::ZERO).await
 }
 
+/// Whether a daemon that runs `mine` publishes it now: when it has not yet (its start, a
+/// reload), or when what the store holds is missing or a schedule no live daemon runs.
+/// A peer's schedule on a half-finished deploy is left as it is, so two daemons never
+/// take turns overwriting each other.
+fn should_publish(
+    published: Option<&str>,
+    stored: Option<&str>,
+    mine: &str,
+    daemons: &[DaemonInfo],
+) -> bool {
+    match stored {
+        _ if published != Some(mine) => true,
+        None => true,
+        Some(stored) => stored != mine && !daemons.iter().any(|d| d.schedule_hash == stored),
+    }
+}
+
 /// What the store keeps of a schedule: names, queues and timing, never commands.
 fn summary(schedule: &Schedule) -> PublishedJson {
     let jobs = schedule.jobs.iter().map(|job| PublishedJob {
@@ -430,6 +552,7 @@ fn summary(schedule: &Schedule) -> PublishedJson {
         queue: job.queue.as_str(),
         schedule: job.schedule.as_ref().map(|s| s.text.as_str()),
         timezone: job.timezone.name(),
+        jitter_ms: u64::try_from(job.jitter_offset().as_millis()).unwrap_or(u64::MAX),
         allow_args: job.allow_args,
         allow_env: job.allow_env.iter().map(String::as_str).collect(),
     });
@@ -478,6 +601,31 @@ fn truncate_ms(at: DateTime<Utc>) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_schedule_is_put_back_when_missing_or_stale_but_never_over_a_peers() {
+        let daemon = |hash: &str| super::DaemonInfo {
+            id: format!("h:{hash}"),
+            host: "h".into(),
+            pid: 1,
+            schedule_hash: hash.into(),
+            last_seen: chrono::Utc::now(),
+        };
+        let live = [daemon("mine"), daemon("peer")];
+        let publish = |published, stored| super::should_publish(published, stored, "mine", &live);
+        assert!(
+            publish(None, Some("mine")),
+            "a daemon publishes at its start"
+        );
+        assert!(publish(Some("old"), Some("old")), "and after a reload");
+        assert!(!publish(Some("mine"), Some("mine")), "nothing changed");
+        assert!(publish(Some("mine"), None), "the store lost it");
+        assert!(
+            publish(Some("mine"), Some("gone")),
+            "no live daemon runs it"
+        );
+        assert!(!publish(Some("mine"), Some("peer")), "a peer's, mid-deploy");
+    }
+
     /// The daemon can run on any tokio worker thread.
     #[test]
     fn the_daemon_future_is_send() {

@@ -34,7 +34,8 @@ pub const DEFAULT_OUTPUT_TAIL_BYTES: usize = 1 << 20;
 
 /// Where a run is in its life: queued → running → one of the finished statuses;
 /// `skipped` is recorded when a run is not started at all, instead of queued or by the
-/// worker that reserved it.
+/// worker that reserved it; `dead` when what its queue held could not be read at all
+/// (a dead letter, moved aside so the queue goes on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -46,6 +47,7 @@ pub enum RunStatus {
     Cancelled,
     Lost,
     Skipped,
+    Dead,
 }
 
 /// Why a run exists.
@@ -257,6 +259,10 @@ pub struct PublishedJob<S = String> {
     /// As written in the file; `None` for a job run only by hand.
     pub schedule: Option<S>,
     pub timezone: S,
+    /// The job's fixed offset (its `jitter_offset`) in milliseconds, added to each
+    /// instant of its schedule; 0 in a schedule published by a cronq that sent none.
+    #[serde(default)]
+    pub jitter_ms: u64,
     pub allow_args: bool,
     /// The variables a run may bring (`allow_env`); empty in a schedule published by a
     /// cronq that knew no `allow_env`, which took none.
@@ -271,6 +277,7 @@ impl PublishedJob {
             queue: &self.queue,
             schedule: self.schedule.as_deref(),
             timezone: &self.timezone,
+            jitter_ms: self.jitter_ms,
             allow_args: self.allow_args,
             allow_env: self.allow_env.iter().map(String::as_str).collect(),
         }
@@ -303,6 +310,17 @@ impl PublishedJson {
 
     pub fn into_string(self) -> String {
         self.0
+    }
+
+    /// The bytes of a published schedule that hold its hash, which is written first.
+    pub const HEAD_BYTES: usize = 256;
+
+    /// The hash from the first bytes of a published schedule; `None` for no schedule, or
+    /// one that does not start as cronq writes it.
+    pub fn hash_in(head: &str) -> Option<String> {
+        let rest = head.strip_prefix("{\"hash\":\"")?;
+        let end = rest.find('"')?;
+        Some(rest[..end].to_string())
     }
 }
 
@@ -493,6 +511,14 @@ pub trait Store: Send + Sync {
     /// The schedule last published, if any daemon has published one.
     async fn published(&self) -> Result<Option<PublishedSchedule>>;
 
+    /// The hash of the schedule last published, read from the first bytes alone: what a
+    /// daemon checks each interval, to put its schedule back when it is missing (a Redis
+    /// restarted empty, a `FLUSHDB`, a failover to a replica without it) or another.
+    async fn published_hash(&self) -> Result<Option<String>>;
+
+    /// How many dead letters there are: runs recorded `dead`.
+    async fn dead_letters(&self) -> Result<u64>;
+
     /// Turns each running run whose lease expired into `lost`, releases its cluster
     /// lock, and queues its next attempt at once if attempts remain. Each expired run
     /// is reaped exactly once, however many reapers run. Returns the runs made lost.
@@ -505,7 +531,7 @@ pub trait Store: Send + Sync {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 8] = [
+    pub const ALL: [RunStatus; 9] = [
         RunStatus::Queued,
         RunStatus::Running,
         RunStatus::Succeeded,
@@ -514,6 +540,7 @@ impl RunStatus {
         RunStatus::Cancelled,
         RunStatus::Lost,
         RunStatus::Skipped,
+        RunStatus::Dead,
     ];
 
     /// The statuses `history --failed` means.
@@ -529,6 +556,7 @@ impl RunStatus {
             RunStatus::Cancelled => "cancelled",
             RunStatus::Lost => "lost",
             RunStatus::Skipped => "skipped",
+            RunStatus::Dead => "dead",
         }
     }
 

@@ -96,6 +96,31 @@ struct Shared {
     run_started: tokio::sync::Notify,
 }
 
+/// Runs the job's `on_failure` for `run`, which the daemon's reaper made `lost` on its
+/// last attempt. The store hands each expired run to one reaper only, so the command
+/// runs once however many daemons reap. Contained as a worker's subreaper contains runs
+/// (a cgroup is a worker's own); killed when `stop` comes.
+pub async fn on_lost(job: &crate::schedule::Job, run: &Run, stop: &CancellationToken) {
+    let Some(command) = &job.on_failure else {
+        return;
+    };
+    let contain = match Host::choose(Containment::Subreaper) {
+        Ok((contain, _)) => contain,
+        Err(reason) => {
+            tracing::warn!(job = %job.name, run = %run.id, %reason, "on_failure did not start");
+            return;
+        }
+    };
+    become_subreaper();
+    let outcome = crate::store::Outcome {
+        status: crate::store::RunStatus::Lost,
+        exit_code: None,
+        signal: None,
+        reason: run.reason.clone(),
+    };
+    on_failure::run(command, job, run, &outcome, &contain, stop).await;
+}
+
 /// Runs the worker until `stop` is cancelled, then drains: no new runs, running ones
 /// get `stop_grace` to finish before they are killed. `schedule` is the worker's own
 /// copy; each run uses the version current when it starts.

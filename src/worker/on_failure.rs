@@ -1,5 +1,5 @@
-//! A job's `on_failure` command, run once its last attempt has failed or timed out,
-//! with the run's details in its environment. It may take at most a minute; its
+//! A job's `on_failure` command, run once its last attempt has failed, timed out or
+//! been lost, with the run's details in its environment. It may take at most a minute; its
 //! result and the start of its output go to the worker's log.
 
 use std::process::Stdio;
@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
+use super::contain::Host;
 use super::kill::Group;
 use super::spawn::Launch;
 use crate::schedule::{Command, Job};
@@ -27,7 +27,7 @@ pub async fn run(
     job: &Job,
     run: &Run,
     outcome: &Outcome,
-    shared: &Shared,
+    contain: &Host,
     kill: &CancellationToken,
 ) {
     let text = |value: Option<i32>| value.map(|v| v.to_string()).unwrap_or_default();
@@ -51,8 +51,7 @@ pub async fn run(
         inherit: Vec::new(),
         cgroup: None,
     };
-    let started = shared
-        .contain
+    let started = contain
         .members(&format!("on-failure-{}", run.id), &run.id)
         .map(|members| Group::new(members, job.kill_grace))
         .and_then(|mut group| Ok((group.start(launch)?, group)));

@@ -6,7 +6,9 @@
 //! and no channel of their own, so that a run that writes nothing costs little. While it
 //! waits for the store it reads neither pipe: what the job writes meanwhile waits in the
 //! pipe (64 KiB on Linux), and a job that fills it blocks until the send is done, so
-//! nothing is lost or reordered.
+//! nothing is lost or reordered. While the store fails, what was read waits in the
+//! batch (its last 1 MiB, as the store keeps) and goes with the next send; the last
+//! batch is tried until the run's lease would expire.
 //!
 //! The pipes reach their end only when every process holding them is gone, so the
 //! caller ends the job's process group before it calls [`Finish::after`].
@@ -148,7 +150,7 @@ async fn read_and_send(
     }
     out.end(source);
     err.end(source);
-    batch.send(&sender).await;
+    batch.send_last(&sender).await;
 }
 
 impl Pipe {
@@ -299,6 +301,32 @@ impl Batch {
                     );
                 }
             }
+        }
+    }
+}
+
+impl Batch {
+    /// Sends the last batch, trying again while the store fails until the run's lease
+    /// would expire, as the run's end is tried (`finish.rs`): output written during an
+    /// outage (its last [`DEFAULT_OUTPUT_TAIL_BYTES`]) is stored once the store answers.
+    async fn send_last(&mut self, sender: &Sender) {
+        loop {
+            self.send(sender).await;
+            if self.chunks.is_empty() || self.lost {
+                return;
+            }
+            let expires_at = sender.lease.borrow().expires_at;
+            let pause = chrono::TimeDelta::from_std(FLUSH_EVERY).unwrap_or_default();
+            if chrono::Utc::now() + pause >= expires_at {
+                tracing::warn!(
+                    run = %sender.source.run,
+                    job = %sender.source.job,
+                    bytes = self.bytes,
+                    "the end of the job's output is not stored: the store failed until the run's lease ran out"
+                );
+                return;
+            }
+            tokio::time::sleep(FLUSH_EVERY).await;
         }
     }
 }

@@ -127,7 +127,7 @@ pub(super) async fn execute(
         && let Some(job) = job
         && let Some(command) = &job.on_failure
     {
-        on_failure::run(command, job, &run, &outcome, shared, kill).await;
+        on_failure::run(command, job, &run, &outcome, &shared.contain, kill).await;
     }
     next
 }

@@ -1,5 +1,6 @@
 //! A real `redis-server` for the tests: one per test binary, on a free loopback port, in
-//! a temp dir of its own, with no persistence. It must never outlive the test binary.
+//! a temp dir of its own, with no persistence (a test that stops and restarts one starts
+//! its own, persistent or not). It must never outlive the test binary.
 //!
 //! How it is stopped, and why it cannot be left behind:
 //! - Each test holds an `Arc<RedisServer>`; the static keeps only a `Weak`, so the server
@@ -46,6 +47,8 @@ pub struct RedisServer {
     /// Closing it stops the server (see the module doc).
     pipe: Option<ChildStdin>,
     dir: tempfile::TempDir,
+    /// The extra arguments it was started with, to start it again the same way.
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -106,47 +109,112 @@ impl RedisServer {
         );
     }
 
+    /// A server of its own that keeps its data across [`RedisServer::restart`] (an
+    /// append-only file in its dir, written at each change).
+    pub fn start_persistent() -> RedisServer {
+        RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"])
+    }
+
+    /// Stops the server, as an outage would; its port and dir stay for
+    /// [`RedisServer::restart`].
+    pub fn stop(&mut self) {
+        drop(self.pipe.take());
+        let _ = self.watchdog.wait();
+    }
+
+    /// Starts a stopped server again on the same port and in the same dir: with its
+    /// data when it was started persistent, empty otherwise.
+    pub fn restart(&mut self) {
+        assert!(self.pipe.is_none(), "restart a server that was stopped");
+        let owned = self.extra.clone();
+        let extra: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            let (watchdog, log) = spawn(self.port, self.dir.path(), &extra).expect("sh runs");
+            self.watchdog = watchdog;
+            self.pipe = self.watchdog.stdin.take();
+            if ready(self.port, &mut self.watchdog, &log).is_ok() {
+                return;
+            }
+            // The old socket may linger a moment: try again.
+            self.stop();
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start again"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs one command with `redis-cli` against the server; its reply as text.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs (it comes with redis-server)");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
     fn try_start(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
         let dir = tempfile::tempdir().expect("a temp dir for redis-server");
-        let log = dir.path().join("redis.log");
-        let mut watchdog = Command::new("sh")
-            .args(["-c", WATCHDOG, "cronq-redis-watchdog"])
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--logfile")
-            .arg(&log)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|error| format!("cannot run sh: {error}"))?;
-        let pipe = watchdog.stdin.take();
+        let (watchdog, log) = spawn(port, dir.path(), extra)?;
         let mut server = RedisServer {
             port,
             watchdog,
-            pipe,
+            pipe: None,
             dir,
+            extra: extra.iter().map(|arg| arg.to_string()).collect(),
         };
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if answers_ping(port) {
-                return Ok(server);
-            }
-            let exited = server.watchdog.try_wait().ok().flatten();
-            if exited.is_some() || Instant::now() > deadline {
-                let log = std::fs::read_to_string(&log).unwrap_or_default();
-                let why = match exited {
-                    Some(status) => format!("it exited ({status})"),
-                    None => format!("it did not answer PING within {READY_WITHIN:?}"),
-                };
-                // Dropping `server` stops whatever is left of it.
-                return Err(format!("port {port}: {why}; its log:\n{log}"));
-            }
-            std::thread::sleep(POLL_EVERY);
+        server.pipe = server.watchdog.stdin.take();
+        // Dropping `server` on an error stops whatever is left of it.
+        ready(port, &mut server.watchdog, &log)?;
+        Ok(server)
+    }
+}
+
+/// Starts redis-server under its watchdog on `port` in `dir`; the watchdog and the log.
+fn spawn(
+    port: u16,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> Result<(Child, std::path::PathBuf), String> {
+    let log = dir.join("redis.log");
+    let watchdog = Command::new("sh")
+        .args(["-c", WATCHDOG, "cronq-redis-watchdog"])
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(&log)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|error| format!("cannot run sh: {error}"))?;
+    Ok((watchdog, log))
+}
+
+/// Waits until the server on `port` answers PING; an error with its log if it exits or
+/// does not answer in time.
+fn ready(port: u16, watchdog: &mut Child, log: &std::path::Path) -> Result<(), String> {
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        if answers_ping(port) {
+            return Ok(());
         }
+        let exited = watchdog.try_wait().ok().flatten();
+        if exited.is_some() || Instant::now() > deadline {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            let why = match exited {
+                Some(status) => format!("it exited ({status})"),
+                None => format!("it did not answer PING within {READY_WITHIN:?}"),
+            };
+            return Err(format!("port {port}: {why}; its log:\n{log}"));
+        }
+        std::thread::sleep(POLL_EVERY);
     }
 }
 

@@ -185,6 +185,7 @@ pub async fn the_published_schedule_is_replaced_whole(env: &Env) {
         queue: "default".into(),
         schedule: schedule.map(str::to_string),
         timezone: "Europe/Berlin".into(),
+        jitter_ms: if name == "a" { 90_500 } else { 0 },
         allow_args: name == "b",
         allow_env: match name {
             "b" => vec!["LEVEL".into(), "TARGET_DATE".into()],
@@ -195,8 +196,14 @@ pub async fn the_published_schedule_is_replaced_whole(env: &Env) {
         hash: "1111".into(),
         jobs: vec![job("a", Some("30 2 * * *")), job("b", None)],
     };
+    assert_eq!(store.published_hash().await.unwrap(), None);
     store.publish((&first).into()).await.unwrap();
     assert_eq!(store.published().await.unwrap().as_ref(), Some(&first));
+    assert_eq!(
+        store.published_hash().await.unwrap().as_deref(),
+        Some("1111"),
+        "the hash is read without the jobs"
+    );
     let second = PublishedSchedule {
         hash: "2222".into(),
         jobs: vec![job("c", Some("@daily"))],
@@ -206,5 +213,9 @@ pub async fn the_published_schedule_is_replaced_whole(env: &Env) {
         store.published().await.unwrap(),
         Some(second),
         "no job of the first one is left"
+    );
+    assert_eq!(
+        store.published_hash().await.unwrap().as_deref(),
+        Some("2222")
     );
 }

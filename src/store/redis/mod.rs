@@ -27,6 +27,8 @@
 //! | `P` `workers:expiry` | zset | worker id, by the ms its registration runs out |
 //! | `P` `daemons`, `P` `daemons:expiry` | hash, zset | the same for daemons, with their schedule's hash |
 //! | `P` `schedule` | string | the schedule the daemons published (JSON) |
+//! | `P` `dead` | zset | the dead letters: runs whose key was not a hash, by the ms they were moved aside |
+//! | `P` `dead:ID` | any | what such a run's key held, moved aside |
 //!
 //! The store must not know the daemon, the workers or the CLI; it only keeps their state.
 
@@ -569,6 +571,25 @@ impl Store for RedisStore {
                 .map_err(|e| StoreError::Corrupt(format!("the published schedule: {e}")))
         })
         .transpose()
+    }
+
+    async fn dead_letters(&self) -> Result<u64> {
+        self.connection
+            .query(redis::cmd("ZCARD").arg(self.key("dead")))
+            .await
+    }
+
+    async fn published_hash(&self) -> Result<Option<String>> {
+        let head: String = self
+            .connection
+            .query(
+                redis::cmd("GETRANGE")
+                    .arg(self.key("schedule"))
+                    .arg(0)
+                    .arg(PublishedJson::HEAD_BYTES - 1),
+            )
+            .await?;
+        Ok(PublishedJson::hash_in(&head))
     }
 
     async fn workers(&self) -> Result<Vec<WorkerInfo>> {

@@ -501,6 +501,22 @@ impl Store for SqliteStore {
         self.read_published().await
     }
 
+    async fn dead_letters(&self) -> Result<u64> {
+        self.call(|conn, _| {
+            let count: i64 = conn.query_row(
+                "SELECT count(*) FROM runs WHERE status = 'dead'",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(count.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn published_hash(&self) -> Result<Option<String>> {
+        self.read_published_hash().await
+    }
+
     async fn reap(&self) -> Result<Vec<Run>> {
         let reaped = self
             .write_off_thread(|tx, _| {

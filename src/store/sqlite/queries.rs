@@ -199,4 +199,18 @@ impl SqliteStore {
         })
         .await
     }
+
+    pub(super) async fn read_published_hash(&self) -> Result<Option<String>> {
+        self.call(|conn, _| {
+            let head: Option<String> = conn
+                .query_row(
+                    "SELECT substr(value, 1, ?1) FROM published WHERE name = 'schedule'",
+                    [crate::store::PublishedJson::HEAD_BYTES as i64],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(head.and_then(|head| crate::store::PublishedJson::hash_in(&head)))
+        })
+        .await
+    }
 }

@@ -111,3 +111,25 @@ local function retries(id, status)
   return attempt ~= nil and max ~= nil and attempt < max
 end
 
+
+-- A run whose key is not a hash (a string or a list set by hand, or by something else
+-- under the prefix) cannot be read, and would make every script that reads it fail:
+-- its key is moved aside to `dead:ID`, and run `id` recorded `dead` (a dead letter, kept
+-- until someone removes it: no retention prunes it) with the reason. The caller has
+-- taken it out of its queue or in-flight.
+local function dead_letter(id, queue)
+  local key = run_key(id)
+  local kind = redis.call('TYPE', key)
+  kind = kind.ok or kind
+  local aside = P .. 'dead:' .. id
+  redis.call('RENAME', key, aside)
+  local reason = "dead: the run's key holds a " .. kind .. ', not a hash; it was moved aside to ' .. aside
+  create_run(id, '?', 'job', '?', 'queue', queue, 'status', 'dead', 'trigger', 'manual',
+    'attempt', 1, 'max_attempts', 1, 'queued_at', now, 'finished_at', now, 'reason', reason)
+  redis.call('ZADD', P .. 'dead', now, id)
+end
+
+-- Whether a reply of `redis.pcall` is the error of a key of the wrong type.
+local function wrong_type(reply)
+  return type(reply) == 'table' and reply.err ~= nil and string.find(reply.err, 'WRONGTYPE', 1, true) ~= nil
+end

@@ -8,7 +8,10 @@ local lost = {}
 local expired = redis.call('ZRANGEBYSCORE', P .. 'inflight', '-inf', '(' .. ARGV[1], 'LIMIT', 0, #ARGV - 2)
 for i, id in ipairs(expired) do
   redis.call('ZREM', P .. 'inflight', id)
-  if redis.call('HGET', run_key(id), 'status') == 'running' then
+  local status = redis.pcall('HGET', run_key(id), 'status')
+  if wrong_type(status) then
+    dead_letter(id, '?')
+  elseif status == 'running' then
     end_run(id, 'lost', { 'reason', reason })
     release_lock(id)
     if retries(id, 'lost') then

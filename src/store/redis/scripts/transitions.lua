@@ -63,16 +63,26 @@ local function reserve_first(expires, lease_ms, token, worker, host, queues)
     local delayed, ready = P .. 'delayed:' .. queue, P .. 'ready:' .. queue
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, SCAN)) do
       redis.call('ZREM', delayed, id)
-      local seq = redis.call('HGET', run_key(id), 'seq')
-      if seq then
+      local seq = redis.pcall('HGET', run_key(id), 'seq')
+      if wrong_type(seq) then
+        dead_letter(id, queue)
+      elseif seq then
         redis.call('ZADD', ready, seq, id)
       end
     end
     for _, id in ipairs(redis.call('ZRANGE', ready, 0, SCAN - 1)) do
       local key = run_key(id)
-      local status, name, on_busy = unpack(redis.call('HMGET', key, 'status', 'lock_name', 'lock_on_busy'))
+      local fields = redis.pcall('HMGET', key, 'status', 'lock_name', 'lock_on_busy')
+      local dead = wrong_type(fields)
+      if dead then
+        fields = {}
+      end
+      local status, name, on_busy = unpack(fields)
       local big = status == 'queued' and oversized(key)
-      if status ~= 'queued' then
+      if dead then
+        redis.call('ZREM', ready, id)
+        dead_letter(id, queue)
+      elseif status ~= 'queued' then
         -- Not a queued run any more (pruned, or changed by hand): not ours to take.
         redis.call('ZREM', ready, id)
       elseif big then
