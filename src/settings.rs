@@ -124,7 +124,8 @@ impl fmt::Display for Containment {
 pub enum StoreUrl {
     /// The embedded SQLite file.
     Sqlite(PathBuf),
-    /// A Redis server: `redis://[user:pass@]host:port/db` or `rediss://` for TLS.
+    /// A Redis server: `redis://[user:pass@]host:port/db` or `rediss://` for TLS; or the
+    /// primary a set of sentinels names, `redis+sentinel://[user:pass@]h1:26379,h2/MASTER[/DB]`.
     Redis(String),
 }
 
@@ -409,15 +410,27 @@ impl StoreUrl {
         })
     }
 
-    /// `sqlite:PATH` or a plain path, `redis://…` or `rediss://…`.
+    /// `sqlite:PATH` or a plain path, `redis://…`, `rediss://…` or `redis+sentinel://…`.
     pub fn parse(url: &str) -> Result<StoreUrl, String> {
         if url.starts_with("redis://") || url.starts_with("rediss://") {
             return Ok(StoreUrl::Redis(url.to_string()));
         }
+        if url.starts_with("redis+sentinel://") {
+            return match redis::SentinelUrl::parse(url) {
+                Ok(_) => Ok(StoreUrl::Redis(url.to_string())),
+                Err(error) => Err(format!("invalid store URL {}: {error}", redact(url))),
+            };
+        }
+        if url.starts_with("rediss+sentinel://") {
+            return Err(format!(
+                "`{}`: cronq does not reach Sentinel over TLS yet; use redis+sentinel://",
+                redact(url)
+            ));
+        }
         let path = url.strip_prefix("sqlite:").unwrap_or(url);
         if path.is_empty() || (url.contains("://") && !url.starts_with("sqlite:")) {
             return Err(format!(
-                "`{}` is not a store cronq knows; expected sqlite:PATH, a file path, redis://host:port/db or rediss://…",
+                "`{}` is not a store cronq knows; expected sqlite:PATH, a file path, redis://host:port/db, rediss://… or redis+sentinel://host:26379,…/MASTER_NAME",
                 redact(url)
             ));
         }
@@ -436,7 +449,7 @@ impl fmt::Display for StoreUrl {
 }
 
 /// `redis://user:secret@host` → `redis://user:***@host`, as the Redis backend words it
-/// (a `password=` in the query is masked too).
+/// (a `password=` or `sentinel_password=` in the query is masked too).
 fn redact(url: &str) -> String {
     redis::redact(url)
 }
@@ -675,6 +688,24 @@ containment: subreaper
         assert_eq!(
             StoreUrl::parse("redis://cache/0").unwrap().to_string(),
             "redis://cache/0"
+        );
+        let sentinel = StoreUrl::parse(
+            "redis+sentinel://:pw1@s1:26379,s2:26379/orders/2?sentinel_password=pw2",
+        )
+        .unwrap();
+        assert_eq!(
+            sentinel.to_string(),
+            "redis+sentinel://:***@s1:26379,s2:26379/orders/2?sentinel_password=***"
+        );
+        let error = StoreUrl::parse("redis+sentinel://:pw1@s1:26379").unwrap_err();
+        assert!(
+            error.contains("names no master") && !error.contains("pw1"),
+            "{error}"
+        );
+        let error = StoreUrl::parse("rediss+sentinel://:pw1@s1/m").unwrap_err();
+        assert!(
+            error.contains("not reach Sentinel over TLS") && !error.contains("pw1"),
+            "{error}"
         );
         let error = StoreUrl::parse("postgres://u:pw@db/x").unwrap_err();
         assert!(

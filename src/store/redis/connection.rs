@@ -4,141 +4,197 @@
 //! command on the shared multiplexed connection would stall every other command on it,
 //! and the default 500 ms response timeout would cut it short (DEPENDENCIES §2), so the
 //! waiters get their own.
+//!
+//! Behind Sentinel (`redis+sentinel://`) the primary can move. Both kinds of connection
+//! belong to one [`Primary`]; when a call fails the way a failover makes calls fail
+//! (`READONLY`, a refused or dropped connection, a timeout), the sentinels are asked again
+//! and, if they name another server, every call from then on goes to a new `Primary`
+//! there. A task also asks them every second, so that a process whose connection to the
+//! old primary stays up (it came back as a replica) moves too. A Redis Cluster is
+//! refused at connect: cronq talks to one primary.
 
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{
-    AsyncConnectionConfig, Client, Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind,
+    AsyncConnectionConfig, Client, Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult,
+    ServerErrorKind,
 };
 use redis::{ScriptInvocation, Value};
+use tokio::task::AbortHandle;
 
+use super::sentinel::{self, SentinelUrl, Sentinels};
 use crate::store::{Result, StoreError};
 
 /// How long one wait for a wake-up blocks at most; reserve loops until its own wait is spent.
 pub(super) const MAX_BLOCK: Duration = Duration::from_secs(1);
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Behind Sentinel a primary that does not answer is likely gone: give up on it sooner
+/// and ask the sentinels.
+const SENTINEL_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Generous for a script over many runs (prune, reap), short enough to notice a dead server.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle waiter connections kept for the next reserve.
 const SPARE_WAITERS: usize = 16;
+/// How often a process asks the sentinels whether the primary moved.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// At most one full lookup per this, however many calls fail at once.
+const LOOKUP_GAP: Duration = Duration::from_millis(200);
+/// A lookup asks up to every sentinel and connects to the primary it names.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub(super) struct Connection {
+    shared: Arc<Shared>,
+    /// The task that asks the sentinels every second; stopped with the connection.
+    watch: Option<AbortHandle>,
+}
+
+struct Shared {
     /// The URL without its password, for messages.
     url: String,
-    password: Option<String>,
+    /// Every password in the URL, scrubbed from messages.
+    secrets: Vec<String>,
+    primary: RwLock<Arc<Primary>>,
+    /// Behind Sentinel: how to find the primary again.
+    follow: Option<Follow>,
+}
+
+/// The server every call goes to now, with both kinds of connection to it.
+struct Primary {
+    /// Counts the primaries this process followed, so that callers failing at once
+    /// move once.
+    generation: u64,
+    /// `host:port`, as the sentinels name it (empty for a plain URL).
+    address: String,
     client: Client,
     manager: ConnectionManager,
     waiters: Mutex<Vec<MultiplexedConnection>>,
 }
 
+struct Follow {
+    /// Lookups wait for each other, so a failover is followed once.
+    sentinels: tokio::sync::Mutex<Lookup>,
+}
+
+struct Lookup {
+    sentinels: Sentinels,
+    last: Option<Instant>,
+}
+
 impl Connection {
     pub async fn open(url: &str) -> Result<Connection> {
         let redacted = redact(url);
+        if url.starts_with(sentinel::SCHEME) {
+            return Connection::open_sentinel(url, redacted).await;
+        }
         let client = Client::open(url)
             .map_err(|e| StoreError::Invalid(format!("invalid Redis URL {redacted}: {e}")))?;
-        let password = client
+        let secrets: Vec<String> = client
             .get_connection_info()
             .redis_settings()
             .password()
             .filter(|p| !p.is_empty())
-            .map(str::to_owned);
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(2));
-        let manager = ConnectionManager::new_with_config(client.clone(), config)
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        let primary = Primary::open(client, 0, String::new(), CONNECT_TIMEOUT, 3)
             .await
-            .map_err(|e| unreachable_error(&redacted, password.as_deref(), &e))?;
-        let connection = Connection {
-            url: redacted,
-            password,
-            client,
-            manager,
-            waiters: Mutex::new(Vec::new()),
+            .map_err(|e| unreachable_error(&redacted, &secrets, &e))?;
+        refuse_cluster(&primary, &redacted, &secrets).await?;
+        Ok(Connection {
+            shared: Arc::new(Shared {
+                url: redacted,
+                secrets,
+                primary: RwLock::new(Arc::new(primary)),
+                follow: None,
+            }),
+            watch: None,
+        })
+    }
+
+    async fn open_sentinel(url: &str, redacted: String) -> Result<Connection> {
+        let parsed = SentinelUrl::parse(url)
+            .map_err(|e| StoreError::Invalid(format!("invalid store URL {redacted}: {e}")))?;
+        let secrets = parsed.secrets();
+        let mut sentinels = Sentinels::new(parsed)
+            .map_err(|e| StoreError::Invalid(format!("invalid store URL {redacted}: {e}")))?;
+        let unreachable = |e: RedisError| unreachable_error(&redacted, &secrets, &e);
+        let client = match tokio::time::timeout(LOOKUP_TIMEOUT, sentinels.primary()).await {
+            Ok(found) => found.map_err(unreachable)?,
+            Err(_) => {
+                return Err(StoreError::Unreachable {
+                    url: redacted.clone(),
+                    reason: format!(
+                        "no sentinel named the primary of `{}` within {LOOKUP_TIMEOUT:?}",
+                        sentinels.master()
+                    ),
+                });
+            }
         };
-        // Connecting sends no command; a PING shows a server that refuses us (no password,
-        // a wrong one) now rather than at the first real call.
-        let mut manager = connection.manager.clone();
-        let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut manager).await;
-        match pong {
-            Ok(_) => Ok(connection),
-            Err(e) => Err(unreachable_error(
-                &connection.url,
-                connection.password.as_deref(),
-                &e,
-            )),
-        }
+        let address = client.get_connection_info().addr().to_string();
+        let primary = Primary::open(client, 0, address, SENTINEL_CONNECT_TIMEOUT, 1)
+            .await
+            .map_err(unreachable)?;
+        refuse_cluster(&primary, &redacted, &secrets).await?;
+        let shared = Arc::new(Shared {
+            url: redacted,
+            secrets,
+            primary: RwLock::new(Arc::new(primary)),
+            follow: Some(Follow {
+                sentinels: tokio::sync::Mutex::new(Lookup {
+                    sentinels,
+                    last: None,
+                }),
+            }),
+        });
+        let watch = tokio::spawn(watch(Arc::downgrade(&shared))).abort_handle();
+        Ok(Connection {
+            shared,
+            watch: Some(watch),
+        })
     }
 
     /// The URL without its password.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.shared.url
     }
 
     /// The store error for a Redis error: connection trouble is `Unreachable`.
     pub fn error(&self, e: RedisError) -> StoreError {
-        let unreachable = e.is_io_error()
-            || e.is_connection_dropped()
-            || matches!(
-                e.kind(),
-                ErrorKind::AuthenticationFailed
-                    | ErrorKind::Parse
-                    | ErrorKind::ClusterConnectionNotFound
-                    | ErrorKind::Server(
-                        ServerErrorKind::BusyLoading
-                            | ServerErrorKind::ClusterDown
-                            | ServerErrorKind::MasterDown
-                    )
-            )
-            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"));
-        if unreachable {
-            unreachable_error(&self.url, self.password.as_deref(), &e)
-        } else {
-            StoreError::Failed(scrub(e.to_string(), self.password.as_deref()))
-        }
+        self.shared.error(e)
     }
 
-    /// Runs a script. A call whose connection dropped (most often before it was sent) is
-    /// sent once more on the reconnected manager. Each script is safe to run twice: enqueue
-    /// and fire find their own earlier effect and answer the same; an ack that already
-    /// took effect is refused as `LeaseLost`, and the state stays what the first one made.
+    /// Runs a script. A call that failed the way a lost connection or a failover makes
+    /// calls fail is sent once more: on the new primary if the sentinels name one, else
+    /// (a dropped connection) on the reconnected manager.
+    ///
+    /// Why sending it again cannot double its effect: a script is atomic, so it either
+    /// ran on the old primary or not at all; refused with `READONLY`, it did not run. If
+    /// it ran and was replicated, the second one finds its effect: enqueue and fire find
+    /// their own run by its id (fire's claim of the (job, instant) holds that id) and
+    /// answer the same; an ack that already took effect is refused as `LeaseLost`, and
+    /// the state stays what the first one made. If it ran but was not replicated, the
+    /// new primary never saw it, and the second one is the only one.
     pub async fn script(&self, invocation: &ScriptInvocation<'_>) -> Result<Value> {
-        let mut manager = self.manager.clone();
-        match invocation.invoke_async(&mut manager).await {
-            Err(e) if e.is_connection_dropped() => invocation
-                .invoke_async(&mut manager)
-                .await
-                .map_err(|e| self.error(e)),
-            other => other.map_err(|e| self.error(e)),
-        }
+        self.shared
+            .call(|mut manager| async move { invocation.invoke_async(&mut manager).await })
+            .await
     }
 
-    /// Runs one non-blocking command (or an atomic pipeline) on the shared manager.
+    /// Runs one non-blocking read on the shared manager; sent again as a script is.
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
-        let mut manager = self.manager.clone();
-        match cmd.query_async(&mut manager).await {
-            Err(e) if e.is_connection_dropped() => cmd
-                .query_async(&mut manager)
-                .await
-                .map_err(|e| self.error(e)),
-            other => other.map_err(|e| self.error(e)),
-        }
+        self.shared
+            .call(|mut manager| async move { cmd.query_async(&mut manager).await })
+            .await
     }
 
-    /// Runs a read-only pipeline on the shared manager.
+    /// Runs a read-only pipeline on the shared manager; sent again as a script is.
     pub async fn pipeline<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T> {
-        let mut manager = self.manager.clone();
-        match pipe.query_async(&mut manager).await {
-            Err(e) if e.is_connection_dropped() => pipe
-                .query_async(&mut manager)
-                .await
-                .map_err(|e| self.error(e)),
-            other => other.map_err(|e| self.error(e)),
-        }
+        self.shared
+            .call(|mut manager| async move { pipe.query_async(&mut manager).await })
+            .await
     }
 
     /// Blocks up to `timeout` (at most [`MAX_BLOCK`]) for a token on one of the wake
@@ -155,12 +211,212 @@ impl Connection {
     }
 
     /// `BLPOP` on a waiter connection: the list and the item taken, or `None` after the
-    /// timeout.
+    /// timeout. Behind Sentinel, a wait that fails because the primary moved returns
+    /// `None` once the new one is found: the caller waits again, on the new primary.
     async fn blocking_pop(
         &self,
         keys: &[String],
         timeout: Duration,
     ) -> Result<Option<(String, String)>> {
+        let primary = self.shared.primary();
+        match primary.blocking_pop(keys, timeout).await {
+            Ok(popped) => Ok(popped),
+            Err(e) if self.shared.follow.is_some() && looks_like_failover(&e) => {
+                match self.shared.follow_failover(primary.generation).await {
+                    Some(_) => Ok(None),
+                    None => Err(self.error(e)),
+                }
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(watch) = &self.watch {
+            watch.abort();
+        }
+    }
+}
+
+impl Shared {
+    fn primary(&self) -> Arc<Primary> {
+        Arc::clone(&self.primary.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn error(&self, e: RedisError) -> StoreError {
+        let unreachable = e.is_io_error()
+            || e.is_connection_dropped()
+            || matches!(
+                e.kind(),
+                ErrorKind::AuthenticationFailed
+                    | ErrorKind::Parse
+                    | ErrorKind::ClusterConnectionNotFound
+                    | ErrorKind::MasterNameNotFoundBySentinel
+                    | ErrorKind::NoValidReplicasFoundBySentinel
+                    | ErrorKind::Server(
+                        ServerErrorKind::BusyLoading
+                            | ServerErrorKind::ClusterDown
+                            | ServerErrorKind::MasterDown
+                            | ServerErrorKind::ReadOnly
+                    )
+            )
+            || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"));
+        if e.is_cluster_error()
+            && !matches!(e.kind(), ErrorKind::Server(ServerErrorKind::ClusterDown))
+        {
+            return StoreError::Invalid(cluster_refusal(&self.url));
+        }
+        if unreachable {
+            unreachable_error(&self.url, &self.secrets, &e)
+        } else {
+            StoreError::Failed(scrub(e.to_string(), &self.secrets))
+        }
+    }
+
+    /// Runs `op` on the primary's manager, and once more where [`Shared::retry_on`] says.
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let primary = self.primary();
+        let error = match op(primary.manager.clone()).await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        match self.retry_on(&primary, &error).await {
+            Some(next) => op(next.manager.clone()).await.map_err(|e| self.error(e)),
+            None => Err(self.error(error)),
+        }
+    }
+
+    /// Where a call that failed with `error` on `primary` is sent again, if anywhere:
+    /// the new primary after a failover; the same one, reconnected, when its connection
+    /// dropped (most often before the call was sent).
+    async fn retry_on(&self, primary: &Arc<Primary>, error: &RedisError) -> Option<Arc<Primary>> {
+        if self.follow.is_some() && looks_like_failover(error) {
+            if let Some(next) = self.follow_failover(primary.generation).await {
+                return Some(next);
+            }
+        }
+        error.is_connection_dropped().then(|| Arc::clone(primary))
+    }
+
+    /// Asks the sentinels for the primary after a call on primary number `seen` failed,
+    /// and moves every call to it if it is another server. Returns the primary to use
+    /// now if it is not `seen` (moved by this call or by another one meanwhile).
+    async fn follow_failover(&self, seen: u64) -> Option<Arc<Primary>> {
+        let follow = self.follow.as_ref()?;
+        let mut lookup = follow.sentinels.lock().await;
+        let current = self.primary();
+        if current.generation != seen {
+            return Some(current);
+        }
+        if lookup.last.is_some_and(|at| at.elapsed() < LOOKUP_GAP) {
+            return None;
+        }
+        lookup.last = Some(Instant::now());
+        let master = lookup.sentinels.master().to_owned();
+        let client = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup.sentinels.primary()).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(error)) => {
+                tracing::debug!(master, error = %scrub(error.to_string(), &self.secrets), "the sentinels name no usable primary yet");
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let address = client.get_connection_info().addr().to_string();
+        if address == current.address {
+            return None;
+        }
+        let opened = Primary::open(
+            client,
+            seen + 1,
+            address.clone(),
+            SENTINEL_CONNECT_TIMEOUT,
+            1,
+        );
+        let primary = match tokio::time::timeout(LOOKUP_TIMEOUT, opened).await {
+            Ok(Ok(primary)) => Arc::new(primary),
+            Ok(Err(error)) => {
+                tracing::debug!(master, address, error = %scrub(error.to_string(), &self.secrets), "cannot connect to the new primary yet");
+                return None;
+            }
+            Err(_) => return None,
+        };
+        *self.primary.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&primary);
+        tracing::warn!(
+            master,
+            from = current.address,
+            to = address,
+            "the Redis primary moved (a Sentinel failover); following it"
+        );
+        Some(primary)
+    }
+}
+
+/// Every [`WATCH_EVERY`], asks a sentinel which server is the primary and follows it
+/// if it is not the one in use. Ends when the connection is dropped.
+async fn watch(shared: Weak<Shared>) {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let Some(follow) = &shared.follow else {
+            return;
+        };
+        let current = shared.primary();
+        let named = {
+            let mut lookup = follow.sentinels.lock().await;
+            lookup.sentinels.named_primary().await
+        };
+        match named {
+            Ok(Some(address)) if address != current.address => {
+                shared.follow_failover(current.generation).await;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(error = %scrub(error.to_string(), &shared.secrets), "no sentinel answered")
+            }
+        }
+    }
+}
+
+impl Primary {
+    /// Connects to `client`'s server; `retries` reconnects with backoff before a call
+    /// fails. Sends a `PING`: connecting sends no command, and a server that refuses us
+    /// (no password, a wrong one) should say so now rather than at the first real call.
+    async fn open(
+        client: Client,
+        generation: u64,
+        address: String,
+        connect_timeout: Duration,
+        retries: usize,
+    ) -> RedisResult<Primary> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(connect_timeout))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(retries)
+            .set_max_delay(Duration::from_secs(2));
+        let mut manager = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let _: String = redis::cmd("PING").query_async(&mut manager).await?;
+        Ok(Primary {
+            generation,
+            address,
+            client,
+            manager,
+            waiters: Mutex::new(Vec::new()),
+        })
+    }
+
+    async fn blocking_pop(
+        &self,
+        keys: &[String],
+        timeout: Duration,
+    ) -> RedisResult<Option<(String, String)>> {
         let spare = self.waiters.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut connection = match spare {
             Some(connection) => connection,
@@ -172,8 +428,7 @@ impl Connection {
                     .set_response_timeout(Some(MAX_BLOCK + Duration::from_secs(2)));
                 self.client
                     .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                    .map_err(|e| self.error(e))?
+                    .await?
             }
         };
         let seconds = timeout.min(MAX_BLOCK).as_secs_f64().max(0.001);
@@ -181,8 +436,7 @@ impl Connection {
             .arg(keys)
             .arg(format!("{seconds:.3}"))
             .query_async(&mut connection)
-            .await
-            .map_err(|e| self.error(e))?;
+            .await?;
         // Only a connection that answered goes back: a failed one is dropped.
         let mut spares = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         if spares.len() < SPARE_WAITERS {
@@ -192,19 +446,61 @@ impl Connection {
     }
 }
 
-fn unreachable_error(url: &str, password: Option<&str>, e: &RedisError) -> StoreError {
-    StoreError::Unreachable {
-        url: url.to_owned(),
-        reason: scrub(e.to_string(), password),
+/// An error a failover makes: the server is gone or does not answer, or it is a
+/// replica now.
+fn looks_like_failover(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::ReadOnly
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::BusyLoading
+            )
+        )
+}
+
+/// cronq's multi-key scripts need every key on one server, and it follows one primary:
+/// a Redis Cluster is refused at connect. `INFO` may be denied to an ACL user; then a
+/// Cluster shows itself later, by a `MOVED` reply (see [`Shared::error`]).
+async fn refuse_cluster(primary: &Primary, url: &str, secrets: &[String]) -> Result<()> {
+    let mut manager = primary.manager.clone();
+    let info: RedisResult<String> = redis::cmd("INFO")
+        .arg("cluster")
+        .query_async(&mut manager)
+        .await;
+    match info {
+        Ok(info) if info.lines().any(|line| line.trim() == "cluster_enabled:1") => {
+            Err(StoreError::Invalid(cluster_refusal(url)))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.kind(), ErrorKind::Server(ServerErrorKind::NoPerm)) => Ok(()),
+        Err(e) => Err(unreachable_error(url, secrets, &e)),
     }
 }
 
-/// Removes the password from a message, in case the client library quoted it.
-fn scrub(message: String, password: Option<&str>) -> String {
-    match password {
-        Some(password) if !password.is_empty() => message.replace(password, "***"),
-        _ => message,
+fn cluster_refusal(url: &str) -> String {
+    format!(
+        "the Redis server at {url} is part of a Redis Cluster, which cronq does not support; run a primary with replicas under Sentinel and give the store as redis+sentinel://host:26379,…/MASTER_NAME"
+    )
+}
+
+fn unreachable_error(url: &str, secrets: &[String], e: &RedisError) -> StoreError {
+    StoreError::Unreachable {
+        url: url.to_owned(),
+        reason: scrub(e.to_string(), secrets),
     }
+}
+
+/// Removes the passwords from a message, in case the client library quoted one.
+fn scrub(message: String, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(message, |message, secret| {
+            message.replace(secret.as_str(), "***")
+        })
 }
 
 /// The URL without its password: `redis://user:***@host:port/db`. A `password=` or
@@ -238,7 +534,9 @@ pub fn redact(url: &str) -> String {
             let query: Vec<String> = tail[q + 1..]
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key == "password" || key == "pass" => format!("{key}=***"),
+                    Some((key, _)) if matches!(key, "password" | "pass" | "sentinel_password") => {
+                        format!("{key}=***")
+                    }
                     _ => pair.to_owned(),
                 })
                 .collect();

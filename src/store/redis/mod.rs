@@ -37,6 +37,7 @@ mod queries;
 mod record;
 mod reserved;
 mod scripts;
+mod sentinel;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -56,6 +57,7 @@ use super::{
 };
 
 pub use self::connection::redact;
+pub use self::sentinel::SentinelUrl;
 
 /// A run decoded from its hash's field/value pairs, as HGETALL returns them. Public so
 /// the fuzz targets and property tests can feed the decoder junk without a server.
