@@ -33,6 +33,7 @@
 //! The store must not know the daemon, the workers or the CLI; it only keeps their state.
 
 mod connection;
+mod lost_fires;
 mod queries;
 mod record;
 mod reserved;
@@ -47,6 +48,7 @@ use chrono::{DateTime, Utc};
 use redis::{Script, ScriptInvocation, Value};
 
 use self::connection::{Connection, MAX_BLOCK};
+use self::lost_fires::{FireMarks, LostFires};
 use self::record::{ms, new_run_fields, reply};
 use self::reserved::{Reserved, reserved};
 use self::scripts::Scripts;
@@ -87,6 +89,8 @@ const CANCEL_REQUESTS_TTL: Duration = Duration::from_secs(10 * 60);
 /// Cluster, but this client connects to a single node.
 pub struct RedisStore {
     connection: Connection,
+    /// What this process fired, to notice fires the store lost (`lost_fires.rs`).
+    fire_marks: FireMarks,
     scripts: Scripts,
     prefix: String,
     output_tail_bytes: usize,
@@ -103,6 +107,7 @@ impl RedisStore {
         }
         Ok(RedisStore {
             connection: Connection::open(url).await?,
+            fire_marks: FireMarks::default(),
             scripts: Scripts::new(),
             prefix: prefix.to_owned(),
             output_tail_bytes,
@@ -147,6 +152,30 @@ impl RedisStore {
             }
         }
     }
+}
+
+/// The log line for fires the store lost: the runs of those instants are gone from the
+/// history (some may have run) and are not fired again by this process.
+fn warn_lost(job: &str, lost: &LostFires) {
+    let instant = |ms: i64| {
+        time(ms)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|_| ms.to_string())
+    };
+    let after = lost.after_ms.map(instant);
+    let through = instant(lost.through_ms);
+    let since = match &after {
+        Some(after) => format!("after {after}"),
+        None => "at all".to_owned(),
+    };
+    tracing::warn!(
+        job,
+        lost_after = after.as_deref().unwrap_or("none"),
+        lost_through = %through,
+        "the store lost fires of job `{job}`: it has none {since} though this daemon fired it through {through}; \
+         a Redis failover dropped writes not yet replicated (or Redis restarted without persistence), \
+         so the runs of those instants are gone from the history and are not fired again"
+    );
 }
 
 fn now_ms() -> i64 {
@@ -258,10 +287,15 @@ impl Store for RedisStore {
             .arg(not_before_arg(&run))
             .arg(if skip.is_some() { "1" } else { "0" });
         call.arg(fields);
-        match first(reply(self.connection.script(&call).await?, &id)?) {
+        let mut items = reply(self.connection.script(&call).await?, &id)?.into_iter();
+        match items.next().unwrap_or(Value::Nil) {
             Value::Nil => Ok(None),
             Value::Array(replayed) => record::run(Value::Array(replayed)).map(Some),
             _ => {
+                let marker = items.next().and_then(|v| record::text(&v)?.parse().ok());
+                if let Some(lost) = self.fire_marks.fired(&run.job, ms(instant), marker) {
+                    warn_lost(&run.job, &lost);
+                }
                 let mut fired = record::described_run(id, run, status, now)?;
                 fired.reason = skip;
                 Ok(Some(fired))

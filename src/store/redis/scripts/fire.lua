@@ -2,7 +2,9 @@
 -- moves the job's last-fired marker, in one step.
 -- ARGV: now, id, job, instant_ms, claim_ttl_ms, queue, not_before_ms ('' for none),
 -- skipped ('1' or '0'), field, value, ...
--- Returns {'ok', 'new'}; {'ok', false} when another fire claimed the instant; or
+-- Returns {'ok', 'new', marker}, marker being the job's last-fired instant before this
+-- fire (false for none: the caller checks it against what it fired itself, to notice
+-- fires a failover lost); {'ok', false} when another fire claimed the instant; or
 -- {'ok', run} for a replay of this very fire (a reply lost to a dropped connection).
 local id, job, instant, ttl, queue, not_before, skipped =
   ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
@@ -23,4 +25,4 @@ local last = redis.call('HGET', P .. 'fired', job)
 if not last or tonumber(last) < tonumber(instant) then
   redis.call('HSET', P .. 'fired', job, instant)
 end
-return { 'ok', 'new' }
+return { 'ok', 'new', last }
