@@ -227,6 +227,45 @@ impl Drop for RedisServer {
     }
 }
 
+/// `redis-server ARGS` (a config file, `--sentinel`, …) under the same watchdog as a
+/// [`RedisServer`], for a caller that writes its own configuration: the Sentinel group,
+/// a Cluster node. Stopped when dropped.
+pub struct Watched {
+    watchdog: Child,
+    /// Closing it stops the server.
+    pipe: Option<ChildStdin>,
+}
+
+impl Watched {
+    /// Starts `redis-server ARGS`, its stdout discarded.
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<Watched, String> {
+        ensure_installed();
+        let mut watchdog = Command::new("sh")
+            .args(["-c", WATCHDOG, "cronq-redis-watchdog"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| format!("cannot run sh: {error}"))?;
+        let pipe = watchdog.stdin.take();
+        Ok(Watched { watchdog, pipe })
+    }
+
+    /// Whether the server has exited (its watchdog exits with it).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.watchdog.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // As for a `RedisServer`: EOF on its stdin makes the watchdog kill the server.
+        drop(self.pipe.take());
+        let _ = self.watchdog.wait();
+    }
+}
+
 fn ensure_installed() {
     match Command::new("redis-server")
         .arg("--version")
@@ -244,7 +283,7 @@ fn ensure_installed() {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().expect("a bound address").port()
 }

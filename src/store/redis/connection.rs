@@ -42,6 +42,11 @@ const SPARE_WAITERS: usize = 16;
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// At most one full lookup per this, however many calls fail at once.
 const LOOKUP_GAP: Duration = Duration::from_millis(200);
+/// How long a call that failed the way a failover makes calls fail waits for the
+/// sentinels to name a new primary, asking every [`LOOKUP_GAP`], before it fails. A
+/// caller that retries at once (the daemon's fire) is thus waiting in a call when the new
+/// primary comes, and goes on at once rather than after a backoff.
+const FAILOVER_WAIT: Duration = Duration::from_secs(5);
 /// A lookup asks up to every sentinel and connects to the primary it names.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -80,7 +85,18 @@ struct Follow {
 
 struct Lookup {
     sentinels: Sentinels,
-    last: Option<Instant>,
+    /// When the last full lookup ran, and whether it named the primary in use.
+    last: Option<(Instant, bool)>,
+}
+
+/// What the sentinels say about the primary after a call on it failed.
+enum Found {
+    /// Another server (or the caller's primary was already replaced): call that one.
+    Moved(Arc<Primary>),
+    /// The same server, and it answers as a primary: the failure was not a failover.
+    Same,
+    /// No primary that answers yet: a failover is under way, or every sentinel is down.
+    NotYet,
 }
 
 impl Connection {
@@ -121,17 +137,24 @@ impl Connection {
         let mut sentinels = Sentinels::new(parsed)
             .map_err(|e| StoreError::Invalid(format!("invalid store URL {redacted}: {e}")))?;
         let unreachable = |e: RedisError| unreachable_error(&redacted, &secrets, &e);
-        let client = match tokio::time::timeout(LOOKUP_TIMEOUT, sentinels.primary()).await {
-            Ok(found) => found.map_err(unreachable)?,
-            Err(_) => {
-                return Err(StoreError::Unreachable {
+        // Started during a failover, a process waits for it as a failed call would.
+        let deadline = Instant::now() + FAILOVER_WAIT;
+        let client = loop {
+            let error = match tokio::time::timeout(LOOKUP_TIMEOUT, sentinels.primary()).await {
+                Ok(Ok(client)) => break client,
+                Ok(Err(error)) => unreachable(error),
+                Err(_) => StoreError::Unreachable {
                     url: redacted.clone(),
                     reason: format!(
                         "no sentinel named the primary of `{}` within {LOOKUP_TIMEOUT:?}",
                         sentinels.master()
                     ),
-                });
+                },
+            };
+            if Instant::now() >= deadline {
+                return Err(error);
             }
+            tokio::time::sleep(LOOKUP_GAP).await;
         };
         let address = client.get_connection_info().addr().to_string();
         let primary = Primary::open(client, 0, address, SENTINEL_CONNECT_TIMEOUT, 1)
@@ -222,7 +245,7 @@ impl Connection {
         match primary.blocking_pop(keys, timeout).await {
             Ok(popped) => Ok(popped),
             Err(e) if self.shared.follow.is_some() && looks_like_failover(&e) => {
-                match self.shared.follow_failover(primary.generation).await {
+                match self.shared.wait_for_failover(&primary).await {
                     Some(_) => Ok(None),
                     None => Err(self.error(e)),
                 }
@@ -294,46 +317,70 @@ impl Shared {
 
     /// Where a call that failed with `error` on `primary` is sent again, if anywhere:
     /// the new primary after a failover; the same one, reconnected, when its connection
-    /// dropped (most often before the call was sent).
+    /// dropped (most often before the call was sent) and it is still the primary.
     async fn retry_on(&self, primary: &Arc<Primary>, error: &RedisError) -> Option<Arc<Primary>> {
         if self.follow.is_some() && looks_like_failover(error) {
-            if let Some(next) = self.follow_failover(primary.generation).await {
+            if let Some(next) = self.wait_for_failover(primary).await {
                 return Some(next);
             }
         }
         error.is_connection_dropped().then(|| Arc::clone(primary))
     }
 
+    /// After a call on `primary` failed, waits up to [`FAILOVER_WAIT`] for the sentinels
+    /// to name another primary; `None` when they name `primary` still or no one in time.
+    async fn wait_for_failover(&self, primary: &Primary) -> Option<Arc<Primary>> {
+        let deadline = Instant::now() + FAILOVER_WAIT;
+        loop {
+            match self.follow_failover(primary.generation).await {
+                Found::Moved(next) => return Some(next),
+                Found::Same => return None,
+                Found::NotYet if Instant::now() >= deadline => return None,
+                Found::NotYet => tokio::time::sleep(LOOKUP_GAP).await,
+            }
+        }
+    }
+
     /// Asks the sentinels for the primary after a call on primary number `seen` failed,
-    /// and moves every call to it if it is another server. Returns the primary to use
-    /// now if it is not `seen` (moved by this call or by another one meanwhile).
-    async fn follow_failover(&self, seen: u64) -> Option<Arc<Primary>> {
-        let follow = self.follow.as_ref()?;
+    /// and moves every call to it if it is another server.
+    async fn follow_failover(&self, seen: u64) -> Found {
+        let Some(follow) = self.follow.as_ref() else {
+            return Found::Same;
+        };
         let mut lookup = follow.sentinels.lock().await;
         let current = self.primary();
         if current.generation != seen {
-            return Some(current);
+            return Found::Moved(current);
         }
-        if lookup.last.is_some_and(|at| at.elapsed() < LOOKUP_GAP) {
-            return None;
+        // Calls that fail together share one lookup's answer.
+        match lookup.last {
+            Some((at, true)) if at.elapsed() < LOOKUP_GAP => return Found::Same,
+            Some((at, false)) if at.elapsed() < LOOKUP_GAP => return Found::NotYet,
+            _ => {}
         }
-        lookup.last = Some(Instant::now());
-        let master = lookup.sentinels.master().to_owned();
-        let client = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup.sentinels.primary()).await {
+        let found = self.look_up(&mut lookup.sentinels, &current).await;
+        lookup.last = Some((Instant::now(), matches!(found, Found::Same)));
+        found
+    }
+
+    /// One full lookup; connects to the primary it finds if that is not `current`.
+    async fn look_up(&self, sentinels: &mut Sentinels, current: &Primary) -> Found {
+        let master = sentinels.master().to_owned();
+        let client = match tokio::time::timeout(LOOKUP_TIMEOUT, sentinels.primary()).await {
             Ok(Ok(client)) => client,
             Ok(Err(error)) => {
-                tracing::debug!(master, error = %scrub(error.to_string(), &self.secrets), "the sentinels name no usable primary yet");
-                return None;
+                tracing::debug!(master, error = %scrub(error.to_string(), &self.secrets), "the sentinels name no primary that answers");
+                return Found::NotYet;
             }
-            Err(_) => return None,
+            Err(_) => return Found::NotYet,
         };
         let address = client.get_connection_info().addr().to_string();
         if address == current.address {
-            return None;
+            return Found::Same;
         }
         let opened = Primary::open(
             client,
-            seen + 1,
+            current.generation + 1,
             address.clone(),
             SENTINEL_CONNECT_TIMEOUT,
             1,
@@ -342,9 +389,9 @@ impl Shared {
             Ok(Ok(primary)) => Arc::new(primary),
             Ok(Err(error)) => {
                 tracing::debug!(master, address, error = %scrub(error.to_string(), &self.secrets), "cannot connect to the new primary yet");
-                return None;
+                return Found::NotYet;
             }
-            Err(_) => return None,
+            Err(_) => return Found::NotYet,
         };
         *self.primary.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&primary);
         tracing::warn!(
@@ -353,7 +400,7 @@ impl Shared {
             to = address,
             "the Redis primary moved (a Sentinel failover); following it"
         );
-        Some(primary)
+        Found::Moved(primary)
     }
 }
 

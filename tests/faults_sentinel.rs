@@ -1,0 +1,293 @@
+//! A team's Redis under Sentinel loses its primary: `cronq daemon --store
+//! redis+sentinel://…` (built-in workers, a job every second) must follow the failover by
+//! itself, fire each instant once, and say which fires the old primary took with it.
+//!
+//! The group is a primary, a replica and three sentinels on loopback ports
+//! (`common/redis_sentinel.rs`). To make "the unreplicated tail" more than a race of a
+//! few microseconds, the test cuts the replica off the primary for two seconds before it
+//! kills the primary with SIGKILL: every fire of those two seconds exists only on the
+//! primary that dies, as with a replica that lags.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::Scratch;
+use common::daemon::Process;
+use common::redis_sentinel::{DATA_PASSWORD, SentinelGroup};
+use serde_json::Value;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+const JOB: &str = "tick";
+
+/// Polls `check` every 20 ms until it holds, for up to `patience`; the time it took.
+fn wait_for(
+    what: &str,
+    patience: Duration,
+    daemon: &Process,
+    mut check: impl FnMut() -> bool,
+) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < patience,
+            "timed out waiting for {what}; the daemon's log:\n{}",
+            daemon.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+/// The job's last-fired marker as one data server holds it, ms.
+fn marker(port: u16) -> Option<i64> {
+    let client = redis::Client::open(SentinelGroup::data_url(port)).ok()?;
+    let mut connection = client
+        .get_connection_with_timeout(Duration::from_millis(500))
+        .ok()?;
+    redis::cmd("HGET")
+        .arg("{cronq}:fired")
+        .arg(JOB)
+        .query(&mut connection)
+        .ok()?
+}
+
+/// The run ids the job wrote, one line each run, in the order written.
+fn ran(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The JSON lines of the daemon's log.
+fn log_lines(daemon: &Process) -> Vec<Value> {
+    daemon
+        .logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+fn fields(line: &Value) -> &Value {
+    &line["fields"]
+}
+
+fn instant(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("`{text}` is not an instant: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// Every `fired` line of the daemon: run id → (instant, lateness ms).
+fn fires(daemon: &Process) -> HashMap<String, (DateTime<Utc>, i64)> {
+    log_lines(daemon)
+        .iter()
+        .map(fields)
+        .filter(|f| f["message"] == "fired" && f["job"] == JOB)
+        .map(|f| {
+            let id = f["run"]
+                .as_str()
+                .expect("a fired line names its run")
+                .to_owned();
+            let at = instant(f["instant"].as_str().expect("and its instant"));
+            (id, (at, f["lateness_ms"].as_i64().unwrap_or_default()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_daemon_follows_a_sentinel_failover_fires_each_instant_once_and_reports_the_fires_lost() {
+    let mut group = SentinelGroup::start();
+    let (primary, replica) = (group.primary.port, group.replica.port);
+    let scratch = Scratch::new();
+    let file = scratch.path().join("ran.txt");
+    scratch.write(
+        "crontab.yaml",
+        &format!(
+            "jobs:\n  {JOB}:\n    schedule: \"* * * * * *\"\n    command: \"echo $CRONQ_RUN_ID >> {}\"\n",
+            file.display()
+        ),
+    );
+    let url = group.url();
+    let mut daemon = Process::start(
+        scratch.path(),
+        "daemon",
+        &["daemon", "--store", &url, "--log-format", "json"],
+    );
+    assert!(
+        !daemon.logs().contains(DATA_PASSWORD),
+        "the password stays out of the log"
+    );
+    wait_for("three runs", PATIENCE, &daemon, || ran(&file).len() >= 3);
+
+    // Two seconds of fires that only the primary gets.
+    group.cut_replication();
+    let replicated = marker(replica).expect("the replica had the fires before the cut");
+    wait_for(
+        "two fires the replica does not have",
+        PATIENCE,
+        &daemon,
+        || marker(primary).is_some_and(|at| at >= replicated + 2000),
+    );
+    let killed_at = Utc::now();
+    let kill = Instant::now();
+    group.kill_primary();
+
+    let failover = kill.elapsed()
+        + wait_for(
+            "the sentinels to promote the replica",
+            PATIENCE,
+            &daemon,
+            || group.named_primary() == Some(replica),
+        );
+    // Resumed: an instant after the kill fired, and its run ran, on the new primary.
+    wait_for("a fire after the kill", PATIENCE, &daemon, || {
+        fires(&daemon).values().any(|(at, _)| *at > killed_at)
+    });
+    let fired_again = kill.elapsed();
+    wait_for(
+        "a run fired after the kill to run",
+        PATIENCE,
+        &daemon,
+        || {
+            let fired = fires(&daemon);
+            ran(&file)
+                .iter()
+                .any(|id| fired.get(id).is_some_and(|(at, _)| *at > killed_at))
+        },
+    );
+    let ran_again = kill.elapsed();
+    assert!(
+        ran_again <= failover + Duration::from_secs(2),
+        "firing resumed {fired_again:?} and running {ran_again:?} after the kill; the failover took {failover:?}:\n{}\n{}",
+        daemon.logs(),
+        group.sentinel_logs()
+    );
+    let before = ran(&file).len();
+    wait_for("three more runs", PATIENCE, &daemon, || {
+        ran(&file).len() >= before + 3
+    });
+    assert_eq!(daemon.stop(PATIENCE), Some(0), "{}", daemon.logs());
+
+    // What the user sees: the history (read through Sentinel), the file, the log.
+    let output = scratch
+        .cronq()
+        .args([
+            "history", "--json", "--job", JOB, "--limit", "1000", "--store", &url,
+        ])
+        .output()
+        .expect("cronq history runs");
+    assert!(output.status.success(), "{output:?}");
+    let history: Value = serde_json::from_slice(&output.stdout).expect("history --json");
+    let runs = history["runs"].as_array().expect("runs");
+    let mut in_history: BTreeMap<DateTime<Utc>, &Value> = BTreeMap::new();
+    for run in runs {
+        let at = instant(run["scheduled_for"].as_str().expect("a scheduled run"));
+        assert!(
+            in_history.insert(at, run).is_none(),
+            "{at} is twice in the history: {runs:#?}"
+        );
+    }
+
+    let fired = fires(&daemon);
+    let ran = ran(&file);
+    let mut ran_instants = BTreeSet::new();
+    for id in &ran {
+        let (at, _) = fired
+            .get(id)
+            .unwrap_or_else(|| panic!("run {id} ran but the daemon never fired it"));
+        assert!(ran_instants.insert(*at), "{at} ran twice: {ran:?}");
+    }
+    let fired_instants: BTreeSet<DateTime<Utc>> = fired.values().map(|(at, _)| *at).collect();
+    assert_eq!(
+        fired_instants.len(),
+        fired.len(),
+        "an instant was fired twice"
+    );
+    let (first, last) = (
+        *fired_instants.first().unwrap(),
+        *fired_instants.last().unwrap(),
+    );
+    assert_eq!(
+        (last - first).num_seconds() as usize + 1,
+        fired_instants.len(),
+        "every second from the first fire to the last was fired: {fired_instants:?}"
+    );
+
+    // The lost tail: fired (and run) on the old primary, gone from the new one.
+    let lost: Vec<DateTime<Utc>> = fired_instants
+        .iter()
+        .filter(|at| !in_history.contains_key(at))
+        .copied()
+        .collect();
+    assert!(lost.len() >= 2, "the cut-off fires are lost: {lost:?}");
+    let warnings: Vec<Value> = log_lines(&daemon)
+        .iter()
+        .map(fields)
+        .filter(|f| {
+            f["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("the store lost fires of job `tick`"))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning: {}", daemon.logs());
+    let after = instant(warnings[0]["lost_after"].as_str().unwrap());
+    let through = instant(warnings[0]["lost_through"].as_str().unwrap());
+    for at in &lost {
+        assert!(
+            after < *at && *at <= through,
+            "lost fire {at} is in the warning's range ({after}, {through}]"
+        );
+    }
+    let kept: Vec<_> = in_history
+        .range(after..=through)
+        .map(|(at, _)| at)
+        .collect();
+    assert!(
+        kept == [&after],
+        "the warning names only fires that are gone: {kept:?} are in the history"
+    );
+
+    // The instants between the kill and the resume: fired late, once each. They come in
+    // a burst, so under the default `concurrency: forbid` a run that finds the one before
+    // it still running is skipped, and recorded so.
+    let late: Vec<(DateTime<Utc>, i64)> = fired
+        .values()
+        .filter(|(at, _)| *at > killed_at)
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|(_, lateness)| *lateness > 500)
+        .collect();
+    assert!(!late.is_empty(), "the outage's instants were fired late");
+    let mut outcomes = Vec::new();
+    for (at, _) in &late {
+        let run = in_history
+            .get(at)
+            .unwrap_or_else(|| panic!("{at} is in the history"));
+        assert_eq!(run["trigger"], "schedule", "{run}");
+        let status = run["status"].as_str().unwrap_or_default();
+        let overlapped = status == "skipped"
+            && run["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("is held by run"));
+        assert!(
+            status == "succeeded" || overlapped,
+            "{run}\n{}",
+            daemon.logs()
+        );
+        outcomes.push(status.to_owned());
+    }
+    assert_eq!(outcomes[0], "succeeded", "the first late fire ran");
+    eprintln!(
+        "failover (kill → replica named primary) {failover:?}; first fire after the kill {fired_again:?}, \
+         its run {ran_again:?}; \
+         lost with the primary: {lost:?}; fired late after the outage: {late:?}, {outcomes:?}"
+    );
+}
