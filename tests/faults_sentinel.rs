@@ -18,6 +18,8 @@ use chrono::{DateTime, Utc};
 use common::Scratch;
 use common::daemon::Process;
 use common::redis_sentinel::{DATA_PASSWORD, SentinelGroup};
+use cronq::store::redis::RedisStore;
+use cronq::store::{NewRun, Store, Trigger};
 use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -290,4 +292,64 @@ fn a_daemon_follows_a_sentinel_failover_fires_each_instant_once_and_reports_the_
          its run {ran_again:?}; \
          lost with the primary: {lost:?}; fired late after the outage: {late:?}, {outcomes:?}"
     );
+}
+
+/// A process whose connection to the old primary stays up (a failover by hand: the old
+/// primary lives on, as a replica) moves to the new one by itself, without a failed call.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_store_moves_to_the_new_primary_within_a_second_or_two() {
+    let group = SentinelGroup::start();
+    let store = RedisStore::connect(&group.url(), "{cronq-idle}:", 1 << 20)
+        .await
+        .expect("the store opens through the sentinels");
+    store.last_fires().await.expect("a read on the primary");
+    let cronq_clients = |port| {
+        SentinelGroup::clients(port)
+            .into_iter()
+            // Sentinels name their connections; cronq's have no name.
+            .filter(|line| line.contains(" name= "))
+            .count()
+    };
+    assert_eq!(
+        cronq_clients(group.replica.port),
+        0,
+        "only the primary is used"
+    );
+
+    group.fail_over();
+    let switched = Instant::now();
+    while cronq_clients(group.replica.port) == 0 {
+        assert!(
+            switched.elapsed() < Duration::from_millis(2500),
+            "the store did not move to the new primary:\n{}",
+            group.sentinel_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let moved = switched.elapsed();
+
+    // Its writes go to the new primary, without a READONLY from the old one.
+    let run = store
+        .enqueue(NewRun {
+            job: "after-failover".into(),
+            queue: "default".into(),
+            trigger: Trigger::Manual,
+            scheduled_for: None,
+            max_attempts: 1,
+            args: Vec::new(),
+            env: Default::default(),
+            not_before: None,
+            lock: None,
+        })
+        .await
+        .expect("an enqueue after the failover");
+    let client = redis::Client::open(SentinelGroup::data_url(group.replica.port)).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let status: Option<String> = redis::cmd("HGET")
+        .arg(format!("{{cronq-idle}}:run:{}", run.id))
+        .arg("status")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(status.as_deref(), Some("queued"));
+    eprintln!("the idle store moved {moved:?} after the sentinels named the new primary");
 }

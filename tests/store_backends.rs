@@ -353,3 +353,110 @@ async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
         daemon.logs()
     );
 }
+
+/// A one-node Redis Cluster that owns every slot, as a team's cluster would answer.
+fn start_cluster_node(dir: &std::path::Path) -> (u16, common::redis_server::Watched) {
+    let port = common::redis_server::free_port();
+    let port_text = port.to_string();
+    let nodes = dir.join("nodes.conf");
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "--bind".as_ref(),
+        "127.0.0.1".as_ref(),
+        "--port".as_ref(),
+        port_text.as_ref(),
+        "--cluster-enabled".as_ref(),
+        "yes".as_ref(),
+        "--cluster-config-file".as_ref(),
+        nodes.as_os_str(),
+        "--dir".as_ref(),
+        dir.as_os_str(),
+        "--save".as_ref(),
+        "".as_ref(),
+        "--appendonly".as_ref(),
+        "no".as_ref(),
+    ];
+    let node = common::redis_server::Watched::spawn(&args).expect("redis-server starts");
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut connection = loop {
+        if let Ok(connection) = client.get_connection_with_timeout(Duration::from_millis(200)) {
+            break connection;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster node did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _: () = redis::cmd("CLUSTER")
+        .arg(&["ADDSLOTSRANGE", "0", "16383"])
+        .query(&mut connection)
+        .expect("the node takes every slot");
+    loop {
+        let info: String = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query(&mut connection)
+            .unwrap();
+        if info.contains("cluster_state:ok") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster is not ok: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (port, node)
+}
+
+#[test]
+fn a_redis_cluster_is_refused_in_one_sentence_that_names_sentinel() {
+    let scratch = common::Scratch::new();
+    let (port, _node) = start_cluster_node(scratch.path());
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let output = scratch
+        .cronq()
+        .args(["history", "--store", &url])
+        .output()
+        .expect("cronq runs");
+    let (stdout, stderr) = common::texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "cronq: the Redis server at {url} is part of a Redis Cluster, which cronq does not support; \
+             run a primary with replicas under Sentinel and give the store as \
+             redis+sentinel://host:26379,…/MASTER_NAME\n"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sentinels_that_do_not_answer_make_the_store_unreachable_without_a_password() {
+    let url = format!(
+        "redis+sentinel://:hunter2@127.0.0.1:{},127.0.0.1:{}/orders/0?sentinel_password=hunter3",
+        closed_port(),
+        closed_port()
+    );
+    let started = std::time::Instant::now();
+    let error = match StoreUrl::parse(&url).unwrap().open("{cronq}:").await {
+        Err(error) => error,
+        Ok(_) => panic!("nothing listens on {url}"),
+    };
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
+    assert!(
+        message.starts_with("the store at redis+sentinel://:***@127.0.0.1:"),
+        "{message}"
+    );
+    assert!(message.contains("sentinel_password=***"), "{message}");
+    assert!(!message.contains("hunter"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    // It waited for a failover to end, as long as a failed call would, and no longer.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(cronq::cli::exit_code(&anyhow::Error::new(error)), 3);
+}

@@ -124,6 +124,41 @@ impl SentinelGroup {
         });
     }
 
+    /// `SENTINEL FAILOVER`: the replica is promoted and the old primary, still up, made
+    /// its replica; waits until the sentinels name the new primary.
+    pub fn fail_over(&self) {
+        let mut sentinel =
+            connect(self.sentinels[0].port, SENTINEL_PASSWORD).expect("a sentinel answers");
+        let _: () = redis::cmd("SENTINEL")
+            .arg("FAILOVER")
+            .arg(MASTER)
+            .query(&mut sentinel)
+            .expect("SENTINEL FAILOVER");
+        self.wait_until("the sentinels name the replica", || {
+            self.named_primary() == Some(self.replica.port)
+        });
+    }
+
+    /// The `CLIENT LIST` lines of the ordinary clients of a data server, but for the
+    /// connection that asks.
+    pub fn clients(port: u16) -> Vec<String> {
+        let Some(mut connection) = connect(port, DATA_PASSWORD) else {
+            return Vec::new();
+        };
+        let own: i64 = redis::cmd("CLIENT")
+            .arg("ID")
+            .query(&mut connection)
+            .unwrap_or(-1);
+        let list: String = redis::cmd("CLIENT")
+            .arg(&["LIST", "TYPE", "normal"])
+            .query(&mut connection)
+            .unwrap_or_default();
+        list.lines()
+            .filter(|line| !line.starts_with(&format!("id={own} ")))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Kills the primary with SIGKILL, as a crash of its host would.
     pub fn kill_primary(&mut self) {
         let server = info(self.primary.port, DATA_PASSWORD, "server").expect("the primary answers");
