@@ -353,3 +353,86 @@ async fn an_idle_store_moves_to_the_new_primary_within_a_second_or_two() {
     assert_eq!(status.as_deref(), Some("queued"));
     eprintln!("the idle store moved {moved:?} after the sentinels named the new primary");
 }
+
+/// What `WAIT 1 100` after each fire would cost: the latency of cronq's fire script on a
+/// primary with one replica, alone and followed by `WAIT 1 100` in the same round trip.
+/// A measurement, not a check: `cargo test --test faults_sentinel -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_the_cost_of_wait_after_a_fire() {
+    const FIRES: usize = 2000;
+    let group = SentinelGroup::start();
+    let client = redis::Client::open(SentinelGroup::data_url(group.primary.port)).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let script = format!(
+        "{}\n{}",
+        include_str!("../src/store/redis/scripts/lib.lua"),
+        include_str!("../src/store/redis/scripts/fire.lua")
+    );
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(&script)
+        .query(&mut connection)
+        .unwrap();
+    let mut instant_ms = Utc::now().timestamp_millis();
+    let mut fire = |wait: bool| {
+        instant_ms += 1000;
+        let now = Utc::now().timestamp_millis().to_string();
+        let id = ulid::Ulid::generate().to_string();
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVALSHA")
+            .arg(&sha)
+            .arg(1)
+            .arg("{cronq-wait}:")
+            .arg(&now)
+            .arg(&id)
+            .arg("tick")
+            .arg(instant_ms)
+            .arg(8 * 24 * 3600 * 1000)
+            .arg("default")
+            .arg("")
+            .arg("0")
+            .arg(&[
+                "job",
+                "tick",
+                "queue",
+                "default",
+                "status",
+                "queued",
+                "trigger",
+                "schedule",
+                "attempt",
+                "1",
+                "max_attempts",
+                "1",
+            ])
+            .arg(&["queued_at", &now, "scheduled_for", &instant_ms.to_string()]);
+        if wait {
+            pipe.cmd("WAIT").arg(1).arg(100);
+        }
+        let started = Instant::now();
+        let replies: Vec<redis::Value> = pipe.query(&mut connection).unwrap();
+        let took = started.elapsed();
+        if wait {
+            assert_eq!(
+                replies.last(),
+                Some(&redis::Value::Int(1)),
+                "the replica acked"
+            );
+        }
+        took
+    };
+    let mut figures = Vec::new();
+    for wait in [false, true, false, true] {
+        let mut took: Vec<Duration> = (0..FIRES).map(|_| fire(wait)).collect();
+        took.sort();
+        let at = |q: f64| took[((took.len() as f64 * q) as usize).min(took.len() - 1)];
+        figures.push(format!(
+            "{}: p50 {:?}, p99 {:?}",
+            if wait { "fire + WAIT 1 100" } else { "fire" },
+            at(0.5),
+            at(0.99)
+        ));
+    }
+    eprintln!("{}", figures.join("\n"));
+}

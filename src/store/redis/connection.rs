@@ -7,11 +7,11 @@
 //!
 //! Behind Sentinel (`redis+sentinel://`) the primary can move. Both kinds of connection
 //! belong to one [`Primary`]; when a call fails the way a failover makes calls fail
-//! (`READONLY`, a refused or dropped connection, a timeout), the sentinels are asked again
-//! and, if they name another server, every call from then on goes to a new `Primary`
-//! there. A task also asks them every second, so that a process whose connection to the
-//! old primary stays up (it came back as a replica) moves too. A Redis Cluster is
-//! refused at connect: cronq talks to one primary.
+//! (`READONLY`, a refused or dropped connection, a timeout), the sentinels are asked again,
+//! for up to [`FAILOVER_WAIT`], and once they name another server every call goes to a
+//! new `Primary` there, the failed one first. A task also asks them every second, so that
+//! a process whose connection to the old primary stays up (it lives on as a replica)
+//! moves too. A Redis Cluster is refused at connect: cronq talks to one primary.
 
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -319,10 +319,11 @@ impl Shared {
     /// the new primary after a failover; the same one, reconnected, when its connection
     /// dropped (most often before the call was sent) and it is still the primary.
     async fn retry_on(&self, primary: &Arc<Primary>, error: &RedisError) -> Option<Arc<Primary>> {
-        if self.follow.is_some() && looks_like_failover(error) {
-            if let Some(next) = self.wait_for_failover(primary).await {
-                return Some(next);
-            }
+        if self.follow.is_some()
+            && looks_like_failover(error)
+            && let Some(next) = self.wait_for_failover(primary).await
+        {
+            return Some(next);
         }
         error.is_connection_dropped().then(|| Arc::clone(primary))
     }
