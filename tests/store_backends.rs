@@ -460,3 +460,30 @@ async fn sentinels_that_do_not_answer_make_the_store_unreachable_without_a_passw
     );
     assert_eq!(cronq::cli::exit_code(&anyhow::Error::new(error)), 3);
 }
+
+/// A store written before the `ids` index existed: the first lookup by prefix builds it
+/// from the history, and finds every run; prefix lookups never scan the keyspace.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_builds_the_id_index_of_an_older_store_at_the_first_lookup() {
+    let server = RedisServer::shared();
+    let prefix = server.unique_prefix();
+    let store = RedisStore::connect(&server.url(), &prefix, 1 << 20)
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        let run = NewRun::manual("old", "q");
+        made.push(store.enqueue(run).await.unwrap().id);
+    }
+    made.sort();
+    let index = format!("{prefix}ids");
+    assert_eq!(server.cli(&["ZCARD", &index]), "3");
+    server.cli(&["DEL", &index]);
+    for id in &made {
+        assert_eq!(
+            store.run_ids_with_prefix(id, 10).await.unwrap(),
+            [id.clone()]
+        );
+    }
+    assert_eq!(server.cli(&["ZCARD", &index]), "3");
+}
