@@ -11,7 +11,7 @@ use crate::store::{HistoryFilter, Run, RunStatus};
 pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
     let filter = filter(args, Utc::now())?;
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let runs = store.history(&filter).await?;
         let now = Utc::now();
         if args.json {
@@ -22,7 +22,11 @@ pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
                 documents.push(output::run_json(run, now, left));
             }
             output::json(&serde_json::json!({ "runs": documents }))?;
-        } else if runs.is_empty() {
+            return Ok(());
+        }
+        // Which store was read, so that an empty history cannot pass for another's.
+        output::say!("store: {}", settings.store.shown())?;
+        if runs.is_empty() {
             eprintln!("no runs");
         } else {
             let rows: Vec<Vec<String>> = runs.iter().map(|run| row(run, now)).collect();
@@ -74,13 +78,15 @@ fn parse_status(text: &str) -> Result<RunStatus, CliError> {
 
 /// One line of the table.
 fn row(run: &Run, now: DateTime<Utc>) -> Vec<String> {
-    let started = run.started_at.unwrap_or(run.queued_at);
     vec![
         run.id.clone(),
         run.job.clone(),
         run.status.to_string(),
         run.trigger.as_str().to_string(),
-        output::clock(&started),
+        // `-` for a run that never started (queued, skipped, cancelled while queued).
+        run.started_at
+            .as_ref()
+            .map_or_else(|| "-".into(), output::clock),
         run.duration_s(now)
             .map_or_else(|| "-".into(), output::seconds),
         exit(run),

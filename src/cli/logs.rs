@@ -16,7 +16,7 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 
 pub fn run(args: &LogsArgs, settings: &Settings) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let id = find(store.as_ref(), &args.run_id).await?.id;
         let mut printer = Printer::default();
         loop {

@@ -70,7 +70,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         Some(CliError::ClosedPipe) => 0,
         None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
         None => match error.downcast_ref::<StoreError>() {
-            Some(StoreError::Unreachable { .. }) => 3,
+            Some(StoreError::Unreachable { .. } | StoreError::NoStore { .. }) => 3,
             _ => 1,
         },
     }

@@ -184,7 +184,7 @@ fn published_job_fires(
 ) -> anyhow::Result<Fires> {
     let runtime = tokio::runtime::Runtime::new()?;
     let published = runtime.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         anyhow::Ok(store.published().await?)
     })?;
     let Some(published) = published else {

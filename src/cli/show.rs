@@ -15,7 +15,7 @@ use crate::store::{Output, Run};
 
 pub fn run(args: &ShowArgs, settings: &Settings) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let run = find(store.as_ref(), &args.run_id).await?;
         let tail = store.output(&run.id, 0).await?;
         let now = Utc::now();
@@ -25,7 +25,7 @@ pub fn run(args: &ShowArgs, settings: &Settings) -> anyhow::Result<()> {
             document["output"] = String::from_utf8_lossy(&tail.bytes()).into_owned().into();
             output::json(&document)?;
         } else {
-            print(&run, &tail, now, left)?;
+            print(&run, &tail, now, left, &settings.store.shown())?;
         }
         Ok(())
     })
@@ -37,8 +37,11 @@ fn print(
     tail: &Output,
     now: DateTime<Utc>,
     left: Option<TimeLeft>,
+    store: &str,
 ) -> anyhow::Result<()> {
-    let fields = fields(run, now, left);
+    let mut fields = fields(run, now, left);
+    // Which store the run was read from, as `status` and `history` say it.
+    fields.push(("store", store.to_string()));
     let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
     let mut text = String::new();
     for (name, value) in &fields {

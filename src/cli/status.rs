@@ -38,7 +38,7 @@ pub fn run(
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let timed = match &local {
             Some(loaded) => loaded
                 .schedule
@@ -66,7 +66,7 @@ pub fn run(
     if args.json {
         output::json(&report.json())?;
     } else {
-        report.print()?;
+        report.print(&settings.store.shown())?;
     }
     Ok(())
 }
@@ -400,7 +400,10 @@ impl Report {
         json!({"running": running, "queued": queued, "workers": workers, "next": next, "problems": problems})
     }
 
-    fn print(&self) -> anyhow::Result<()> {
+    /// The sections, after a line naming the store they were read from (`store`, with
+    /// no password), so that an empty one cannot pass for another store's.
+    fn print(&self, store: &str) -> anyhow::Result<()> {
+        output::say!("store: {store}\n")?;
         output::say!("RUNNING")?;
         let rows: Vec<Vec<String>> = self
             .running
