@@ -63,6 +63,20 @@ const RUN_FIELDS: [&str; 20] = [
     "reason",
 ];
 
+/// What `show --json` adds to the run object: its output and the rest `show` prints.
+const SHOW_FIELDS: [&str; 10] = [
+    "output",
+    "max_attempts",
+    "retry_of",
+    "not_before",
+    "args",
+    "env",
+    "lock",
+    "cancel_requested",
+    "output_bytes",
+    "output_dropped_bytes",
+];
+
 impl Setup {
     /// `cronq ARGS` on this setup's store; its exit code, stdout and stderr.
     fn cronq(&self, args: &[&str]) -> (i32, String, String) {
@@ -154,6 +168,10 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
 
     let (code, stdout, stderr) = setup.cronq(&["history"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
+    // The first line names the store read, the table follows.
+    let (store_line, stdout) = stdout.split_once('\n').unwrap();
+    assert_eq!(store_line, format!("store: {}", setup.store_shown()));
+    let stdout = stdout.to_string();
     insta::assert_snapshot!("history_table", redact_table(&stdout));
     let ids: Vec<&str> = stdout.lines().skip(1).map(first_word).collect();
     let newest_first: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
@@ -179,7 +197,7 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
     // --failed: only the failed run, with its exit code.
     let (code, stdout, _) = setup.cronq(&["history", "--failed"]);
     assert_eq!(code, 0);
-    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    let rows: Vec<&str> = stdout.lines().skip(2).collect();
     assert_eq!(rows.len(), 1, "{stdout}");
     assert_eq!(first_word(rows[0]), oops.id);
     let cells: Vec<&str> = rows[0].split("  ").filter(|c| !c.is_empty()).collect();
@@ -204,8 +222,8 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
     assert!(ids_of(&setup.json(&["history", "--since", "10ms"])).is_empty());
     let (code, stdout, stderr) = setup.cronq(&["history", "--job", "nothing-of-that-name"]);
     assert_eq!(
-        (code, stdout.as_str(), stderr.as_str()),
-        (0, "", "no runs\n")
+        (code, stdout, stderr.as_str()),
+        (0, format!("store: {}\n", setup.store_shown()), "no runs\n")
     );
 }
 
@@ -226,7 +244,7 @@ async fn show_and_logs_print_a_runs_fields_and_exact_output(backend: Backend) {
 
     let document = setup.json(&["show", &oops.id]);
     let mut expected = RUN_FIELDS.to_vec();
-    expected.push("output");
+    expected.extend(SHOW_FIELDS);
     assert_eq!(field_names(&document), expected);
     assert_eq!(document["id"], oops.id.as_str());
     assert_eq!(document["exit_code"], 3);
@@ -319,6 +337,7 @@ async fn logs_follow_prints_output_as_it_comes_and_ends_with_the_run(backend: Ba
 
 async fn an_unknown_run_id_is_exit_2_in_one_sentence(backend: Backend) {
     let setup = Setup::new(backend);
+    setup.store().await;
     let missing = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
     for command in ["show", "logs"] {
         let (code, stdout, stderr) = setup.cronq(&[command, missing]);
@@ -335,10 +354,12 @@ async fn an_unknown_run_id_is_exit_2_in_one_sentence(backend: Backend) {
 
 async fn an_empty_history_says_no_runs(backend: Backend) {
     let setup = Setup::new(backend);
+    setup.store().await;
+    // Which store is empty, so that another one's emptiness cannot pass for it.
     let (code, stdout, stderr) = setup.cronq(&["history"]);
     assert_eq!(
-        (code, stdout.as_str(), stderr.as_str()),
-        (0, "", "no runs\n")
+        (code, stdout, stderr.as_str()),
+        (0, format!("store: {}\n", setup.store_shown()), "no runs\n")
     );
     assert_eq!(setup.json(&["history"]), serde_json::json!({ "runs": [] }));
 }
@@ -417,6 +438,7 @@ fn redact_fields(text: &str) -> String {
                 "host" => "[host]",
                 "worker" => "[worker]",
                 "duration" => "[duration]",
+                "store" => "[store]",
                 _ => return line.to_string(),
             };
             let padding = value.len() - value.trim_start().len();

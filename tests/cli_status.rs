@@ -161,6 +161,9 @@ async fn queued_runs_show_when_they_should_start_and_end(backend: Backend) {
 async fn check_exits_1_when_no_daemon_fires_the_schedule(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", "jobs:\n  tick:\n    schedule: \"* * * * *\"\n    command: [\"true\"]\n  manual:\n    command: [\"true\"]\n");
+    // A store that exists (status never makes one), in which nothing fires `tick`.
+    let output = setup.cronq(&["run", "manual"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
     let output = setup.cronq(&["status", "--check"]);
     let (stdout, _) = texts(&output);
     assert_eq!(output.status.code(), Some(1));
@@ -195,6 +198,11 @@ async fn a_job_whose_last_runs_failed_is_failing(backend: Backend) {
     );
     let mut daemon = setup.start("daemon", &["daemon"]);
     eventually("three failures", PATIENCE, || async {
+        // Until the daemon has made the store, status says there is none (exit 3).
+        let output = setup.cronq(&["status", "--json"]);
+        if output.status.code() == Some(3) {
+            return false;
+        }
         let json = setup.status_json();
         json["problems"]
             .as_array()
@@ -224,7 +232,9 @@ async fn the_human_output_has_every_section(backend: Backend) {
     let output = setup.cronq(&["status"]);
     let (stdout, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    // Each section is a table of its own.
+    // First the store it read, then each section, a table of its own.
+    let (store_line, stdout) = stdout.split_once("\n\n").unwrap();
+    assert_eq!(store_line, format!("store: {}", setup.store_shown()));
     let redacted: Vec<String> = stdout.split("\n\n").map(redact_table).collect();
     insta::assert_snapshot!("the_human_output_has_every_section", redacted.join("\n"));
 }

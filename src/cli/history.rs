@@ -8,8 +8,13 @@ use super::{CliError, output};
 use crate::settings::Settings;
 use crate::store::{HistoryFilter, Run, RunStatus};
 
-pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(
+    args: &HistoryArgs,
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
     let filter = filter(args, Utc::now())?;
+    let zone = output::Zone::of(args.local, env)?;
     tokio::runtime::Runtime::new()?.block_on(async {
         let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let runs = store.history(&filter).await?;
@@ -29,7 +34,7 @@ pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
         if runs.is_empty() {
             eprintln!("no runs");
         } else {
-            let rows: Vec<Vec<String>> = runs.iter().map(|run| row(run, now)).collect();
+            let rows: Vec<Vec<String>> = runs.iter().map(|run| row(run, now, zone)).collect();
             output::table(
                 &[
                     "RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "EXIT", "ATTEMPT",
@@ -58,6 +63,12 @@ fn filter(args: &HistoryArgs, now: DateTime<Utc>) -> Result<HistoryFilter, CliEr
                 .ok_or_else(|| CliError::Usage(format!("--since {ago:?} reaches too far back")))?,
         ),
     };
+    if args.limit == 0 {
+        // The store reads a limit of 0 as none; a person asking for 0 runs means no list.
+        return Err(CliError::Usage(
+            "--limit 0 would list no runs; give 1 or more (the default is 20)".into(),
+        ));
+    }
     Ok(HistoryFilter {
         job: args.job.clone(),
         statuses,
@@ -77,7 +88,7 @@ fn parse_status(text: &str) -> Result<RunStatus, CliError> {
 }
 
 /// One line of the table.
-fn row(run: &Run, now: DateTime<Utc>) -> Vec<String> {
+fn row(run: &Run, now: DateTime<Utc>, zone: output::Zone) -> Vec<String> {
     vec![
         run.id.clone(),
         run.job.clone(),
@@ -86,7 +97,7 @@ fn row(run: &Run, now: DateTime<Utc>) -> Vec<String> {
         // `-` for a run that never started (queued, skipped, cancelled while queued).
         run.started_at
             .as_ref()
-            .map_or_else(|| "-".into(), output::clock),
+            .map_or_else(|| "-".into(), |at| zone.clock(at)),
         run.duration_s(now)
             .map_or_else(|| "-".into(), output::seconds),
         exit(run),
@@ -106,6 +117,7 @@ mod tests {
             failed: false,
             since: None,
             limit: 20,
+            local: false,
             json: false,
         }
     }

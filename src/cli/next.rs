@@ -248,7 +248,8 @@ fn expression_fires(
     if timing == Timing::Reboot {
         eprintln!("`@reboot` has no instants: it fires once each time the daemon starts");
     }
-    if timing != Timing::Reboot && timing.next_after(after, zone).is_none() {
+    // `-n 0` asks for nothing, so it is never told the expression never fires.
+    if count > 0 && timing != Timing::Reboot && timing.next_after(after, zone).is_none() {
         return Err(CliError::Failed(format!(
             "`{expr}` never fires: no date matches all its fields"
         )));

@@ -66,7 +66,7 @@ pub fn run(
     if args.json {
         output::json(&report.json())?;
     } else {
-        report.print(&settings.store.shown())?;
+        report.print(&settings.store.shown(), output::Zone::of(args.local, env)?)?;
     }
     Ok(())
 }
@@ -402,7 +402,7 @@ impl Report {
 
     /// The sections, after a line naming the store they were read from (`store`, with
     /// no password), so that an empty one cannot pass for another store's.
-    fn print(&self, store: &str) -> anyhow::Result<()> {
+    fn print(&self, store: &str, zone: output::Zone) -> anyhow::Result<()> {
         output::say!("store: {store}\n")?;
         output::say!("RUNNING")?;
         let rows: Vec<Vec<String>> = self
@@ -420,7 +420,7 @@ impl Report {
                     run.host.clone().unwrap_or_default(),
                     run.started_at
                         .as_ref()
-                        .map(output::clock)
+                        .map(|at| zone.clock(at))
                         .unwrap_or_default(),
                     output::seconds(run.duration_s(self.now).unwrap_or_default()),
                     run.progress
@@ -458,7 +458,7 @@ impl Report {
                     position.to_string(),
                     run.job.clone(),
                     run.id.clone(),
-                    output::clock(&run.queued_at),
+                    zone.clock(&run.queued_at),
                     starts_in,
                     done_in,
                 ]
@@ -507,7 +507,7 @@ impl Report {
         let rows: Vec<Vec<String>> = self
             .next
             .iter()
-            .map(|(job, at)| vec![output::clock(at), job.clone()])
+            .map(|(job, at)| vec![zone.clock(at), job.clone()])
             .collect();
         section(&["AT", "JOB"], &rows)?;
 
