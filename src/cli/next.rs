@@ -203,6 +203,9 @@ fn published_job_fires(
         .into());
     };
     let Some(text) = &job.schedule else {
+        if count == 0 {
+            return Ok(Fires::of(Source::Nothing, after, count));
+        }
         eprintln!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         );
@@ -245,7 +248,7 @@ fn expression_fires(
         Some(name) => parse_zone(name).map_err(|e| CliError::Usage(format!("--tz: {e}")))?,
         None => settings::host_zone(env).map_err(CliError::Usage)?,
     };
-    if timing == Timing::Reboot {
+    if timing == Timing::Reboot && count > 0 {
         eprintln!("`@reboot` has no instants: it fires once each time the daemon starts");
     }
     // `-n 0` asks for nothing, so it is never told the expression never fires.
@@ -275,6 +278,8 @@ fn job_fires(
         return Err(CliError::Usage(format!("no job `{name}` in {file}{hint}")));
     };
     match job.schedule.as_ref().map(|s| &s.timing) {
+        // `-n 0` asks for no instant: nothing to say about why there are none.
+        _ if count == 0 => {}
         None => eprintln!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         ),
