@@ -482,7 +482,7 @@ async fn redis_builds_the_id_index_of_an_older_store_at_the_first_lookup() {
     for id in &made {
         assert_eq!(
             store.run_ids_with_prefix(id, 10).await.unwrap(),
-            [id.clone()]
+            std::slice::from_ref(id)
         );
     }
     assert_eq!(server.cli(&["ZCARD", &index]), "3");

@@ -253,7 +253,7 @@ pub async fn runs_are_found_by_the_start_of_their_id(env: &Env) {
         // The whole id, and a prefix as short as the one people type.
         assert_eq!(
             store.run_ids_with_prefix(id, 10).await.unwrap(),
-            [id.clone()]
+            std::slice::from_ref(id)
         );
         let found = store.run_ids_with_prefix(&id[..6], 100).await.unwrap();
         assert!(found.contains(id), "{id}: {found:?}");
@@ -320,6 +320,6 @@ pub async fn a_pruned_run_is_no_longer_found_by_its_prefix(env: &Env) {
     );
     assert_eq!(
         store.run_ids_with_prefix(&kept.id, 10).await.unwrap(),
-        [kept.id.clone()]
+        std::slice::from_ref(&kept.id)
     );
 }
