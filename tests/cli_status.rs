@@ -24,12 +24,19 @@ impl Setup {
             .unwrap()
     }
 
-    /// `cronq STORE ARGS` left running, e.g. `daemon` or `worker`.
+    /// `cronq STORE ARGS` left running, e.g. `daemon` or `worker`, once it has made the
+    /// store: until then `status` says there is none (exit 3), as it should.
     fn start(&self, name: &str, args: &[&str]) -> Process {
         let store_args = self.store_args();
         let mut all: Vec<&str> = store_args.iter().map(String::as_str).collect();
         all.extend(args);
-        Process::start(self.scratch.path(), name, &all)
+        let process = Process::start(self.scratch.path(), name, &all);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while self.cronq(&["status", "--json"]).status.code() == Some(3) {
+            assert!(std::time::Instant::now() < deadline, "{name} made no store");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
     }
 
     fn status_json(&self) -> serde_json::Value {
@@ -198,11 +205,6 @@ async fn a_job_whose_last_runs_failed_is_failing(backend: Backend) {
     );
     let mut daemon = setup.start("daemon", &["daemon"]);
     eventually("three failures", PATIENCE, || async {
-        // Until the daemon has made the store, status says there is none (exit 3).
-        let output = setup.cronq(&["status", "--json"]);
-        if output.status.code() == Some(3) {
-            return false;
-        }
         let json = setup.status_json();
         json["problems"]
             .as_array()

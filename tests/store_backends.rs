@@ -307,7 +307,7 @@ fn processes_that_open_a_new_file_at_once_all_get_in() {
 async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
     use std::os::unix::fs::PermissionsExt;
     let scratch = common::Scratch::new();
-    scratch.write("crontab.yaml", "jobs: {}\n");
+    scratch.write("crontab.yaml", "jobs:\n  hello:\n    command: [\"true\"]\n");
     // A running daemon holds the store open, so its WAL and shared memory stay there.
     let mut daemon = common::daemon::Process::start(scratch.path(), "daemon", &["daemon"]);
     let db = scratch.path().join("state/cronq/cronq.db");
@@ -322,9 +322,22 @@ async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let history = || scratch.cronq().arg("history").output().unwrap();
+    // A command that only reads opens the store read-only and changes nothing, its
+    // modes included (another user may have been let in on purpose).
+    let output = scratch.cronq().arg("history").output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        common::texts(&output).1
+    );
+    for file in [&db, &wal, &shm] {
+        assert_eq!(mode(file), 0o644, "{}", file.display());
+    }
+    // A command that writes makes them private.
+    let run_hello = || scratch.cronq().args(["run", "hello"]).output().unwrap();
 
-    let output = history();
+    let output = run_hello();
     let (_, stderr) = common::texts(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     for file in [&db, &wal, &shm] {
@@ -340,7 +353,7 @@ async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
         );
     }
 
-    let again = history();
+    let again = run_hello();
     let (_, stderr) = common::texts(&again);
     assert!(
         !stderr.contains("WARN"),
