@@ -712,6 +712,14 @@ containment: subreaper
         );
         let redis = StoreUrl::parse("rediss://app:hunter2@cache:6380/1").unwrap();
         assert_eq!(redis.to_string(), "rediss://app:***@cache:6380/1");
+        // As listings name the store they read: no password, and an absolute path.
+        assert_eq!(redis.shown(), "rediss://app:***@cache:6380/1");
+        let relative = StoreUrl::parse("sqlite:state/cronq.db").unwrap().shown();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            relative,
+            format!("sqlite:{}", cwd.join("state/cronq.db").display())
+        );
         assert_eq!(
             StoreUrl::parse("redis://cache/0").unwrap().to_string(),
             "redis://cache/0"
