@@ -307,7 +307,10 @@ fn processes_that_open_a_new_file_at_once_all_get_in() {
 async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
     use std::os::unix::fs::PermissionsExt;
     let scratch = common::Scratch::new();
-    scratch.write("crontab.yaml", "jobs:\n  hello:\n    command: [\"true\"]\n");
+    // No job for the daemon, whose workers would open the store again later; one for
+    // `run`, in a file of its own.
+    scratch.write("crontab.yaml", "jobs: {}\n");
+    scratch.write("run.yaml", "jobs:\n  hello:\n    command: [\"true\"]\n");
     // A running daemon holds the store open, so its WAL and shared memory stay there.
     let mut daemon = common::daemon::Process::start(scratch.path(), "daemon", &["daemon"]);
     let db = scratch.path().join("state/cronq/cronq.db");
@@ -335,7 +338,10 @@ async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
         assert_eq!(mode(file), 0o644, "{}", file.display());
     }
     // A command that writes makes them private.
-    let run_hello = || scratch.cronq().args(["run", "hello"]).output().unwrap();
+    let run_hello = || {
+        let args = ["run", "hello", "--schedule", "run.yaml"];
+        scratch.cronq().args(args).output().unwrap()
+    };
 
     let output = run_hello();
     let (_, stderr) = common::texts(&output);
