@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::args::HistoryArgs;
-use super::runs::{TimeLeftOf, exit};
+use super::runs::exit;
 use super::{CliError, output};
+use crate::report;
 use crate::settings::Settings;
 use crate::store::{HistoryFilter, Run, RunStatus};
 
@@ -20,13 +21,7 @@ pub fn run(
         let runs = store.history(&filter).await?;
         let now = Utc::now();
         if args.json {
-            let mut left_of = TimeLeftOf::default();
-            let mut documents = Vec::with_capacity(runs.len());
-            for run in &runs {
-                let left = left_of.run(store.as_ref(), run, now).await?;
-                documents.push(output::run_json(run, now, left));
-            }
-            output::json(&serde_json::json!({ "runs": documents }))?;
+            output::json(&report::history_json(store.as_ref(), &runs, now).await?)?;
             return Ok(());
         }
         // Which store was read, so that an empty history cannot pass for another's.

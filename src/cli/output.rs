@@ -5,6 +5,8 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+pub use crate::report::instant;
+
 /// The widest a cell that other cells are aligned after may be, in characters; a longer
 /// one (a generated expression, a long command) is cut with `…` so that one cell cannot
 /// push every other row off the screen. The last column is printed whole, and `--json`
@@ -97,15 +99,6 @@ pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
     writeln!(std::io::stdout().lock(), "{text}").map_err(stdout_error)
 }
 
-/// An instant as cronq prints it: RFC 3339, whole seconds, the zone's offset at that
-/// instant (`+00:00` for UTC, never `Z`).
-pub fn instant<Tz: chrono::TimeZone>(at: &chrono::DateTime<Tz>) -> String
-where
-    Tz::Offset: std::fmt::Display,
-{
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-}
-
 /// An instant in a table: UTC, to the second.
 pub fn clock(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%SZ").to_string()
@@ -165,43 +158,6 @@ pub fn seconds(secs: f64) -> String {
         60..3600 => format!("{}m {:02}s", whole / 60, whole % 60),
         _ => format!("{}h {:02}m", whole / 3600, whole % 3600 / 60),
     }
-}
-
-/// A run as every `--json` document shows it (DESIGN §6): the same object everywhere,
-/// so scripts can rely on its fields. `time_left` is given for running runs.
-pub fn run_json(
-    run: &crate::store::Run,
-    now: chrono::DateTime<chrono::Utc>,
-    time_left: Option<crate::eta::TimeLeft>,
-) -> serde_json::Value {
-    use crate::eta::TimeLeft;
-    let (eta_s, overdue) = match time_left {
-        Some(TimeLeft::Seconds(secs)) => (Some(secs), false),
-        Some(TimeLeft::Overdue) => (None, true),
-        Some(TimeLeft::Unknown) | None => (None, false),
-    };
-    serde_json::json!({
-        "id": run.id,
-        "job": run.job,
-        "queue": run.queue,
-        "status": run.status,
-        "trigger": run.trigger,
-        "scheduled_for": run.scheduled_for.as_ref().map(instant),
-        "attempt": run.attempt,
-        "host": run.host,
-        "worker": run.worker,
-        "exit_code": run.exit_code,
-        "signal": run.signal,
-        "queued_at": instant(&run.queued_at),
-        "started_at": run.started_at.as_ref().map(instant),
-        "finished_at": run.finished_at.as_ref().map(instant),
-        "duration_s": run.duration_s(now),
-        "progress": run.progress,
-        "message": run.message,
-        "eta_s": eta_s,
-        "overdue": overdue,
-        "reason": run.reason,
-    })
 }
 
 #[cfg(test)]

@@ -1,14 +1,10 @@
-//! Runs as people name them and read them: the id they typed, and a running run's time
-//! left, shared by the commands that show runs.
+//! Runs as people name them and read them: the id they typed and how a run ended,
+//! shared by the commands that show runs.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
 use nix::sys::signal::Signal;
 
 use super::CliError;
-use crate::eta::{self, TimeLeft};
-use crate::store::{HistoryFilter, Run, RunStatus, Store, StoreError};
+use crate::store::{HistoryFilter, Run, Store, StoreError};
 
 /// The shortest start of a run id that is taken for the id, as git takes a short hash.
 pub const MIN_PREFIX: usize = 6;
@@ -121,50 +117,5 @@ pub fn exit(run: &Run) -> String {
         (None, Some(number)) => Signal::try_from(number)
             .map_or_else(|_| format!("signal {number}"), |s| s.as_str().to_string()),
         (None, None) => "-".into(),
-    }
-}
-
-/// Running runs' time left and jobs' typical durations (DESIGN §5), reading each job's
-/// past durations once however many of its runs are shown.
-#[derive(Default)]
-pub struct TimeLeftOf {
-    past: HashMap<String, Vec<f64>>,
-}
-
-impl TimeLeftOf {
-    /// `None` for a run that is not running.
-    pub async fn run(
-        &mut self,
-        store: &dyn Store,
-        run: &Run,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TimeLeft>, StoreError> {
-        if run.status != RunStatus::Running {
-            return Ok(None);
-        }
-        let elapsed_s = run.duration_s(now).unwrap_or(0.0);
-        // Progress alone decides it when the job reports some: no durations needed.
-        if run.progress.is_some_and(|p| p > 0) {
-            return Ok(Some(eta::time_left(elapsed_s, run.progress, &[])));
-        }
-        let past = self.past(store, &run.job).await?;
-        Ok(Some(eta::time_left(elapsed_s, run.progress, past)))
-    }
-
-    /// The median of the job's last successful durations; `None` without one.
-    pub async fn typical_s(
-        &mut self,
-        store: &dyn Store,
-        job: &str,
-    ) -> Result<Option<f64>, StoreError> {
-        Ok(eta::median(self.past(store, job).await?))
-    }
-
-    async fn past(&mut self, store: &dyn Store, job: &str) -> Result<&[f64], StoreError> {
-        if !self.past.contains_key(job) {
-            let durations = store.durations(job, eta::HISTORY_RUNS).await?;
-            self.past.insert(job.to_string(), durations);
-        }
-        Ok(&self.past[job])
     }
 }

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::args::ShowArgs;
 use super::output;
-use super::runs::{Naming, TimeLeftOf, exit, find};
+use super::runs::{Naming, exit, find};
 use crate::eta::TimeLeft;
+use crate::report::{self, TimeLeftOf};
 use crate::settings::Settings;
 use crate::store::{Output, Run};
 
@@ -22,46 +23,16 @@ pub fn run(
     tokio::runtime::Runtime::new()?.block_on(async {
         let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let run = find(store.as_ref(), &args.run_id, Naming::IdOrJob).await?;
-        let tail = store.output(&run.id, 0).await?;
         let now = Utc::now();
-        let left = TimeLeftOf::default().run(store.as_ref(), &run, now).await?;
         if args.json {
-            let mut document = output::run_json(&run, now, left);
-            document["output"] = String::from_utf8_lossy(&tail.bytes()).into_owned().into();
-            for (name, value) in details(&run, &tail) {
-                document[name] = value;
-            }
-            output::json(&document)?;
+            output::json(&report::show_json(store.as_ref(), &run, now).await?)?;
         } else {
+            let tail = store.output(&run.id, 0).await?;
+            let left = TimeLeftOf::default().run(store.as_ref(), &run, now).await?;
             print(&run, &tail, now, left, zone, &settings.store.shown())?;
         }
         Ok(())
     })
-}
-
-/// What the text prints beyond the run object of DESIGN §6 and `"output"`, under the
-/// same names as the store's: the attempts, the retry it follows, the start it waits
-/// for, its arguments, environment and lock, a pending cancel, and how much of the output
-/// the tail still holds.
-fn details(run: &Run, tail: &Output) -> Vec<(&'static str, serde_json::Value)> {
-    let lock = run
-        .lock
-        .as_ref()
-        .map(|lock| serde_json::json!({ "name": lock.name, "on_busy": lock.on_busy.as_str() }));
-    vec![
-        ("max_attempts", run.max_attempts.into()),
-        ("retry_of", run.retry_of.clone().into()),
-        (
-            "not_before",
-            run.not_before.as_ref().map(output::instant).into(),
-        ),
-        ("args", run.args.clone().into()),
-        ("env", serde_json::json!(run.env)),
-        ("lock", lock.into()),
-        ("cancel_requested", run.cancel_requested.into()),
-        ("output_bytes", tail.end.into()),
-        ("output_dropped_bytes", tail.start.min(tail.end).into()),
-    ]
 }
 
 /// The fields one per line, names aligned, then the output as raw bytes.
