@@ -1094,6 +1094,23 @@ impl Store for Probe {
             .await
     }
 
+    async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        hold: Duration,
+    ) -> StoreResult<cronq::store::KeyClaim> {
+        self.inner.claim_idempotency_key(key, hold).await
+    }
+
+    async fn settle_idempotency_key(
+        &self,
+        key: &str,
+        run: Option<&str>,
+        keep: Duration,
+    ) -> StoreResult<()> {
+        self.inner.settle_idempotency_key(key, run, keep).await
+    }
+
     async fn dead_letters(&self) -> StoreResult<u64> {
         self.timed("dead_letters", self.inner.dead_letters()).await
     }

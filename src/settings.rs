@@ -6,6 +6,10 @@
 //! file is read from the environment, so secrets stay out of git. Only this module
 //! and `main.rs` read the process environment for settings.
 
+mod api_tokens;
+
+pub use api_tokens::{ApiToken, Scope, Secret};
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +56,9 @@ pub struct Layer {
     pub workers: Option<Vec<QueueWorkers>>,
     pub log_format: Option<LogFormat>,
     pub metrics_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    /// Only the settings file gives them.
+    pub api_tokens: Option<Vec<ApiToken>>,
     pub lease: Option<Duration>,
     pub stop_grace: Option<Duration>,
     pub containment: Option<Containment>,
@@ -70,6 +77,10 @@ pub struct Settings {
     pub workers: Option<Vec<QueueWorkers>>,
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the HTTP API listens (`cronq daemon`, `cronq serve`); `None`: nowhere.
+    pub http_addr: Option<SocketAddr>,
+    /// Who may call the HTTP API; none: it is read-only and listens on loopback only.
+    pub api_tokens: Vec<ApiToken>,
     /// Workers hold each run under a lease this long, renewed about three times per
     /// lease; a run whose lease runs out is `lost`.
     pub lease: Duration,
@@ -179,6 +190,8 @@ impl Settings {
             workers: top.workers.or(file.workers),
             log_format: top.log_format.or(file.log_format).unwrap_or_default(),
             metrics_addr: top.metrics_addr.or(file.metrics_addr),
+            http_addr: top.http_addr.or(file.http_addr),
+            api_tokens: top.api_tokens.or(file.api_tokens).unwrap_or_default(),
             lease: match top.lease.or(file.lease) {
                 Some(lease) if lease < MIN_LEASE => {
                     return Err(SettingsError::Value(format!(
@@ -248,6 +261,8 @@ pub fn parse(
         "workers",
         "log_format",
         "metrics_addr",
+        "http_addr",
+        "api_tokens",
         "lease",
         "stop_grace",
         "containment",
@@ -258,6 +273,12 @@ pub fn parse(
     };
     let mut settings = Layer::default();
     for (key, value) in report.entries(&document, "the settings", KEYS) {
+        if key.name == "api_tokens" {
+            // Read as written: a token must come from `${VAR}` or a file, never the text.
+            let expand = |text: &str| expand(text, env);
+            settings.api_tokens = Some(api_tokens::read(&mut report, value, &expand));
+            continue;
+        }
         let Some(value) = report.read(value, |n| expand_vars(n, env)) else {
             continue;
         };
@@ -286,6 +307,10 @@ pub fn parse(
             }
             "metrics_addr" => {
                 settings.metrics_addr =
+                    report.read(&value, |n| n.string().and_then(|a| parse_addr(&a)))
+            }
+            "http_addr" => {
+                settings.http_addr =
                     report.read(&value, |n| n.string().and_then(|a| parse_addr(&a)))
             }
             "lease" => settings.lease = report.read(&value, positive_duration),

@@ -32,6 +32,8 @@ mod locks;
 mod output;
 #[path = "store_conformance/queries.rs"]
 mod queries;
+#[path = "store_conformance/requests.rs"]
+mod requests;
 #[path = "store_conformance/reserve.rs"]
 mod reserve;
 #[path = "store_conformance/retention.rs"]
@@ -145,4 +147,7 @@ conformance! {
     retention::prune_keeps_the_newest_of_each_kind,
     retention::prune_deletes_runs_older_than_max_age,
     retention::one_prune_serves_many_jobs_past_a_script_batch,
+    requests::who_asked_is_kept_on_the_run_and_its_retry,
+    requests::a_key_is_claimed_once_and_then_names_its_run,
+    requests::a_key_let_go_or_lapsed_may_be_claimed_again,
 }

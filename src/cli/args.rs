@@ -340,6 +340,15 @@ pub struct SettingsArgs {
         hide_env_values = true
     )]
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve the HTTP API here (`daemon` and `serve`); without api_tokens only a loopback address [default: off]
+    #[arg(
+        long,
+        env = "CRONQ_HTTP_ADDR",
+        value_name = "ADDR",
+        global = true,
+        hide_env_values = true
+    )]
+    pub http: Option<SocketAddr>,
 }
 
 /// The value of `--workers`, one argument holding every queue.
@@ -367,6 +376,8 @@ impl SettingsArgs {
                 workers: self.workers.clone().map(|list| list.0),
                 log_format: self.log_format,
                 metrics_addr: self.metrics_addr,
+                http_addr: self.http,
+                api_tokens: None,
                 lease: self.lease,
                 stop_grace: self.stop_grace,
                 containment: self.containment,

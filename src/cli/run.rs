@@ -2,8 +2,8 @@
 //! and its retries to the end, streaming the output (the job's stdout to stdout, its
 //! stderr to stderr), and exit with the job's code.
 //!
-//! Thin glue: the job is looked up in the schedule the daemons published, else in the
-//! local file; the run is queued and then only read back from the store. Nothing here
+//! Thin glue: the job is looked up (`manual`) in the schedule the daemons published,
+//! else in the local file; the run is queued and then only read back from the store. Nothing here
 //! executes the job: a worker runs the command of its own copy of the schedule.
 
 use std::collections::BTreeMap;
@@ -14,13 +14,12 @@ use tokio::time::Instant;
 
 use super::args::{RunArgs, SettingsArgs};
 use super::{CliError, Loaded, output};
-use crate::daemon::fire;
 use crate::eta::{self, TimeLeft};
-use crate::schedule::{Schedule, diagnostic, run_env};
+use crate::manual;
+use crate::schedule::Schedule;
 use crate::settings::Settings;
 use crate::store::{
-    Cancelled, Chunk, HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError,
-    Stream, Trigger,
+    Cancelled, Chunk, HistoryFilter, NewRun, Run, RunStatus, Store, StoreError, Stream,
 };
 
 /// How often `--wait` reads the run and its output.
@@ -44,9 +43,7 @@ pub fn run(
     let runtime = tokio::runtime::Runtime::new()?;
     let code = runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
-        let mut new_run = new_run(&*store, args, &run_env, &settings, env).await?;
-        new_run.args = args.args.clone();
-        new_run.env = run_env;
+        let new_run = new_run(&*store, args, &run_env, &settings, env).await?;
         let run = store.enqueue(new_run).await?;
         if !args.wait {
             print_id(&run.id, args.json)?;
@@ -96,12 +93,9 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
         .collect()
 }
 
-/// The run to queue for `args.job`, from the published schedule or the local file.
-///
-/// The published schedule names the job's queue, whether it takes arguments and which
-/// variables (`allow_env`); `run_env` is refused unless the job allows every name. Its
-/// retries and cluster lock are only in the file: when the local file has the job they
-/// come from there, otherwise the run gets one attempt and no lock.
+/// The run to queue for `args.job` (`manual::new_run`), with the published schedule
+/// and the local file. A local file that does not load is passed over, with a warning,
+/// when the published schedule has the job.
 async fn new_run(
     store: &dyn Store,
     args: &RunArgs,
@@ -121,39 +115,14 @@ async fn new_run(
         }
         Err(error) => return Err(error.into()),
     };
-    let local_job = local.as_ref().and_then(|schedule| schedule.job(&args.job));
-    let (run, allow_args, allow_env) = match (published_job, local_job) {
-        (published, Some(job)) => {
-            let mut run = fire::new_run(job, Trigger::Manual, None);
-            if let Some(published) = published {
-                // The daemons' workers serve the queues of what they published.
-                run.queue = published.queue.clone();
-            }
-            match published {
-                Some(p) => (run, p.allow_args, &p.allow_env),
-                None => (run, job.allow_args, &job.allow_env),
-            }
-        }
-        (Some(published), None) => {
-            let run = NewRun::manual(&published.name, &published.queue);
-            (run, published.allow_args, &published.allow_env)
-        }
-        (None, None) => {
-            return Err(
-                unknown_job(&args.job, published.as_ref(), local.as_ref(), settings).into(),
-            );
-        }
+    let request = manual::Request {
+        job: &args.job,
+        args: args.args.clone(),
+        env: run_env.clone(),
+        by: manual::cli_user(),
     };
-    if !args.args.is_empty() && !allow_args {
-        return Err(CliError::Usage(format!(
-            "job `{}` takes no arguments; give it `allow_args: true` in the schedule to pass some",
-            args.job
-        ))
-        .into());
-    }
-    run_env::check_run_env(&args.job, allow_env, run_env.keys().map(String::as_str))
-        .map_err(CliError::Usage)?;
-    Ok(run)
+    manual::new_run(request, published.as_ref(), local.as_ref(), settings)
+        .map_err(|refusal| CliError::Usage(refusal.to_string()).into())
 }
 
 /// The local schedule file, loaded as every command loads it; `None` when there is no
@@ -167,45 +136,6 @@ fn local_schedule(
         Err(CliError::NoSchedule(_)) => Ok(None),
         Err(error) => Err(error),
     }
-}
-
-/// Exit 2: says where the job was looked for, and the closest name known.
-fn unknown_job(
-    name: &str,
-    published: Option<&PublishedSchedule>,
-    local: Option<&Schedule>,
-    settings: &Settings,
-) -> CliError {
-    let (path, source) = &settings.schedule;
-    if published.is_none() && local.is_none() {
-        return CliError::Usage(format!(
-            "no job `{name}`: no daemon has published a schedule to {}, and there is no schedule file at {} ({source}); name one with --schedule FILE",
-            settings.store,
-            path.display()
-        ));
-    }
-    let mut names: Vec<&str> = Vec::new();
-    let mut looked = Vec::new();
-    if let Some(published) = published {
-        names.extend(published.jobs.iter().map(|job| job.name.as_str()));
-        looked.push("the schedule the daemons published".to_string());
-    }
-    let file = path.display();
-    match local {
-        Some(local) => {
-            names.extend(local.jobs.iter().map(|job| job.name.as_str()));
-            looked.push(file.to_string());
-        }
-        None => looked.push(format!("{file}, which does not exist")),
-    }
-    let hint = match diagnostic::closest(name, names.iter().copied()) {
-        Some(close) => format!("; did you mean `{close}`?"),
-        None => String::new(),
-    };
-    CliError::Usage(format!(
-        "no job `{name}` in {}{hint}",
-        looked.join(" or in ")
-    ))
 }
 
 /// How long a cancelled run of a job may take to end (`cancel::patience`).

@@ -115,6 +115,10 @@ fn fields(
         ),
         ("message", text(&run.message)),
     ];
+    if let Some(by) = &run.by {
+        // Who asked for a run by hand; a fired run has no such line.
+        fields.insert(5, ("by", by.clone()));
+    }
     if let Some(left) = left {
         let left = match left {
             TimeLeft::Seconds(secs) => output::seconds(secs),

@@ -20,6 +20,7 @@ pub fn new_run(job: &Job, trigger: Trigger, scheduled_for: Option<DateTime<Utc>>
         env: Default::default(),
         not_before: None,
         lock: run_lock(job),
+        by: None,
     }
 }
 

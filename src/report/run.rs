@@ -20,14 +20,15 @@ where
 }
 
 /// A run as every `--json` document shows it (DESIGN §6): the same object everywhere,
-/// so scripts can rely on its fields. `time_left` is given for running runs.
+/// so scripts can rely on its fields, plus `"by"` (`cli:USER`, `token:NAME`) for a run
+/// asked for by hand. `time_left` is given for running runs.
 pub fn run_json(run: &Run, now: DateTime<Utc>, time_left: Option<TimeLeft>) -> Value {
     let (eta_s, overdue) = match time_left {
         Some(TimeLeft::Seconds(secs)) => (Some(secs), false),
         Some(TimeLeft::Overdue) => (None, true),
         Some(TimeLeft::Unknown) | None => (None, false),
     };
-    json!({
+    let mut value = json!({
         "id": run.id,
         "job": run.job,
         "queue": run.queue,
@@ -48,7 +49,12 @@ pub fn run_json(run: &Run, now: DateTime<Utc>, time_left: Option<TimeLeft>) -> V
         "eta_s": eta_s,
         "overdue": overdue,
         "reason": run.reason,
-    })
+    });
+    // Only a run asked for by hand has it, so a fired run keeps the fields of DESIGN §6.
+    if let Some(by) = &run.by {
+        value["by"] = by.as_str().into();
+    }
+    value
 }
 
 /// `{"runs": [run, …]}` as `history --json` prints it, each running run with its time

@@ -97,6 +97,8 @@ pub struct NewRun {
     /// Not to be reserved before this instant (a delayed retry).
     pub not_before: Option<DateTime<Utc>>,
     pub lock: Option<RunLock>,
+    /// Who asked for a run by hand: `cli:USER` or `token:NAME`; `None` for a fire.
+    pub by: Option<String>,
 }
 
 impl NewRun {
@@ -112,6 +114,7 @@ impl NewRun {
             env: BTreeMap::new(),
             not_before: None,
             lock: None,
+            by: None,
         }
     }
 }
@@ -148,6 +151,8 @@ pub struct Run {
     pub lock: Option<RunLock>,
     /// `cronq cancel` asked the worker running it to stop it.
     pub cancel_requested: bool,
+    /// Who asked for it by hand: `cli:USER` or `token:NAME`.
+    pub by: Option<String>,
 }
 
 /// The right to work on a run until `expires_at`; only its holder may extend or end it.
@@ -193,6 +198,17 @@ pub enum Cancelled {
     Dequeued,
     /// It is running: its worker is asked to stop it and will record `cancelled`.
     Requested,
+}
+
+/// What [`Store::claim_idempotency_key`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// No live claim held the key: it is this caller's now.
+    Claimed,
+    /// Another request holds it and has not settled it yet.
+    Pending,
+    /// The key names the run its first request queued.
+    Done(RunId),
 }
 
 /// A queued run and its place in its queue (1 = next).
@@ -524,6 +540,21 @@ pub trait Store: Send + Sync {
     /// daemon checks each interval, to put its schedule back when it is missing (a Redis
     /// restarted empty, a `FLUSHDB`, a failover to a replica without it) or another.
     async fn published_hash(&self) -> Result<Option<String>>;
+
+    /// Claims an Idempotency-Key (an HTTP request's, retried) for `hold`, unless a live
+    /// claim or a settled run holds it; one atomic step, so of two requests at once only
+    /// one claims it. A claim not settled within `hold` lapses, so a request whose
+    /// process died does not keep the key.
+    async fn claim_idempotency_key(&self, key: &str, hold: Duration) -> Result<KeyClaim>;
+
+    /// Settles a key the caller claimed: `Some(run)` makes it name that run for `keep`;
+    /// `None` lets it go (nothing was queued), so a retry may try again.
+    async fn settle_idempotency_key(
+        &self,
+        key: &str,
+        run: Option<&str>,
+        keep: Duration,
+    ) -> Result<()>;
 
     /// How many dead letters there are: runs recorded `dead`.
     async fn dead_letters(&self) -> Result<u64>;

@@ -54,9 +54,9 @@ use self::record::{ms, new_run_fields, reply};
 use self::reserved::{Reserved, reserved};
 use self::scripts::Scripts;
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus, Store,
-    StoreError, WorkerInfo, WorkerRef, check, new_run_id, new_token,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, Lease, NewRun, Outcome,
+    Output, PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus,
+    Store, StoreError, WorkerInfo, WorkerRef, check, new_run_id, new_token,
 };
 
 pub use self::connection::redact;
@@ -618,6 +618,44 @@ impl Store for RedisStore {
         self.connection
             .query(redis::cmd("ZCARD").arg(self.key("dead")))
             .await
+    }
+
+    async fn claim_idempotency_key(&self, key: &str, hold: Duration) -> Result<KeyClaim> {
+        let mut call = self.invocation(&self.scripts.claim_key, now_ms());
+        call.arg(key).arg(duration_ms(hold));
+        match self.connection.script(&call).await? {
+            Value::BulkString(held) if held.is_empty() => Ok(KeyClaim::Claimed),
+            Value::BulkString(held) if held == b"-" => Ok(KeyClaim::Pending),
+            Value::BulkString(held) => {
+                Ok(KeyClaim::Done(String::from_utf8_lossy(&held).into_owned()))
+            }
+            other => Err(StoreError::Corrupt(format!(
+                "an unexpected reply to an idempotency key claim: {other:?}"
+            ))),
+        }
+    }
+
+    async fn settle_idempotency_key(
+        &self,
+        key: &str,
+        run: Option<&str>,
+        keep: Duration,
+    ) -> Result<()> {
+        let key = self.key(&format!("idempotency:{key}"));
+        let mut cmd = match run {
+            Some(run) => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key).arg(run).arg("PX").arg(duration_ms(keep));
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("DEL");
+                cmd.arg(&key);
+                cmd
+            }
+        };
+        let _: Value = self.connection.query(&mut cmd).await?;
+        Ok(())
     }
 
     async fn published_hash(&self) -> Result<Option<String>> {

@@ -50,6 +50,7 @@ pub(super) fn new_run_fields(run: &NewRun, status: RunStatus, now_ms: i64) -> Ve
         "lock_on_busy",
         run.lock.as_ref().map(|l| l.on_busy.as_str().to_owned()),
     );
+    field("by", run.by.clone());
     fields
 }
 
@@ -91,6 +92,7 @@ pub(super) fn described_run(
         env: run.env,
         lock: run.lock,
         cancel_requested: false,
+        by: run.by,
     })
 }
 
@@ -220,6 +222,7 @@ impl Record {
                     _ => None,
                 })
                 .unwrap_or(false),
+            by: text("by"),
         };
         (run, fields.problems)
     }

@@ -32,6 +32,7 @@ pub(super) struct Scripts {
     pub heartbeat: Script,
     pub unregister: Script,
     pub index_ids: Script,
+    pub claim_key: Script,
 }
 
 fn with_prelude(body: &str) -> Script {
@@ -68,6 +69,7 @@ impl Scripts {
             heartbeat: with_prelude(include_str!("scripts/heartbeat.lua")),
             unregister: with_prelude(include_str!("scripts/unregister.lua")),
             index_ids: with_prelude(include_str!("scripts/index_ids.lua")),
+            claim_key: with_prelude(include_str!("scripts/claim_key.lua")),
         }
     }
 }

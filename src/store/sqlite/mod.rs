@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::Notify;
 
 use cancel_requests::CancelRequests;
@@ -37,9 +37,9 @@ use rows::{duration_ms, from_ms, insert_run, load_run, ms};
 use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus, Store,
-    StoreError, WorkerInfo, WorkerRef, check,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, Lease, NewRun, Outcome,
+    Output, PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus,
+    Store, StoreError, WorkerInfo, WorkerRef, check,
 };
 
 /// The longest a waiting reserve sleeps before it looks again.
@@ -512,6 +512,64 @@ impl Store for SqliteStore {
 
     async fn published(&self) -> Result<Option<PublishedSchedule>> {
         self.read_published().await
+    }
+
+    async fn claim_idempotency_key(&self, key: &str, hold: Duration) -> Result<KeyClaim> {
+        let key = key.to_string();
+        self.write(move |tx, _| {
+            let now = ms(Utc::now());
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE key = ?1 AND expires_at <= ?2",
+                params![key, now],
+            )?;
+            let held: Option<String> = tx
+                .query_row(
+                    "SELECT run_id FROM idempotency_keys WHERE key = ?1",
+                    params![key],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(match held {
+                Some(run) if run.is_empty() => KeyClaim::Pending,
+                Some(run) => KeyClaim::Done(run),
+                None => {
+                    tx.execute(
+                        "INSERT INTO idempotency_keys (key, run_id, expires_at) VALUES (?1, '', ?2)",
+                        params![key, now + duration_ms(hold)],
+                    )?;
+                    KeyClaim::Claimed
+                }
+            })
+        })
+        .await
+    }
+
+    async fn settle_idempotency_key(
+        &self,
+        key: &str,
+        run: Option<&str>,
+        keep: Duration,
+    ) -> Result<()> {
+        let (key, run) = (key.to_string(), run.map(str::to_string));
+        self.write(move |tx, _| {
+            match run {
+                Some(run) => tx.execute(
+                    "UPDATE idempotency_keys SET run_id = ?2, expires_at = ?3 WHERE key = ?1",
+                    params![key, run, ms(Utc::now()) + duration_ms(keep)],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM idempotency_keys WHERE key = ?1 AND run_id = ''",
+                    params![key],
+                )?,
+            };
+            // Lapsed keys go with each settle, so the table holds a day of them at most.
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE expires_at <= ?1",
+                params![ms(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     async fn dead_letters(&self) -> Result<u64> {

@@ -16,7 +16,7 @@ use crate::store::{
 pub(super) const RUN_COLUMNS: &str = "id, job, queue, status, trigger_kind, scheduled_for, attempt, \
     max_attempts, retry_of, host, worker, exit_code, signal, queued_at, started_at, \
     finished_at, progress, message, reason, args, env, not_before, lock_name, lock_on_busy, \
-    cancel_requested";
+    cancel_requested, requested_by";
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -131,6 +131,7 @@ pub(super) fn decode_run(row: &Row) -> rusqlite::Result<(Run, Vec<Unreadable>)> 
             },
             false,
         )?,
+        by: columns.optional(25, "requested_by", expected::TEXT, text)?,
     };
     Ok((run, columns.problems))
 }
@@ -252,8 +253,9 @@ pub(super) fn insert_run(
         .prepare_cached(&format!(
             "INSERT INTO runs (id, job, queue, status, trigger_kind, scheduled_for, attempt, \
          max_attempts, retry_of, queued_at, finished_at, reason, args, env, not_before, \
-         lock_name, lock_on_busy) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+         lock_name, lock_on_busy, requested_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+         ?18) \
          RETURNING {RUN_COLUMNS}"
         ))?
         .query_row(
@@ -275,6 +277,7 @@ pub(super) fn insert_run(
                 run.not_before.map(ms),
                 lock_name,
                 on_busy,
+                run.by,
             ],
             run_from_row,
         )?;

@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::{Result, StoreError};
 
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// Version 1; a new file gets it, then each later version in turn. The partial index
 /// `runs_ready` lets a reserve read the head of one queue without sorting the queue.
@@ -119,8 +119,21 @@ const VERSION_4: &str = "
 ALTER TABLE workers ADD COLUMN concurrency INTEGER NOT NULL DEFAULT 1;
 ";
 
+/// Version 5: who asked for a run by hand (`cli:USER`, `token:NAME`), and the
+/// Idempotency-Keys of the HTTP API, each naming the run its first request queued (an
+/// empty `run_id` while that request is under way).
+const VERSION_5: &str = "
+ALTER TABLE runs ADD COLUMN requested_by TEXT;
+CREATE TABLE idempotency_keys (
+    key        TEXT PRIMARY KEY,
+    run_id     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Each version's changes; a file at version N gets the ones after the Nth.
-const VERSIONS: [&str; SCHEMA_VERSION as usize] = [VERSION_1, VERSION_2, VERSION_3, VERSION_4];
+const VERSIONS: [&str; SCHEMA_VERSION as usize] =
+    [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5];
 
 /// A database newer than this cronq is refused rather than misread.
 pub(super) fn refuse_newer(version: i64) -> Result<()> {

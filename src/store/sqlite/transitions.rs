@@ -95,6 +95,7 @@ pub(super) fn end_run(
                 env: run.env.clone(),
                 not_before: Some(now + chrono::Duration::milliseconds(duration_ms(delay))),
                 lock: run.lock.clone(),
+                by: run.by.clone(),
             };
             Some(insert_run(
                 tx,

@@ -85,12 +85,12 @@ end
 -- Queues the next attempt of `id` as run `new_id`, not before `not_before` (ms, or false).
 local function queue_retry(id, new_id, not_before)
   local f = redis.call('HMGET', run_key(id), 'job', 'queue', 'attempt', 'max_attempts', 'args',
-    'env', 'scheduled_for', 'lock_name', 'lock_on_busy')
+    'env', 'scheduled_for', 'lock_name', 'lock_on_busy', 'by')
   local fields = { 'job', f[1], 'queue', f[2], 'status', 'queued', 'trigger', 'retry',
     'attempt', tonumber(f[3]) + 1, 'max_attempts', f[4], 'retry_of', id,
     'queued_at', now }
   local optional = { 'args', f[5], 'env', f[6], 'scheduled_for', f[7], 'lock_name', f[8],
-    'lock_on_busy', f[9], 'not_before', not_before }
+    'lock_on_busy', f[9], 'not_before', not_before, 'by', f[10] }
   for i = 1, #optional, 2 do
     if optional[i + 1] then
       fields[#fields + 1] = optional[i]

@@ -1,0 +1,130 @@
+//! A run by hand, as `cronq run` and `POST /api/v1/jobs/{job}/runs` queue it: the job
+//! looked up in the schedule the daemons published, else in the local file, its
+//! arguments and environment checked against `allow_args` and `allow_env`, and who asked
+//! recorded on the run. Nothing here executes the job: a worker runs the command of its
+//! own copy of the schedule.
+
+use std::collections::BTreeMap;
+
+use crate::daemon::fire;
+use crate::schedule::{Schedule, diagnostic, run_env};
+use crate::settings::Settings;
+use crate::store::{NewRun, PublishedSchedule, Trigger};
+
+/// What was asked for.
+pub struct Request<'a> {
+    pub job: &'a str,
+    /// Appended to the job's command; the job needs `allow_args`.
+    pub args: Vec<String>,
+    /// Added to the job's environment; each name must be in its `allow_env`.
+    pub env: BTreeMap<String, String>,
+    /// Who asked: `cli:USER` or `token:NAME`.
+    pub by: String,
+}
+
+/// Why a run is not queued; each holds the one sentence to show.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// Neither the published schedule nor the local file has the job.
+    #[error("{0}")]
+    UnknownJob(String),
+    /// Arguments or variables the job does not take.
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// The run to queue for `request`, from the published schedule or the local file.
+///
+/// The published schedule names the job's queue, whether it takes arguments and which
+/// variables (`allow_env`); `env` is refused unless the job allows every name. Its
+/// retries and cluster lock are only in the file: when the local file has the job they
+/// come from there, otherwise the run gets one attempt and no lock.
+pub fn new_run(
+    request: Request<'_>,
+    published: Option<&PublishedSchedule>,
+    local: Option<&Schedule>,
+    settings: &Settings,
+) -> Result<NewRun, Refusal> {
+    let name = request.job;
+    let published_job =
+        published.and_then(|schedule| schedule.jobs.iter().find(|job| job.name == name));
+    let local_job = local.and_then(|schedule| schedule.job(name));
+    let (mut run, allow_args, allow_env) = match (published_job, local_job) {
+        (published, Some(job)) => {
+            let mut run = fire::new_run(job, Trigger::Manual, None);
+            if let Some(published) = published {
+                // The daemons' workers serve the queues of what they published.
+                run.queue = published.queue.clone();
+            }
+            match published {
+                Some(p) => (run, p.allow_args, &p.allow_env),
+                None => (run, job.allow_args, &job.allow_env),
+            }
+        }
+        (Some(published), None) => {
+            let run = NewRun::manual(&published.name, &published.queue);
+            (run, published.allow_args, &published.allow_env)
+        }
+        (None, None) => return Err(unknown_job(name, published, local, settings)),
+    };
+    if !request.args.is_empty() && !allow_args {
+        return Err(Refusal::NotAllowed(format!(
+            "job `{name}` takes no arguments; give it `allow_args: true` in the schedule to pass some"
+        )));
+    }
+    run_env::check_run_env(name, allow_env, request.env.keys().map(String::as_str))
+        .map_err(Refusal::NotAllowed)?;
+    run.args = request.args;
+    run.env = request.env;
+    run.by = Some(request.by);
+    Ok(run)
+}
+
+/// Says where the job was looked for, and the closest name known.
+fn unknown_job(
+    name: &str,
+    published: Option<&PublishedSchedule>,
+    local: Option<&Schedule>,
+    settings: &Settings,
+) -> Refusal {
+    let (path, source) = &settings.schedule;
+    if published.is_none() && local.is_none() {
+        return Refusal::UnknownJob(format!(
+            "no job `{name}`: no daemon has published a schedule to {}, and there is no schedule file at {} ({source}); name one with --schedule FILE",
+            settings.store,
+            path.display()
+        ));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    let mut looked = Vec::new();
+    if let Some(published) = published {
+        names.extend(published.jobs.iter().map(|job| job.name.as_str()));
+        looked.push("the schedule the daemons published".to_string());
+    }
+    let file = path.display();
+    match local {
+        Some(local) => {
+            names.extend(local.jobs.iter().map(|job| job.name.as_str()));
+            looked.push(file.to_string());
+        }
+        None => looked.push(format!("{file}, which does not exist")),
+    }
+    let hint = match diagnostic::closest(name, names.iter().copied()) {
+        Some(close) => format!("; did you mean `{close}`?"),
+        None => String::new(),
+    };
+    Refusal::UnknownJob(format!(
+        "no job `{name}` in {}{hint}",
+        looked.join(" or in ")
+    ))
+}
+
+/// `cli:USER`: the user who ran `cronq run`, by name where the host knows it.
+pub fn cli_user() -> String {
+    let uid = nix::unistd::getuid();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |user| user.name);
+    format!("cli:{name}")
+}
