@@ -642,7 +642,7 @@ impl Store for RedisStore {
         keep: Duration,
     ) -> Result<()> {
         let key = self.key(&format!("idempotency:{key}"));
-        let mut cmd = match run {
+        let cmd = match run {
             Some(run) => {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(&key).arg(run).arg("PX").arg(duration_ms(keep));
@@ -654,7 +654,7 @@ impl Store for RedisStore {
                 cmd
             }
         };
-        let _: Value = self.connection.query(&mut cmd).await?;
+        let _: Value = self.connection.query(&cmd).await?;
         Ok(())
     }
 
