@@ -4,6 +4,7 @@ pub mod cli;
 pub mod cron;
 pub mod daemon;
 pub mod eta;
+pub mod http;
 pub mod manual;
 pub mod memory;
 pub mod report;

@@ -5,11 +5,20 @@
 //! own copy of the schedule.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::daemon::fire;
 use crate::schedule::{Schedule, diagnostic, run_env};
 use crate::settings::Settings;
-use crate::store::{NewRun, PublishedSchedule, Trigger};
+use crate::store::{
+    HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError, Trigger,
+};
+
+/// How often a wait reads the run.
+const POLL: Duration = Duration::from_millis(50);
 
 /// What was asked for.
 pub struct Request<'a> {
@@ -127,4 +136,68 @@ pub fn cli_user() -> String {
         .flatten()
         .map_or_else(|| uid.to_string(), |user| user.name);
     format!("cli:{name}")
+}
+
+/// Reads the run until it has ended, or `deadline` passed: `None` then.
+pub async fn wait_for_end(
+    store: &dyn Store,
+    id: &str,
+    deadline: Instant,
+) -> Result<Option<Run>, StoreError> {
+    loop {
+        let run = store.run(id).await?;
+        if run.status.is_finished() {
+            return Ok(Some(run));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Follows a run and each retry of it until the last attempt has ended, `deadline`
+/// passed or `stop` is cancelled: the run as it is then, finished or not.
+pub async fn follow(
+    store: &dyn Store,
+    first: Run,
+    deadline: Instant,
+    stop: &CancellationToken,
+) -> Result<Run, StoreError> {
+    let mut current = first;
+    loop {
+        let ended = tokio::select! {
+            ended = wait_for_end(store, &current.id, deadline) => ended?,
+            () = stop.cancelled() => None,
+        };
+        let Some(ended) = ended else {
+            return store.run(&current.id).await;
+        };
+        match next_attempt(store, &ended).await? {
+            Some(retry) => current = retry,
+            None => return Ok(ended),
+        }
+    }
+}
+
+/// The retry the store queued for a run that failed with attempts left.
+pub async fn next_attempt(store: &dyn Store, run: &Run) -> Result<Option<Run>, StoreError> {
+    let retried = matches!(
+        run.status,
+        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Lost
+    );
+    if !retried || run.attempt >= run.max_attempts {
+        return Ok(None);
+    }
+    // The store queues the retry in the same step that ends the run.
+    let filter = HistoryFilter {
+        job: Some(run.job.clone()),
+        statuses: Vec::new(),
+        since: Some(run.queued_at),
+        limit: 0,
+    };
+    let runs = store.history(&filter).await?;
+    Ok(runs
+        .into_iter()
+        .find(|retry| retry.retry_of.as_deref() == Some(run.id.as_str())))
 }

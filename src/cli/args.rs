@@ -39,6 +39,11 @@ pub enum Command {
         long_about = "Take runs from queues and execute them as child processes, with the command of the job in this host's copy of the schedule.\n\nSIGTERM stops taking runs and lets running ones finish within --stop-grace, then kills them."
     )]
     Worker(WorkerArgs),
+    /// Serve the HTTP API alone, firing and running nothing
+    #[command(
+        long_about = "Serve the HTTP API on --http ADDR (CRONQ_HTTP_ADDR, `http_addr:`), firing and running nothing, for a host that only answers requests; `cronq daemon` serves the same beside its work when an address is set.\n\nWithout api_tokens in the settings the API is read-only and listens on a loopback address only. SIGTERM stops it once the requests under way have finished."
+    )]
+    Serve(ServeArgs),
     /// Run a job now; with --wait, stream its output and exit with its code
     #[command(
         long_about = "Run a job now: queue a run of it and print the run's id.\n\nWith --wait, stream its output as it is produced and exit with the job's exit code, or 1 when it has none (timed out, lost, cancelled). Ctrl-C detaches and says how to follow or cancel the run; with --cancel-on-interrupt it cancels the run instead, waits for it to end as `cronq cancel` does, and exits 130."
@@ -206,6 +211,13 @@ pub struct WorkerArgs {
     /// Runs executed at once [default: 4]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Exit 3 when the store is unreachable at start, instead of waiting for it
+    #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
+    pub exit_if_unreachable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
     /// Exit 3 when the store is unreachable at start, instead of waiting for it
     #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
     pub exit_if_unreachable: bool,

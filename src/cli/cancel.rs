@@ -10,12 +10,11 @@ use tokio::time::Instant;
 use super::args::CancelArgs;
 use super::runs::{Naming, find};
 use super::{CliError, Loaded, output};
+pub use crate::manual::wait_for_end;
 use crate::schedule::DEFAULT_KILL_GRACE;
 use crate::settings::Settings;
-use crate::store::{Cancelled, Run, RunStatus, Store, StoreError};
+use crate::store::{Cancelled, Run, RunStatus, StoreError};
 
-/// How often the run is read while its worker stops it.
-const POLL: Duration = Duration::from_millis(50);
 /// Beyond the job's `kill_grace`: the worker's look for cancel requests (a second at
 /// most), the kill, and recording the end.
 const MARGIN: Duration = Duration::from_secs(5);
@@ -73,24 +72,6 @@ pub fn patience(settings: &Settings, env: &dyn Fn(&str) -> Option<String>, job: 
         .and_then(|loaded| loaded.schedule.job(job).map(|job| job.kill_grace))
         .unwrap_or(DEFAULT_KILL_GRACE);
     kill_grace + MARGIN
-}
-
-/// Reads the run until it has ended, or `deadline` passed: `None` then.
-pub async fn wait_for_end(
-    store: &dyn Store,
-    id: &str,
-    deadline: Instant,
-) -> Result<Option<Run>, StoreError> {
-    loop {
-        let run = store.run(id).await?;
-        if run.status.is_finished() {
-            return Ok(Some(run));
-        }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 /// `run ID cancelled after 0.4s (signal 15)`, or, for a run that ended otherwise,

@@ -1,7 +1,8 @@
-//! `cronq daemon`: fire the schedule and, unless told not to, run the jobs too.
+//! `cronq daemon`: fire the schedule and, unless told not to, run the jobs too; with
+//! `http_addr`, serve the HTTP API beside them.
 
 use super::args::DaemonArgs;
-use super::{CliError, Loaded, signals, store_wait, worker};
+use super::{CliError, Loaded, serve, signals, store_wait, worker};
 use crate::daemon::{self, DaemonConfig};
 
 pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
@@ -16,11 +17,16 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
         if !args.no_workers {
             crate::worker::check_containment(settings.containment).map_err(CliError::Usage)?;
         }
+        // Listening comes first, so that an address refused ends the start at once.
+        let listener = serve::listen(&settings).await?;
         let (stop, reload) = signals::listen()?;
         let Some(store) = store_wait::open(&settings, args.exit_if_unreachable, &stop).await?
         else {
             return Ok(());
         };
+        let api = listener.map(|listener| {
+            serve::spawn(listener, &store, &settings, host_zone, &stop)
+        });
         let workers = if args.no_workers {
             Vec::new()
         } else {
@@ -34,7 +40,12 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
             host: worker::hostname(),
         };
         tracing::info!(store = %settings.store, schedule = %config.schedule_path.display(), "cronq daemon");
-        daemon::run(store, schedule, config, stop, reload).await?;
+        let fired = daemon::run(store, schedule, config, stop.clone(), reload).await;
+        stop.cancel();
+        if let Some(api) = api {
+            serve::stopped(api).await;
+        }
+        fired?;
         Ok(())
     })
 }

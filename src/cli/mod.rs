@@ -14,6 +14,7 @@ mod output;
 mod progress;
 mod run;
 mod runs;
+mod serve;
 mod show;
 mod signals;
 mod status;
@@ -104,6 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&args, &Loaded::read(&cli.settings, &env)?),
         Command::Daemon(args) => daemon::run(&args, Loaded::read(&cli.settings, &env)?),
         Command::Worker(args) => worker::run(&args, Loaded::read(&cli.settings, &env)?),
+        Command::Serve(args) => serve::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Run(args) => run::run(&args, &cli.settings, &env),
         Command::Status(args) => status::run(&args, &cli.settings, &env),
         Command::History(args) => history::run(&args, &settings(&cli.settings, &env)?, &env),

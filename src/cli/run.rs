@@ -18,9 +18,7 @@ use crate::eta::{self, TimeLeft};
 use crate::manual;
 use crate::schedule::Schedule;
 use crate::settings::Settings;
-use crate::store::{
-    Cancelled, Chunk, HistoryFilter, NewRun, Run, RunStatus, Store, StoreError, Stream,
-};
+use crate::store::{Cancelled, Chunk, NewRun, Run, RunStatus, Store, StoreError, Stream};
 
 /// How often `--wait` reads the run and its output.
 const POLL: Duration = Duration::from_millis(100);
@@ -160,7 +158,7 @@ async fn follow(
                 return interrupted(store, &current, cancel_on_interrupt, &mut screen).await;
             }
         };
-        match next_attempt(store, &finished).await? {
+        match manual::next_attempt(store, &finished).await? {
             Some(retry) => {
                 let wait = retry
                     .not_before
@@ -236,28 +234,6 @@ async fn served(store: &dyn Store, queue: &str) -> Result<bool, StoreError> {
     Ok(workers
         .iter()
         .any(|worker| worker.queues.iter().any(|q| q == queue)))
-}
-
-/// The retry the store queued for a run that failed with attempts left.
-async fn next_attempt(store: &dyn Store, run: &Run) -> Result<Option<Run>, StoreError> {
-    let retried = matches!(
-        run.status,
-        RunStatus::Failed | RunStatus::TimedOut | RunStatus::Lost
-    );
-    if !retried || run.attempt >= run.max_attempts {
-        return Ok(None);
-    }
-    // The store queues the retry in the same step that ends the run.
-    let filter = HistoryFilter {
-        job: Some(run.job.clone()),
-        statuses: Vec::new(),
-        since: Some(run.queued_at),
-        limit: 0,
-    };
-    let runs = store.history(&filter).await?;
-    Ok(runs
-        .into_iter()
-        .find(|retry| retry.retry_of.as_deref() == Some(run.id.as_str())))
 }
 
 /// The exit code for a run that ended for good: the job's own, else 1 with the status

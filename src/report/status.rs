@@ -13,7 +13,8 @@ use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
 use crate::schedule::{Job, parse_zone};
 use crate::settings::Settings;
 use crate::store::{
-    HistoryFilter, PublishedSchedule, QueuedRun, Run, RunStatus, Store, StoreError, WorkerInfo,
+    HistoryFilter, PublishedJob, PublishedSchedule, QueuedRun, Run, RunStatus, Store, StoreError,
+    WorkerInfo,
 };
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
@@ -26,7 +27,7 @@ const NEXT_FIRES: usize = 10;
 /// A job as far as its timing goes, from the local file or the published schedule.
 pub struct Timed {
     pub name: String,
-    pub next: Box<dyn Fn(DateTime<Utc>) -> Option<DateTime<Utc>>>,
+    pub next: Box<dyn Fn(DateTime<Utc>) -> Option<DateTime<Utc>> + Send + Sync>,
 }
 
 impl Timed {
@@ -46,21 +47,24 @@ impl Timed {
         schedule
             .jobs
             .iter()
-            .filter_map(|job| {
-                let timing: Timing = job.schedule.as_deref()?.parse().ok()?;
-                let zone = parse_zone(&job.timezone).ok()?;
-                let jitter = TimeDelta::milliseconds(i64::try_from(job.jitter_ms).ok()?);
-                // As `Job::next_fire` shifts the schedule's instants by the offset.
-                (timing != Timing::Reboot).then(|| Timed {
-                    name: job.name.clone(),
-                    next: Box::new(move |after| {
-                        timing
-                            .next_after(after - jitter, zone)
-                            .map(|at| at.with_timezone(&Utc) + jitter)
-                    }),
-                })
-            })
+            .filter_map(Timed::from_published_job)
             .collect()
+    }
+
+    /// One job of the published schedule; `None` for one without instants.
+    pub fn from_published_job(job: &PublishedJob) -> Option<Timed> {
+        let timing: Timing = job.schedule.as_deref()?.parse().ok()?;
+        let zone = parse_zone(&job.timezone).ok()?;
+        let jitter = TimeDelta::milliseconds(i64::try_from(job.jitter_ms).ok()?);
+        // As `Job::next_fire` shifts the schedule's instants by the offset.
+        (timing != Timing::Reboot).then(|| Timed {
+            name: job.name.clone(),
+            next: Box::new(move |after| {
+                timing
+                    .next_after(after - jitter, zone)
+                    .map(|at| at.with_timezone(&Utc) + jitter)
+            }),
+        })
     }
 }
 

@@ -1,0 +1,211 @@
+//! `GET /api/v1/jobs`, `GET /api/v1/jobs/{job}` and `POST /api/v1/jobs/{job}/runs`:
+//! the jobs of the published schedule (else of the local file), and a run of one by
+//! hand, as `cronq run` queues it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::Api;
+use crate::manual::{self, Refusal, Request};
+use crate::report::jobs::JobView;
+use crate::report::run_json;
+use crate::settings::Scope;
+use crate::store::{KeyClaim, Run};
+
+/// How long `?wait=true` holds a request when no `timeout` is given.
+const WAIT: Duration = Duration::from_secs(30);
+/// The longest `timeout` taken.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+/// How long a run an Idempotency-Key made is remembered.
+const KEY_KEPT: Duration = Duration::from_secs(24 * 3600);
+/// How long a key is held by a request under way, beyond its wait.
+const KEY_HELD: Duration = Duration::from_secs(60);
+/// The longest Idempotency-Key taken, in bytes.
+const KEY_MAX: usize = 255;
+
+/// The jobs, from the published schedule, else from the local file.
+async fn jobs(api: &Api) -> Result<Vec<JobView>, ApiError> {
+    if let Some(published) = api.published().await? {
+        return Ok(JobView::of_published(&published));
+    }
+    Ok(api
+        .local_schedule()
+        .map(|local| JobView::of_schedule(&local))
+        .unwrap_or_default())
+}
+
+pub async fn list(State(api): State<Arc<Api>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.need(Scope::Read)?;
+    let now = Utc::now();
+    let jobs: Vec<Value> = jobs(&api).await?.iter().map(|job| job.json(now)).collect();
+    Ok(Json(json!({ "jobs": jobs })))
+}
+
+pub async fn one(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.need(Scope::Read)?;
+    let jobs = jobs(&api).await?;
+    let job = jobs
+        .iter()
+        .find(|view| view.job.name == name)
+        .ok_or_else(|| ApiError::not_found(format!("no job `{name}` in the schedule")))?;
+    Ok(Json(job.detail_json(&*api.store, Utc::now()).await?))
+}
+
+/// The body of a trigger: both optional.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerBody {
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+pub struct TriggerQuery {
+    #[serde(default)]
+    wait: bool,
+    /// With `wait`: `30s`, `5m`.
+    timeout: Option<String>,
+}
+
+pub async fn trigger(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(query): Query<TriggerQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.need(Scope::Run)?;
+    let body: TriggerBody = match body.is_empty() {
+        true => TriggerBody::default(),
+        false => serde_json::from_slice(&body).map_err(|error| {
+            ApiError::bad_request(format!(
+                "the body must be {{\"args\": [\"…\"], \"env\": {{\"NAME\": \"value\"}}}}: {error}"
+            ))
+        })?,
+    };
+    let wait = match (&query.timeout, query.wait) {
+        (_, false) => None,
+        (None, true) => Some(WAIT),
+        (Some(text), true) => Some(parse_wait(text)?),
+    };
+    let key = idempotency_key(&headers, &name)?;
+    let hold = KEY_HELD + wait.unwrap_or_default();
+    if let Some(key) = &key {
+        match api.store.claim_idempotency_key(key, hold).await? {
+            KeyClaim::Claimed => {}
+            KeyClaim::Pending => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "a request with this Idempotency-Key is still under way; retry it once that one has answered",
+                ));
+            }
+            KeyClaim::Done(id) => {
+                let run = api.store.run(&id).await?;
+                return respond(&api, run, wait, StatusCode::OK, true).await;
+            }
+        }
+    }
+    let queued = queue(&api, &caller, &name, body).await;
+    if let Some(key) = &key {
+        let made = queued.as_ref().ok().map(|run| run.id.as_str());
+        api.store
+            .settle_idempotency_key(key, made, KEY_KEPT)
+            .await?;
+    }
+    let run = queued?;
+    tracing::info!(run = %run.id, job = %run.job, by = %caller.by(), "run queued over the HTTP API");
+    respond(&api, run, wait, StatusCode::CREATED, false).await
+}
+
+/// Looks the job up and queues its run, as `cronq run` does.
+async fn queue(api: &Api, caller: &Caller, name: &str, body: TriggerBody) -> Result<Run, ApiError> {
+    let published = api.published().await?;
+    let local = api.local_schedule();
+    let request = Request {
+        job: name,
+        args: body.args,
+        env: body.env,
+        by: caller.by(),
+    };
+    let new_run = manual::new_run(request, published.as_ref(), local.as_deref(), &api.settings)
+        .map_err(|refusal| match refusal {
+            Refusal::UnknownJob(text) => ApiError::not_found(text),
+            Refusal::NotAllowed(text) => ApiError::bad_request(text),
+        })?;
+    Ok(api.store.enqueue(new_run).await?)
+}
+
+/// The run, after following it to its end when asked to wait: `status` when it ended
+/// (or no wait was asked), 202 when the wait ran out first.
+async fn respond(
+    api: &Api,
+    run: Run,
+    wait: Option<Duration>,
+    status: StatusCode,
+    replayed: bool,
+) -> Result<Response, ApiError> {
+    let (run, status) = match wait {
+        None => (run, status),
+        Some(wait) => {
+            let run = manual::follow(&*api.store, run, Instant::now() + wait, &api.stop).await?;
+            let status = if run.status.is_finished() {
+                status
+            } else {
+                StatusCode::ACCEPTED
+            };
+            (run, status)
+        }
+    };
+    let mut response = (status, Json(run_json(&run, Utc::now(), None))).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn parse_wait(text: &str) -> Result<Duration, ApiError> {
+    match humantime::parse_duration(text) {
+        Ok(wait) if wait <= MAX_WAIT => Ok(wait),
+        Ok(_) => Err(ApiError::bad_request(format!(
+            "timeout `{text}` is longer than the hour a request may wait"
+        ))),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "timeout `{text}` is not a duration such as 30s or 5m"
+        ))),
+    }
+}
+
+/// The Idempotency-Key header, kept per job: the same key for another job is another.
+fn idempotency_key(headers: &HeaderMap, job: &str) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= KEY_MAX => Ok(Some(format!("{job}/{key}"))),
+        _ => Err(ApiError::bad_request(format!(
+            "the Idempotency-Key must be 1 to {KEY_MAX} characters of visible ASCII"
+        ))),
+    }
+}

@@ -1,0 +1,20 @@
+//! The HTTP API: the same runs, jobs and status as the CLI's `--json`, for
+//! applications and monitoring that cannot run `cronq`. Served by `cronq daemon` when
+//! `http_addr` is set and by `cronq serve`.
+//!
+//! A face of its own beside `cli/`: both call the layers below (`report`, `manual`,
+//! `store`) and only serialize what those return; neither calls into the other. One
+//! small file per resource (`jobs`, `runs`, `output`, `status`), the bearer-token check
+//! (`auth`), the JSON errors (`error`) and the listener with its routes (`server`).
+
+mod auth;
+mod error;
+mod jobs;
+mod output;
+mod runs;
+mod server;
+mod state;
+mod status;
+
+pub use server::{bind, serve};
+pub use state::Api;

@@ -1,0 +1,78 @@
+//! `GET /api/v1/status`, as `status --json`, and the probes: `/healthz` (the process
+//! answers) and `/readyz` (so does the store). The probes need no token: they say
+//! nothing about the jobs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::state::Api;
+use crate::report::status::{Timed, gather};
+use crate::settings::Scope;
+
+/// How long `/readyz` waits for the store before it calls it not ready.
+const READY_WITHIN: Duration = Duration::from_secs(2);
+/// `status --grace`'s default.
+const GRACE: Duration = Duration::from_secs(60);
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
+pub async fn readyz(State(api): State<Arc<Api>>) -> Result<Json<Value>, ApiError> {
+    match tokio::time::timeout(READY_WITHIN, api.store.published_hash()).await {
+        Ok(Ok(_)) => Ok(Json(json!({ "ok": true }))),
+        Ok(Err(error)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error.to_string(),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the store at {} did not answer within {}s",
+                api.settings.store,
+                READY_WITHIN.as_secs()
+            ),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StatusQuery {
+    /// As `status --grace`: `60s`, `5m`.
+    grace: Option<String>,
+}
+
+pub async fn status(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    Query(query): Query<StatusQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.need(Scope::Read)?;
+    let grace = match &query.grace {
+        None => GRACE,
+        Some(text) => humantime::parse_duration(text).map_err(|_| {
+            ApiError::bad_request(format!(
+                "grace `{text}` is not a duration such as 60s or 5m"
+            ))
+        })?,
+    };
+    // The local schedule when there is one; else what the daemons published.
+    let timed: Vec<Timed> = match api.local_schedule() {
+        Some(local) => local.jobs.iter().filter_map(Timed::from_job).collect(),
+        None => api
+            .published()
+            .await?
+            .map(|p| Timed::from_published(&p))
+            .unwrap_or_default(),
+    };
+    let report = gather(&*api.store, &timed, &api.settings, grace).await?;
+    Ok(Json(report.json()))
+}
