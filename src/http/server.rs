@@ -15,6 +15,11 @@ use crate::settings::ApiToken;
 
 /// Listens on `addr`, once the loopback rule holds: the one sentence why not, else.
 pub async fn bind(addr: SocketAddr, tokens: &[ApiToken]) -> Result<TcpListener, String> {
+    for token in tokens {
+        if let Err(why) = &token.token {
+            return Err(format!("api token `{}`: {why}", token.name));
+        }
+    }
     if tokens.is_empty() && !addr.ip().is_loopback() {
         return Err(format!(
             "the HTTP API at {addr} would answer anyone who reaches it, and no api_tokens are configured; listen on a loopback address such as 127.0.0.1:{}, or give api_tokens in the settings",

@@ -3,7 +3,9 @@
 //! A token's value never sits in the settings file, which lives in git: it comes from
 //! the environment (`token: "${CRONQ_TOKEN_DEPLOY}"`) or from a file of its own
 //! (`token_file: /run/secrets/deploy`), and a literal value is refused. The value is
-//! kept in a [`Secret`], which never prints.
+//! kept in a [`Secret`], which never prints. A variable that is not set or a file that
+//! cannot be read is an error only where the API is served (`http::bind`): the other
+//! commands read the same settings without the secrets.
 
 use std::fmt;
 use std::path::Path;
@@ -64,7 +66,8 @@ pub struct ApiToken {
     /// Recorded on each run it makes, as `by: "token:NAME"`.
     pub name: String,
     pub scope: Scope,
-    pub token: Secret,
+    /// The value; why there is none (a variable not set, a file not readable) else.
+    pub token: Result<Secret, String>,
 }
 
 /// Reads `api_tokens:` from its node as written, before `${VAR}` expansion, so that a
@@ -91,7 +94,10 @@ pub fn read(
                 item.at,
                 format!("a second api token named `{}`", token.name),
             );
-        } else if let Some(same) = tokens.iter().find(|t| t.token == token.token) {
+        } else if let Some(same) = tokens
+            .iter()
+            .find(|t| t.token.is_ok() && t.token == token.token)
+        {
             report.error(
                 item.at,
                 format!(
@@ -134,7 +140,7 @@ fn read_one(
             }
             _ => {
                 saw_value = true;
-                token = report.read(value, from_file);
+                token = Some(from_file(value));
             }
         }
     }
@@ -158,27 +164,29 @@ fn read_one(
     })
 }
 
-/// `token: "${VAR}"`: the value the environment gives; a literal is refused.
+/// `token: "${VAR}"`: the value the environment gives, or why there is none; a
+/// literal is refused (the outer error).
 fn from_env(
     node: &Node,
     expand: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<Secret, String> {
+) -> Result<Result<Secret, String>, String> {
     let written = node.string()?;
     if !written.contains("${") {
         return Err(
             "an api token is never written in the settings file, which lives in git; give it as \"${VAR}\" from the environment or as token_file: PATH".into(),
         );
     }
-    let value = expand(&written)?;
-    if value.trim().is_empty() {
-        return Err(format!("the api token from `{written}` is empty"));
-    }
-    Ok(Secret(value))
+    Ok(
+        expand(&written).and_then(|value| match value.trim().is_empty() {
+            true => Err(format!("the api token from `{written}` is empty")),
+            false => Ok(Secret(value)),
+        }),
+    )
 }
 
 /// `token_file: PATH`: the file's text, without the line end an editor adds.
 fn from_file(node: &Node) -> Result<Secret, String> {
-    let path = node.string()?;
+    let path = node.string().map_err(|e| format!("token_file: {e}"))?;
     let text = std::fs::read_to_string(Path::new(&path))
         .map_err(|error| format!("cannot read the api token file {path}: {error}"))?;
     let value = text.trim_end_matches(['\n', '\r']);
