@@ -160,9 +160,9 @@ async fn show_json_holds_every_field_show_prints(backend: Backend) {
     };
     for (name, value) in &fields {
         let expected = match *name {
-            "id" | "job" | "queue" | "status" | "trigger" | "host" | "worker" | "message"
-            | "reason" | "retry of" | "queued at" | "not before" | "started at" | "finished at"
-            | "scheduled for" => null_or(&json[name.replace(' ', "_")]),
+            "id" | "job" | "queue" | "status" | "trigger" | "by" | "host" | "worker"
+            | "message" | "reason" | "retry of" | "queued at" | "not before" | "started at"
+            | "finished at" | "scheduled for" => null_or(&json[name.replace(' ', "_")]),
             "attempt" => format!("{}/{}", json["attempt"], json["max_attempts"]),
             "exit" => null_or(&json["exit_code"]),
             "duration" => match json["duration_s"] {
