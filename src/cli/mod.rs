@@ -4,6 +4,7 @@
 pub mod args;
 mod cancel;
 mod check;
+mod check_host;
 mod completions;
 mod daemon;
 mod history;
