@@ -13,7 +13,12 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     cronq::memory::give_back_freed_memory();
     let cli = Cli::parse();
-    init_logging(cli.settings.log_format.unwrap_or_default());
+    // Only `daemon` and `worker` take `--log-format`; the rest read CRONQ_LOG_FORMAT.
+    let log_format = cli.settings_args().log_format.or_else(|| {
+        let value = std::env::var("CRONQ_LOG_FORMAT").ok()?;
+        clap::ValueEnum::from_str(&value, true).ok()
+    });
+    init_logging(log_format.unwrap_or_default());
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

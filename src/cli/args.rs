@@ -1,12 +1,14 @@
 //! The command line, as clap structs. Each setting is also a `CRONQ_*` variable.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{self, Containment, Layer, LogFormat, Overrides, QueueWorkers};
+pub use super::settings_args::{Apply, SettingsArgs, WorkerList};
+use super::settings_args::{
+    HostSettings, Lease, Located, ScheduleFile, SettingsFile, StoreOnly, Workers,
+};
 
 /// A crontab that lives in git: a daemon fires jobs into queues, workers run them,
 /// and every run is recorded.
@@ -21,6 +23,8 @@ use crate::settings::{self, Containment, Layer, LogFormat, Overrides, QueueWorke
     after_help = "Exit codes: 0 ok, 1 the thing asked about failed, 2 usage or validation error, 3 store unreachable."
 )]
 pub struct Cli {
+    /// Settings flags written before the subcommand, as earlier versions took them; the
+    /// subcommand's own flags win.
     #[command(flatten)]
     pub settings: SettingsArgs,
     #[command(subcommand)]
@@ -98,6 +102,8 @@ pub struct RunArgs {
     /// Arguments appended to the job's command (the job needs `allow_args: true`)
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub located: Located,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +120,10 @@ pub struct StatusArgs {
     /// Print one JSON document
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub located: Located,
+    #[command(flatten)]
+    pub lease: Lease,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +149,8 @@ pub struct HistoryArgs {
     /// Print one JSON document: {"runs": [...]}
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub located: StoreOnly,
 }
 
 #[derive(Debug, Args)]
@@ -152,24 +164,32 @@ pub struct ShowArgs {
     /// Print one JSON document: the run, with "output"
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub located: StoreOnly,
 }
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
+    /// The run's id, as `run` and `history` print it; a unique end of it will do
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
     /// Keep printing as the run writes, until it ends
     #[arg(long, short = 'f')]
     pub follow: bool,
+    #[command(flatten)]
+    pub located: StoreOnly,
 }
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
+    /// The run's id, as `run` and `history` print it; a unique end of it will do
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
     /// Return once the cancel is asked, without waiting for a running run to end
     #[arg(long)]
     pub no_wait: bool,
+    #[command(flatten)]
+    pub located: Located,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +204,7 @@ pub struct ProgressArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// The shell to complete for
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
 }
@@ -196,6 +217,8 @@ pub struct DaemonArgs {
     /// Exit 3 when the store is unreachable at start, instead of waiting for it
     #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
     pub exit_if_unreachable: bool,
+    #[command(flatten)]
+    pub host: HostSettings,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +232,8 @@ pub struct WorkerArgs {
     /// Exit 3 when the store is unreachable at start, instead of waiting for it
     #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
     pub exit_if_unreachable: bool,
+    #[command(flatten)]
+    pub host: HostSettings,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +241,12 @@ pub struct CheckArgs {
     /// Print one JSON document instead of a table
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub file: SettingsFile,
+    #[command(flatten)]
+    pub schedule: ScheduleFile,
+    #[command(flatten)]
+    pub workers: Workers,
 }
 
 #[derive(Debug, Args)]
@@ -242,6 +273,8 @@ pub struct NextArgs {
     /// Say after each instant what DST did to it, and when the day fields are OR-ed
     #[arg(long)]
     pub explain: bool,
+    #[command(flatten)]
+    pub located: Located,
 }
 
 #[derive(Debug, Args)]
@@ -254,123 +287,41 @@ pub struct ImportArgs {
     pub system: bool,
 }
 
-/// The settings every command takes: flag, then `CRONQ_*` variable, then the settings
-/// file, then the default.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Settings")]
-pub struct SettingsArgs {
-    /// The settings file [default: config/cronq.yaml when it exists]
-    #[arg(
-        long,
-        env = "CRONQ_SETTINGS",
-        value_name = "FILE",
-        global = true,
-        hide_env_values = true
-    )]
-    pub settings: Option<PathBuf>,
-    /// The schedule file [default: `schedule:` in the settings, else ./crontab.yaml]
-    #[arg(
-        long,
-        env = "CRONQ_SCHEDULE",
-        value_name = "FILE",
-        global = true,
-        hide_env_values = true
-    )]
-    pub schedule: Option<PathBuf>,
-    /// The store: sqlite:PATH, redis://[user:pass@]host:port/db or rediss://… [default: sqlite:STATE_DIR/cronq.db]
-    #[arg(
-        long,
-        env = "CRONQ_STORE",
-        value_name = "URL",
-        global = true,
-        hide_env_values = true
-    )]
-    pub store: Option<String>,
-    /// Prefix of every Redis key, with a hash tag for Redis Cluster [default: {cronq}:]
-    #[arg(
-        long,
-        env = "CRONQ_REDIS_PREFIX",
-        value_name = "PREFIX",
-        global = true,
-        hide_env_values = true
-    )]
-    pub redis_prefix: Option<String>,
-    /// Lock files and the embedded store [default: $XDG_STATE_HOME/cronq, /var/lib/cronq for root, ~/.local/state/cronq]
-    #[arg(
-        long,
-        env = "CRONQ_STATE_DIR",
-        value_name = "DIR",
-        global = true,
-        hide_env_values = true
-    )]
-    pub state_dir: Option<PathBuf>,
-    /// Queues this host works and their concurrent runs, in priority order [default: every queue of the schedule, 4 each]
-    #[arg(long, env = "CRONQ_WORKERS", value_name = "QUEUE=N,…", value_parser = parse_workers, global = true, hide_env_values = true)]
-    pub workers: Option<WorkerList>,
-    /// Log format
-    #[arg(
-        long,
-        env = "CRONQ_LOG_FORMAT",
-        value_name = "FORMAT",
-        global = true,
-        hide_env_values = true
-    )]
-    pub log_format: Option<LogFormat>,
-    /// The lease on each run; a run whose worker stops renewing it is lost after this [default: 30s]
-    #[arg(long, env = "CRONQ_LEASE", value_name = "DURATION", value_parser = parse_duration, global = true, hide_env_values = true)]
-    pub lease: Option<Duration>,
-    /// What running jobs get to finish after SIGTERM before they are killed [default: 30s]
-    #[arg(long, env = "CRONQ_STOP_GRACE", value_name = "DURATION", value_parser = parse_duration, global = true, hide_env_values = true)]
-    pub stop_grace: Option<Duration>,
-    /// How every process of a run is found and killed: a cgroup per run, or its tree tracked through the worker [default: auto, a cgroup where the host gives one]
-    #[arg(
-        long,
-        env = "CRONQ_CONTAINMENT",
-        value_name = "HOW",
-        global = true,
-        hide_env_values = true
-    )]
-    pub containment: Option<Containment>,
-    /// Reserved for Prometheus metrics; nothing is served yet, so this is accepted and ignored
-    #[arg(
-        long,
-        env = "CRONQ_METRICS_ADDR",
-        value_name = "ADDR",
-        global = true,
-        hide_env_values = true
-    )]
-    pub metrics_addr: Option<SocketAddr>,
-}
-
-/// The value of `--workers`, one argument holding every queue.
-#[derive(Clone, Debug)]
-pub struct WorkerList(pub Vec<QueueWorkers>);
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{e}; expected a duration such as 30s or 2m"))
 }
 
-fn parse_workers(text: &str) -> Result<WorkerList, String> {
-    settings::parse_workers(text).map(WorkerList)
+impl Cli {
+    /// The settings flags in force: the subcommand's, over those before it.
+    pub fn settings_args(&self) -> SettingsArgs {
+        let mut settings = self.settings.clone();
+        self.command.apply(&mut settings);
+        settings
+    }
 }
 
-impl SettingsArgs {
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            settings: self.settings.clone(),
-            layer: Layer {
-                schedule: self.schedule.clone(),
-                store: self.store.clone(),
-                redis_prefix: self.redis_prefix.clone(),
-                state_dir: self.state_dir.clone(),
-                workers: self.workers.clone().map(|list| list.0),
-                log_format: self.log_format,
-                metrics_addr: self.metrics_addr,
-                lease: self.lease,
-                stop_grace: self.stop_grace,
-                containment: self.containment,
-            },
+impl Apply for Command {
+    fn apply(&self, to: &mut SettingsArgs) {
+        match self {
+            Command::Daemon(args) => args.host.apply(to),
+            Command::Worker(args) => args.host.apply(to),
+            Command::Run(args) => args.located.apply(to),
+            Command::Status(args) => {
+                args.located.apply(to);
+                args.lease.apply(to);
+            }
+            Command::History(args) => args.located.apply(to),
+            Command::Show(args) => args.located.apply(to),
+            Command::Logs(args) => args.located.apply(to),
+            Command::Cancel(args) => args.located.apply(to),
+            Command::Check(args) => {
+                args.file.apply(to);
+                args.schedule.apply(to);
+                args.workers.apply(to);
+            }
+            Command::Next(args) => args.located.apply(to),
+            Command::Progress(_) | Command::Import(_) | Command::Completions(_) => {}
         }
     }
 }

@@ -110,16 +110,12 @@ fn row(run: &Run, now: DateTime<Utc>, zone: output::Zone) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// `cronq history` with no flags.
     fn args() -> HistoryArgs {
-        HistoryArgs {
-            job: None,
-            status: None,
-            failed: false,
-            since: None,
-            limit: 20,
-            local: false,
-            json: false,
-        }
+        use clap::{Args, FromArgMatches};
+        let command = HistoryArgs::augment_args(clap::Command::new("history"));
+        HistoryArgs::from_arg_matches(&command.get_matches_from(["history"]))
+            .expect("no flags parse")
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod output;
 mod progress;
 mod run;
 mod runs;
+mod settings_args;
 mod show;
 mod signals;
 mod status;
@@ -99,6 +100,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     let env = |name: &str| std::env::var(name).ok();
+    let settings_args = cli.settings_args();
+    let cli = Cli {
+        settings: settings_args,
+        command: cli.command,
+    };
     match cli.command {
         Command::Import(args) => import::run(&args),
         Command::Next(args) => next::run(&args, &cli.settings, &env),
