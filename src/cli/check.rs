@@ -45,7 +45,7 @@ pub fn run(args: &CheckArgs, loaded: &Loaded) -> anyhow::Result<()> {
         return Ok(());
     }
     for warning in &warnings {
-        eprintln!("{warning}");
+        output::note!("{warning}");
     }
     let rows: Vec<Vec<String>> = schedule
         .jobs
@@ -65,7 +65,7 @@ pub fn run(args: &CheckArgs, loaded: &Loaded) -> anyhow::Result<()> {
         })
         .collect();
     output::table(&["JOB", "SCHEDULE", "ZONE", "QUEUE", "NEXT"], &rows)?;
-    eprintln!("{file}: {} jobs, no errors", schedule.jobs.len());
+    output::note!("{file}: {} jobs, no errors", schedule.jobs.len());
     Ok(())
 }
 

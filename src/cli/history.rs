@@ -32,7 +32,7 @@ pub fn run(
         // Which store was read, so that an empty history cannot pass for another's.
         output::say!("store: {}", settings.store.shown())?;
         if runs.is_empty() {
-            eprintln!("no runs");
+            output::note!("no runs");
         } else {
             let rows: Vec<Vec<String>> = runs.iter().map(|run| row(run, now, zone)).collect();
             output::table(

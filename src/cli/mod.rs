@@ -85,9 +85,9 @@ pub fn print_error(error: &anyhow::Error) {
         (Some(CliError::Invalid(diagnostics)), _) => diagnostics,
         (_, Some(settings::SettingsError::Invalid(diagnostics))) => diagnostics,
         (Some(CliError::Exit(_) | CliError::ClosedPipe), _) => return,
-        _ => return eprintln!("cronq: {error}"),
+        _ => return output::note!("cronq: {error}"),
     };
-    eprintln!("{}", render(diagnostics));
+    output::note!("{}", render(diagnostics));
 }
 
 /// Runs one command; output goes to stdout, problems to stderr.

@@ -30,7 +30,7 @@ const NO_WORKER_AFTER: Duration = Duration::from_secs(3);
 /// How often it looks again, until it has said so once.
 const WORKER_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The exit code of a command stopped by Ctrl-C, as shells report it.
-const INTERRUPTED: i32 = 130;
+const INTERRUPTED: i32 = super::signals::INTERRUPTED as i32;
 /// The progress line is cut to this many characters, so that `\r` redraws it in place.
 const PROGRESS_WIDTH: usize = 79;
 
@@ -53,7 +53,7 @@ pub fn run(
             return Ok(0);
         }
         // stdout carries the job's stdout alone, so the id goes to stderr.
-        eprintln!("cronq: run {} of {} queued", run.id, run.job);
+        output::note!("cronq: run {} of {} queued", run.id, run.job);
         let patience = |job: &str| super::cancel::patience(&settings, env, job);
         let on_interrupt = args.cancel_on_interrupt.then_some(&patience as &Patience);
         follow(&*store, run, on_interrupt).await
@@ -116,7 +116,7 @@ async fn new_run(
     let local = match local_schedule(settings, env) {
         Ok(local) => local,
         Err(error) if published_job.is_some() => {
-            eprintln!("cronq: warning: {error}; using the schedule the daemons published");
+            output::note!("cronq: warning: {error}; using the schedule the daemons published");
             None
         }
         Err(error) => return Err(error.into()),
@@ -466,24 +466,24 @@ impl Screen {
     fn say(&mut self, text: &str) {
         self.clear();
         if !self.at_line_start {
-            eprintln!();
+            output::note!("");
             self.at_line_start = true;
         }
-        eprintln!("cronq: {text}");
+        output::note!("cronq: {text}");
     }
 
     fn progress(&mut self, line: &str) {
         if !self.terminal || !self.at_line_start || self.shown.as_deref() == Some(line) {
             return;
         }
-        eprint!("\r\x1b[K{line}");
+        output::note_part!("\r\x1b[K{line}");
         let _ = std::io::stderr().flush();
         self.shown = Some(line.to_string());
     }
 
     fn clear(&mut self) {
         if self.shown.take().is_some() {
-            eprint!("\r\x1b[K");
+            output::note_part!("\r\x1b[K");
             let _ = std::io::stderr().flush();
         }
     }
