@@ -31,7 +31,7 @@ fn setup() -> (Scratch, SqliteStore) {
 /// Starts `cronq ARGS` and waits until it catches SIGINT (its `SigCgt` in /proc says
 /// so), so that a Ctrl-C reaches cronq's handler and not the default action.
 fn started(scratch: &Scratch, args: &[&str]) -> Child {
-    let child = scratch
+    let mut child = scratch
         .std_cronq()
         .args(args)
         .stdout(Stdio::piped())
