@@ -30,8 +30,10 @@ fn setup() -> (Scratch, SqliteStore) {
 
 /// Starts `cronq ARGS` and waits until it catches SIGINT (its `SigCgt` in /proc says
 /// so), so that a Ctrl-C reaches cronq's handler and not the default action.
+// The child is handed back and waited for by `interrupted`.
+#[allow(clippy::zombie_processes)]
 fn started(scratch: &Scratch, args: &[&str]) -> Child {
-    let mut child = scratch
+    let child = scratch
         .std_cronq()
         .args(args)
         .stdout(Stdio::piped())
