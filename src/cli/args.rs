@@ -141,7 +141,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<Duration>,
     /// At most this many runs
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_count)]
     pub limit: usize,
     /// Print times in the host's time zone (TZ, else /etc/localtime) instead of UTC; --json stays UTC
     #[arg(long)]
@@ -227,7 +227,7 @@ pub struct WorkerArgs {
     #[arg(long = "queue", value_name = "QUEUE")]
     pub queues: Vec<String>,
     /// Runs executed at once [default: 4]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub concurrency: Option<usize>,
     /// Exit 3 when the store is unreachable at start, instead of waiting for it
     #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
@@ -265,7 +265,7 @@ pub struct NextArgs {
     #[arg(long, value_name = "RFC3339")]
     pub after: Option<String>,
     /// How many instants to print
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 5)]
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 5, value_parser = parse_count)]
     pub count: usize,
     /// Print one JSON document: {"fires": [...]}
     #[arg(long)]
@@ -288,8 +288,15 @@ pub struct ImportArgs {
 }
 
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    // humantime's own words list its units and its spellings; a user needs an example.
     humantime::parse_duration(text)
-        .map_err(|e| format!("{e}; expected a duration such as 30s or 2m"))
+        .map_err(|_| "expected a number and a unit, such as 30s, 5m, 2h or 2d".to_string())
+}
+
+/// A count given on the command line: a whole number, 0 or more.
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.parse()
+        .map_err(|_| "expected a whole number, such as 5".to_string())
 }
 
 impl Cli {

@@ -85,9 +85,22 @@ pub fn print_error(error: &anyhow::Error) {
         (Some(CliError::Invalid(diagnostics)), _) => diagnostics,
         (_, Some(settings::SettingsError::Invalid(diagnostics))) => diagnostics,
         (Some(CliError::Exit(_) | CliError::ClosedPipe), _) => return,
-        _ => return output::note!("cronq: {error}"),
+        _ => return output::note!("cronq: {}", plain_words(&error.to_string())),
     };
     output::note!("{}", render(diagnostics));
+}
+
+/// A message as one line in cronq's words: the OS's error numbers and the standard
+/// library's phrasing dropped, line breaks (a server's multi-line answer) folded.
+fn plain_words(message: &str) -> String {
+    let mut text = message.replace("stream did not contain valid UTF-8", "it is not UTF-8 text");
+    while let Some(at) = text.find(" (os error ") {
+        match text[at..].find(')') {
+            Some(end) => text.replace_range(at..at + end + 1, ""),
+            None => break,
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs one command; output goes to stdout, problems to stderr.

@@ -228,9 +228,9 @@ fn published_job_fires(
 fn parse_after(text: &str) -> Result<DateTime<Utc>, CliError> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| {
+        .map_err(|_| {
             CliError::Usage(format!(
-                "--after `{text}` is not an RFC 3339 instant such as 2026-03-08T01:30:00-05:00 ({e})"
+                "--after `{text}` is not an RFC 3339 instant; expected a date, a time and an offset, such as 2026-03-08T01:30:00-05:00 or 2026-03-08T06:30:00Z"
             ))
         })
 }

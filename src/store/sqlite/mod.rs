@@ -87,6 +87,13 @@ impl SqliteStore {
                 .create(dir)
                 .map_err(|e| unreachable(format!("cannot create {}: {e}", dir.display())))?;
         }
+        if path.is_dir() {
+            return Err(StoreError::Invalid(format!(
+                "the store sqlite:{} is a directory; expected the path of a file, such as sqlite:{}",
+                path.display(),
+                path.join("cronq.db").display()
+            )));
+        }
         // Created here, not by SQLite, so that it never exists with a looser mode.
         std::fs::OpenOptions::new()
             .create(true)
