@@ -79,7 +79,31 @@ pub enum Command {
     )]
     Import(ImportArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    #[command(
+        long_about = "Print a shell completion script: bash, zsh, fish, elvish or powershell.\n\nThe bash, zsh and fish scripts also complete job names (run, next --job, history --job, show, logs) from the schedule file, else the schedule the daemons published, and recent run ids (show, logs, cancel) from the store, with the settings flags on the line being completed."
+    )]
     Completions(CompletionsArgs),
+    /// What the completion scripts ask: job names or recent run ids, one per line
+    #[command(hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// What to list
+    #[arg(value_name = "WHAT")]
+    pub what: CompleteWhat,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+/// What `cronq complete` lists.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompleteWhat {
+    /// The jobs of the schedule
+    Jobs,
+    /// The ids of recent runs, newest first
+    Runs,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +352,7 @@ impl Apply for Command {
                 args.workers.apply(to);
             }
             Command::Next(args) => args.located.apply(to),
+            Command::Complete(args) => args.located.apply(to),
             Command::Progress(_) | Command::Import(_) | Command::Completions(_) => {}
         }
     }

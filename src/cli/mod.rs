@@ -132,6 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Progress(args) => progress::run(&args, &env),
         Command::Completions(args) => completions::run(&args),
+        Command::Complete(args) => completions::complete(&args, &cli.settings, &env),
     }
 }
 
