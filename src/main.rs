@@ -5,14 +5,13 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use clap::Parser;
 use cronq::cli::{self, Cli};
 use cronq::settings::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     cronq::memory::give_back_freed_memory();
-    let cli = Cli::try_parse().unwrap_or_else(|error| usage_error(error));
+    let cli = Cli::from_command_line().unwrap_or_else(|error| usage_error(error));
     // Only `daemon` and `worker` take `--log-format`; the rest read CRONQ_LOG_FORMAT.
     let log_format = cli.settings_args().log_format.or_else(|| {
         let value = std::env::var("CRONQ_LOG_FORMAT").ok()?;

@@ -29,6 +29,10 @@ pub struct Cli {
     pub settings: SettingsArgs,
     #[command(subcommand)]
     pub command: Command,
+    /// The subcommand's settings that came from their `CRONQ_*` variable, not a flag:
+    /// a flag before the subcommand wins over those.
+    #[arg(skip)]
+    pub from_env: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,11 +328,53 @@ fn parse_count(text: &str) -> Result<usize, String> {
 }
 
 impl Cli {
-    /// The settings flags in force: the subcommand's, over those before it.
+    /// Parses the process's arguments, noting which settings came from a variable.
+    pub fn from_command_line() -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches()?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let Some((_, sub)) = matches.subcommand() {
+            cli.from_env = sub
+                .ids()
+                .filter(|id| {
+                    sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::EnvVariable)
+                })
+                .map(|id| id.to_string())
+                .collect();
+        }
+        Ok(cli)
+    }
+
+    /// The settings flags in force: flag > variable, and of two flags, the one after
+    /// the subcommand.
     pub fn settings_args(&self) -> SettingsArgs {
-        let mut settings = self.settings.clone();
-        self.command.apply(&mut settings);
-        settings
+        let mut given = SettingsArgs::default();
+        self.command.apply(&mut given);
+        let early = &self.settings;
+        let from_env = |id: &str| self.from_env.iter().any(|e| e == id);
+        macro_rules! pick {
+            ($($field:ident),*) => {
+                SettingsArgs {
+                    $($field: match early.$field.is_some() && from_env(stringify!($field)) {
+                        true => early.$field.clone(),
+                        false => given.$field.clone().or_else(|| early.$field.clone()),
+                    },)*
+                }
+            };
+        }
+        pick!(
+            settings,
+            schedule,
+            store,
+            redis_prefix,
+            state_dir,
+            workers,
+            log_format,
+            lease,
+            stop_grace,
+            containment,
+            metrics_addr
+        )
     }
 }
 

@@ -117,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let cli = Cli {
         settings: settings_args,
         command: cli.command,
+        from_env: Vec::new(),
     };
     match cli.command {
         Command::Import(args) => import::run(&args),
