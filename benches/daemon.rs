@@ -943,6 +943,20 @@ impl Store for Probe {
         fired
     }
 
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> StoreResult<Option<Run>> {
+        self.timed(
+            "fire_again",
+            self.inner.fire_again(run, instant, pass, skip),
+        )
+        .await
+    }
+
     async fn last_fired(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
         self.timed("last_fired", self.inner.last_fired(job)).await
     }

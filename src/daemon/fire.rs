@@ -42,12 +42,14 @@ fn run_lock(job: &Job) -> Option<RunLock> {
 }
 
 /// Fires `job` at `instant` through the store, which claims the instant once across
-/// every daemon; with `skip`, records it `skipped` instead. Logs the fire and its
-/// lateness. `Ok(false)` when another daemon (or an earlier pass) claimed it first.
+/// every daemon (once per `pass` for an instant that came round again after the clock
+/// was stepped back); with `skip`, records it `skipped` instead. Logs the fire and its
+/// lateness. `Ok(false)` when another daemon (or an earlier wake-up) claimed it first.
 pub async fn fire(
     store: &Arc<dyn Store>,
     job: &Job,
     instant: DateTime<Utc>,
+    pass: Option<DateTime<Utc>>,
     trigger: Trigger,
     skip: Option<&str>,
 ) -> Result<bool, StoreError> {
@@ -55,7 +57,11 @@ pub async fn fire(
         replace_running(store, job).await?;
     }
     let run = new_run(job, trigger, Some(instant));
-    let fired = store.fire(run, instant, skip.map(str::to_string)).await?;
+    let skip_reason = skip.map(str::to_string);
+    let fired = match pass {
+        None => store.fire(run, instant, skip_reason).await?,
+        Some(pass) => store.fire_again(run, instant, pass, skip_reason).await?,
+    };
     let lateness_ms = (Utc::now() - instant).num_milliseconds();
     match (&fired, skip) {
         (Some(run), None) => tracing::info!(

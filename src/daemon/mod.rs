@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -27,7 +27,7 @@ use crate::store::{
 };
 use crate::worker::{self, WorkerConfig};
 use timer::Timer;
-use timing::{Gap, Missed, after_outage, is_missed, missed, next_instant, resume_after};
+use timing::{Gap, Missed, after_outage, missed, next_instant, on_wake, pass_of, resume};
 
 /// The longest the timer sleeps without looking at the wall clock: a clock jump or a
 /// suspend is noticed within it, and waking this often costs nothing measurable.
@@ -124,13 +124,27 @@ struct Firing {
     /// first of them. The timer holds no instant of theirs: once the store answers, each
     /// is planned as after a daemon's start ([`after_outage`]), never as a backlog.
     stalled: HashMap<String, DateTime<Utc>>,
+    /// Each wildcard job whose last fire the wall clock was stepped back behind, with
+    /// that fire: its instants up to it are fired a second time, in this pass.
+    passes: HashMap<String, DateTime<Utc>>,
+    /// When a step back of the clock was last logged, so a clock that keeps stepping
+    /// cannot flood the log.
+    stepped_warned: Option<std::time::Instant>,
 }
 
 impl Firing {
     /// Catches up what was missed while no daemon ran, fires `@reboot` jobs, and sets
     /// every job's next instant.
     async fn start(store: Arc<dyn Store>, schedule: Arc<Schedule>) -> Result<Firing, StoreError> {
-        let started = truncate_ms(Utc::now());
+        Firing::start_at(store, schedule, truncate_ms(Utc::now())).await
+    }
+
+    /// [`Firing::start`] with the wall clock at `started`.
+    async fn start_at(
+        store: Arc<dyn Store>,
+        schedule: Arc<Schedule>,
+        started: DateTime<Utc>,
+    ) -> Result<Firing, StoreError> {
         let last_fires = store.last_fires().await?;
         let mut firing = Firing {
             store,
@@ -141,11 +155,13 @@ impl Firing {
             handled_through: started,
             outage: None,
             stalled: HashMap::new(),
+            passes: HashMap::new(),
+            stepped_warned: None,
         };
         for job in &schedule.jobs {
             match job.schedule.as_ref().map(|s| &s.timing) {
                 Some(Timing::Reboot) => {
-                    fire::fire(&firing.store, job, started, Trigger::Schedule, None).await?;
+                    fire::fire(&firing.store, job, started, None, Trigger::Schedule, None).await?;
                 }
                 Some(_) => {
                     if let Some(last) = last_fires.get(&job.name) {
@@ -207,6 +223,9 @@ impl Firing {
     /// starts an outage: the job waits in `stalled`, and so does each one due meanwhile,
     /// until the store answers again ([`Firing::recover`]).
     async fn fire_due(&mut self, now: DateTime<Utc>) {
+        if now < self.handled_through && self.outage.is_none() {
+            self.stepped_back(now).await;
+        }
         if self.outage.is_some() && !self.recover(now).await {
             self.stall_due(now);
             return;
@@ -218,21 +237,21 @@ impl Firing {
                 self.stall(job, instant);
                 continue;
             }
-            let late = is_missed(job, instant, now);
-            let outcome = if late {
-                let anchor = self.anchor(&job.name);
-                let from = instant - TimeDelta::milliseconds(1);
-                let plan = missed(job, from, now, anchor, Gap::Late);
-                self.handle_all(job, plan).await
-            } else {
-                fire::fire(&self.store, job, instant, Trigger::Schedule, None)
-                    .await
-                    .map(|_| ())
+            let plan = on_wake(job, instant, now, self.anchor(&job.name));
+            let late = plan.is_some();
+            let outcome = match plan {
+                Some(plan) => self.handle_all(job, plan).await,
+                None => {
+                    let pass = self.pass(job, instant);
+                    fire::fire(&self.store, job, instant, pass, Trigger::Schedule, None)
+                        .await
+                        .map(|_| ())
+                }
             };
             match outcome {
                 Ok(()) => {
                     let last = if late { now } else { instant };
-                    self.anchors.insert(job.name.clone(), last.max(instant));
+                    self.fired(job, last.max(instant));
                     if let Some(next) = next_instant(job, last, self.anchor(&job.name)) {
                         self.timer.set(next, index);
                     }
@@ -289,7 +308,7 @@ impl Firing {
                 return false;
             }
             self.stalled.remove(&job.name);
-            let after = resume_after(self.anchors.get(&job.name).copied(), now);
+            let after = self.resume(job, now);
             if let Some(next) = next_instant(job, after, self.anchor(&job.name)) {
                 self.timer.set(next, index);
             }
@@ -323,16 +342,92 @@ impl Firing {
         instant: DateTime<Utc>,
         what: Missed,
     ) -> Result<(), StoreError> {
+        let pass = self.pass(job, instant);
         match what {
             Missed::CatchUp => {
-                fire::fire(&self.store, job, instant, Trigger::CatchUp, None).await?
+                fire::fire(&self.store, job, instant, pass, Trigger::CatchUp, None).await?
             }
             Missed::Skip(reason) => {
-                fire::fire(&self.store, job, instant, Trigger::Schedule, Some(reason)).await?
+                let skip = Some(reason);
+                fire::fire(&self.store, job, instant, pass, Trigger::Schedule, skip).await?
             }
         };
-        self.anchors.insert(job.name.clone(), instant);
+        self.fired(job, instant);
         Ok(())
+    }
+
+    /// The pass `instant` of `job` is fired in: a second one while the wall clock is
+    /// behind the job's last fire, after a step back.
+    fn pass(&self, job: &schedule::Job, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        pass_of(self.passes.get(&job.name).copied(), instant)
+    }
+
+    /// Notes that `job` was handled through `instant`; past its second pass, the job
+    /// is back to first passes.
+    fn fired(&mut self, job: &schedule::Job, instant: DateTime<Utc>) {
+        self.anchors.insert(job.name.clone(), instant);
+        if self
+            .passes
+            .get(&job.name)
+            .is_some_and(|pass| instant > *pass)
+        {
+            self.passes.remove(&job.name);
+        }
+    }
+
+    /// The wall clock went back behind the last moment handled (NTP stepping a clock
+    /// that ran fast, `date -s`): each wildcard job whose last fire is now ahead of the
+    /// clock fires by it again, its returning instants in a second pass named by that
+    /// last fire as the store holds it, so every daemon on the store claims the same
+    /// (job, instant, pass); fixed-time jobs wait for their first instant after their
+    /// last fire (see [`timing::resume`]).
+    async fn stepped_back(&mut self, now: DateTime<Utc>) {
+        let back_s = (self.handled_through - now).num_milliseconds() as f64 / 1000.0;
+        let markers = match self.store.last_fires().await {
+            Ok(markers) => markers,
+            // This daemon's own last fires: the store takes the same ones unless
+            // another daemon fired later, and then that one's claims stand.
+            Err(_) => self.anchors.clone(),
+        };
+        let schedule = Arc::clone(&self.schedule);
+        for job in schedule
+            .jobs
+            .iter()
+            .filter(|job| timing::fires_by_wall_clock(job))
+        {
+            if let Some(last) = markers.get(&job.name).copied().filter(|last| *last > now) {
+                let pass = self.passes.entry(job.name.clone()).or_insert(last);
+                *pass = (*pass).max(last);
+            }
+        }
+        if self
+            .stepped_warned
+            .is_none_or(|at| at.elapsed() >= WARN_EVERY)
+        {
+            self.stepped_warned = Some(std::time::Instant::now());
+            tracing::warn!(
+                back_s,
+                "the wall clock was stepped back: wildcard jobs fire by it again, each instant that comes round again once more; fixed-time jobs are not re-run"
+            );
+        }
+        self.timer = Timer::default();
+        self.handled_through = now;
+        self.set_timer(now);
+    }
+
+    /// Where `job`'s plan resumes at `after`, noting the second pass it enters when the
+    /// clock is behind its last fire (see [`timing::resume`]).
+    fn resume(&mut self, job: &schedule::Job, after: DateTime<Utc>) -> DateTime<Utc> {
+        let last = self
+            .passes
+            .get(&job.name)
+            .or_else(|| self.anchors.get(&job.name))
+            .copied();
+        let from = resume(job, last, after);
+        if let Some(pass) = from.pass {
+            self.passes.insert(job.name.clone(), pass);
+        }
+        from.after
     }
 
     /// Takes a new schedule: removed jobs stop, changed ones start over from the last
@@ -344,9 +439,9 @@ impl Firing {
         self.set_timer(self.handled_through);
     }
 
-    /// Sets each job's next instant after `after`, or after its last fire when that is
-    /// later (a clock stepped back), so no instant is planned twice. A stalled job is
-    /// left to [`Firing::recover`].
+    /// Sets each job's next instant after `after`, or, for a fixed-time job, after its
+    /// last fire when that is later (a clock stepped back), so no instant is fired twice
+    /// in one pass. A stalled job is left to [`Firing::recover`].
     fn set_timer(&mut self, after: DateTime<Utc>) {
         let schedule = Arc::clone(&self.schedule);
         self.stalled.retain(|name, _| schedule.job(name).is_some());
@@ -354,7 +449,7 @@ impl Firing {
             if self.stalled.contains_key(&job.name) {
                 continue;
             }
-            let from = resume_after(self.anchors.get(&job.name).copied(), after);
+            let from = self.resume(job, after);
             if let Some(next) = next_instant(job, from, self.anchor(&job.name)) {
                 self.timer.set(next, index);
             }
@@ -598,6 +693,9 @@ async fn prune(
 fn truncate_ms(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
+
+#[cfg(test)]
+mod clock_tests;
 
 #[cfg(test)]
 mod tests {

@@ -392,6 +392,18 @@ pub trait Store: Send + Sync {
         skip: Option<String>,
     ) -> Result<Option<Run>>;
 
+    /// Fires a job at an instant the wall clock shows a second time, once it was stepped
+    /// back behind `pass`, the job's last fire then: as [`Store::fire`], claimed once per
+    /// (job, instant, pass) rather than per (job, instant), and leaving the job's
+    /// last-fired marker where it is. `None` when this pass of the instant was claimed.
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>>;
+
     /// The latest instant fired for `job`, for catch-up after downtime.
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>>;
 

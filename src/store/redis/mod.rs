@@ -34,6 +34,7 @@
 //! The store must not know the daemon, the workers or the CLI; it only keeps their state.
 
 mod connection;
+mod fire;
 mod lost_fires;
 mod queries;
 mod record;
@@ -264,44 +265,17 @@ impl Store for RedisStore {
         instant: DateTime<Utc>,
         skip: Option<String>,
     ) -> Result<Option<Run>> {
-        let (id, now) = (new_run_id(), now_ms());
-        let status = if skip.is_some() {
-            RunStatus::Skipped
-        } else {
-            RunStatus::Queued
-        };
-        let mut fields = new_run_fields(&run, status, now);
-        if let Some(reason) = &skip {
-            fields.extend([
-                "reason".to_owned(),
-                reason.clone(),
-                "finished_at".to_owned(),
-                now.to_string(),
-            ]);
-        }
-        let mut call = self.invocation(&self.scripts.fire, now);
-        call.arg(&id)
-            .arg(&run.job)
-            .arg(ms(instant))
-            .arg(duration_ms(CLAIM_TTL));
-        call.arg(&run.queue)
-            .arg(not_before_arg(&run))
-            .arg(if skip.is_some() { "1" } else { "0" });
-        call.arg(fields);
-        let mut items = reply(self.connection.script(&call).await?, &id)?.into_iter();
-        match items.next().unwrap_or(Value::Nil) {
-            Value::Nil => Ok(None),
-            Value::Array(replayed) => record::run(Value::Array(replayed)).map(Some),
-            _ => {
-                let marker = items.next().and_then(|v| record::text(&v)?.parse().ok());
-                if let Some(lost) = self.fire_marks.fired(&run.job, ms(instant), marker) {
-                    warn_lost(&run.job, &lost);
-                }
-                let mut fired = record::described_run(id, run, status, now)?;
-                fired.reason = skip;
-                Ok(Some(fired))
-            }
-        }
+        self.claim_fire(run, instant, None, skip).await
+    }
+
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>> {
+        self.claim_fire(run, instant, Some(pass), skip).await
     }
 
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>> {

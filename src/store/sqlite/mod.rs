@@ -11,6 +11,7 @@
 mod calls;
 mod cancel_requests;
 mod file_mode;
+mod fire;
 mod group_commit;
 mod output;
 mod queries;
@@ -155,39 +156,17 @@ impl Store for SqliteStore {
         instant: DateTime<Utc>,
         skip: Option<String>,
     ) -> Result<Option<Run>> {
-        let fired = self
-            .write(move |tx, _| {
-                // The write lock is held from BEGIN IMMEDIATE: no other process can
-                // claim between this check and the insert.
-                let claimed: bool = tx
-                    .prepare_cached("SELECT 1 FROM fires WHERE job = ?1 AND instant = ?2")?
-                    .exists(params![run.job, ms(instant)])?;
-                if claimed {
-                    return Ok(None);
-                }
-                let status = if skip.is_some() {
-                    RunStatus::Skipped
-                } else {
-                    RunStatus::Queued
-                };
-                let recorded = insert_run(tx, &run, status, 1, None, skip.as_deref())?;
-                tx.prepare_cached("INSERT INTO fires (job, instant, run_id) VALUES (?1, ?2, ?3)")?
-                    .execute(params![run.job, ms(instant), recorded.id])?;
-                tx.prepare_cached(
-                    "INSERT INTO last_fired (job, instant) VALUES (?1, ?2) \
-                     ON CONFLICT (job) DO UPDATE SET instant = max(instant, excluded.instant)",
-                )?
-                .execute(params![run.job, ms(instant)])?;
-                Ok(Some(recorded))
-            })
-            .await?;
-        if fired
-            .as_ref()
-            .is_some_and(|run| run.status == RunStatus::Queued)
-        {
-            self.inner.enqueued.notify_waiters();
-        }
-        Ok(fired)
+        self.claim_fire(run, instant, None, skip).await
+    }
+
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>> {
+        self.claim_fire(run, instant, Some(pass), skip).await
     }
 
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
@@ -596,6 +575,11 @@ fn prune_job(tx: &Transaction, job: &str, keep: &Retention, now: i64) -> Result<
     }
     tx.prepare_cached("DELETE FROM fires WHERE job = ?1 AND instant < ?2")?
         .execute(params![job, oldest_kept])?;
+    // Second-pass claims, `JOB@PASS_MS`: the names between `JOB@` and `JOBA`.
+    tx.prepare_cached(
+        "DELETE FROM fires WHERE job > ?1 || '@' AND job < ?1 || 'A' AND instant < ?2",
+    )?
+    .execute(params![job, oldest_kept])?;
     Ok(ids.len() as u64)
 }
 
