@@ -144,7 +144,11 @@ async fn read_and_send(
                 break;
             }
         }
-        if batch.bytes >= FLUSH_BYTES {
+        // A full batch goes at once, unless the store failed the last send: then the
+        // pipes are read on (the batch keeps the tail) and the next try waits for the
+        // flush timer, so a job that writes through an outage is not held up by a
+        // failing call per read.
+        if batch.bytes >= FLUSH_BYTES && !batch.failing {
             batch.send(&sender).await;
         }
     }
@@ -250,6 +254,8 @@ struct Batch {
     due: Option<Instant>,
     /// The lease is gone: the run is someone else's now, its output is dropped.
     lost: bool,
+    /// The last send failed: the next waits for `due`.
+    failing: bool,
     warning: Option<Throttle>,
 }
 
@@ -281,13 +287,17 @@ impl Batch {
         }
         let lease = sender.lease.borrow().clone();
         match sender.store.append_output(&lease, &self.chunks).await {
-            Ok(()) => self.clear(),
+            Ok(()) => {
+                self.failing = false;
+                self.clear();
+            }
             Err(StoreError::LeaseLost(_) | StoreError::NotFound(_)) => {
                 self.lost = true;
                 self.clear();
             }
             Err(error) => {
                 // Kept, and tried again with the next batch.
+                self.failing = true;
                 self.due = Some(Instant::now() + FLUSH_EVERY);
                 let warning = self
                     .warning
