@@ -251,6 +251,17 @@ fn a_daemon_follows_a_sentinel_failover_fires_each_instant_once_and_reports_the_
         named, lost,
         "the warning names only the fires that are gone"
     );
+    // And the history says so: a `skipped` run at the last lost instant names the range
+    // and the failover.
+    let record = in_history
+        .get(&through)
+        .unwrap_or_else(|| panic!("no record of the lost fires at {through}: {runs:#?}"));
+    assert_eq!(record["status"], "skipped", "{record}");
+    let reason = record["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("lost:") && reason.contains("failover"),
+        "{reason}"
+    );
 
     // No second is left out: each from the first fire to the last is in the history or
     // among the lost ones.
@@ -280,7 +291,9 @@ fn a_daemon_follows_a_sentinel_failover_fires_each_instant_once_and_reports_the_
         assert_eq!(run["trigger"], "schedule", "{run}");
         let accounted = status == "succeeded"
             || status == "skipped"
-                && (reason.contains("is held by run") || reason.starts_with("missed"));
+                && (reason.contains("is held by run")
+                    || reason.starts_with("missed")
+                    || reason.starts_with("lost:"));
         assert!(accounted, "{run}\n{}", daemon.logs());
         outage.push(format!(
             "{}: {status} {}",

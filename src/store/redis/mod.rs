@@ -176,7 +176,7 @@ fn warn_lost(job: &str, lost: &LostFires) {
         lost_through = %through,
         "the store lost fires of job `{job}`: it has none {since} though this daemon fired it through {through}; \
          a Redis failover dropped writes not yet replicated (or Redis restarted without persistence), \
-         so the runs of those instants are gone from the history and are not fired again"
+         so the runs of those instants are gone from the history (a `skipped` record at the last one names them) and are not fired again"
     );
 }
 
