@@ -175,6 +175,13 @@ async fn soak() -> Result<bool, String> {
         "--redis-prefix".into(),
         prefix.clone(),
     ];
+    // Reached before anything starts, so a store that cannot be used leaves nothing
+    // running.
+    let store = StoreUrl::parse(&url)?
+        .open(&prefix)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.queue_lengths().await.map_err(|e| e.to_string())?;
     let soak = Soak {
         cronq,
         dir: dir.clone(),
@@ -224,19 +231,13 @@ async fn soak() -> Result<bool, String> {
             LEASE,
         ],
     );
-    let store = StoreUrl::parse(&url)?
-        .open(&prefix)
-        .await
-        .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let runs = loop {
-        let runs = store
-            .history(&HistoryFilter::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        let open = runs
-            .iter()
-            .any(|r| matches!(r.status, RunStatus::Queued | RunStatus::Running));
+        let runs = store.history(&HistoryFilter::default()).await;
+        let open = runs.as_ref().map_or(true, |runs| {
+            runs.iter()
+                .any(|r| matches!(r.status, RunStatus::Queued | RunStatus::Running))
+        });
         if !open || Instant::now() > deadline {
             break runs;
         }
@@ -246,6 +247,7 @@ async fn soak() -> Result<bool, String> {
     for worker in &mut workers {
         stop(worker);
     }
+    let runs = runs.map_err(|e| format!("cannot read the history: {e}"))?;
     Ok(report(
         &runs,
         started,
