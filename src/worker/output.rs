@@ -36,6 +36,13 @@ const READ_BYTES: usize = 16 * 1024;
 /// ...but the first is small: most jobs write little or nothing, and glibc tidies its
 /// free lists at each allocation of 1 KiB or more (a few µs per run, measured).
 const FIRST_READ_BYTES: usize = 512;
+/// Once the pipes' patience is over, they are read on while each look finds that data
+/// came since the last one, this often...
+const DRAIN_CHECK: Duration = Duration::from_millis(100);
+/// ...for at most this long: what the job wrote before it ended is not dropped because
+/// the capture was held up (a send through a store outage), and a process that left
+/// the job's group cannot keep the run open by writing forever.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// A line longer than this is logged in pieces.
 const LINE_BYTES: usize = 8 * 1024;
 
@@ -114,6 +121,7 @@ async fn read_and_send(
     let mut abandon = pin!(sleep_until(Instant::now()));
     let mut told = false;
     let mut deadline = None;
+    let mut read_since_look = false;
     while out.open || err.open {
         if let Some(due) = batch.due
             && due != flush.deadline()
@@ -123,9 +131,11 @@ async fn read_and_send(
         // Not biased: when both pipes have data, neither may wait on the other for long.
         tokio::select! {
             read = stdout.read_buf(&mut out.buffer), if out.open => {
+                read_since_look |= matches!(read, Ok(n) if n > 0);
                 out.take(read, source, &mut batch);
             }
             read = stderr.read_buf(&mut err.buffer), if err.open => {
+                read_since_look |= matches!(read, Ok(n) if n > 0);
                 err.take(read, source, &mut batch);
             }
             _ = &mut flush, if batch.due.is_some() => batch.send(&sender).await,
@@ -138,6 +148,12 @@ async fn read_and_send(
                 }
             }
             _ = &mut abandon, if deadline.is_some() => {
+                let now = Instant::now();
+                if read_since_look && deadline.is_some_and(|at| now < at + DRAIN_LIMIT) {
+                    read_since_look = false;
+                    abandon.as_mut().reset(now + DRAIN_CHECK);
+                    continue;
+                }
                 tracing::warn!(
                     "a process outside the job's group holds its output open: the rest is dropped"
                 );
