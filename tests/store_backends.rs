@@ -102,7 +102,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 /// Output as versions 1 and 2 kept it, in place of version 3's tables.
@@ -116,8 +116,10 @@ const VERSION_2_OUTPUTS: &str = "
     ) WITHOUT ROWID;
 ";
 
-/// Workers as versions 1 to 3 kept them, without their concurrency.
-const VERSION_3_WORKERS: &str = "ALTER TABLE workers DROP COLUMN concurrency;";
+/// Workers as versions 1 to 3 kept them, without their concurrency; and no pauses,
+/// which version 5 added.
+const VERSION_3_WORKERS: &str = "ALTER TABLE workers DROP COLUMN concurrency; \
+    DROP TABLE pauses; DROP TABLE pause_version;";
 
 /// A manual run of job `j`, queued and then reserved as a worker would.
 async fn reserved_run(store: &dyn Store) -> (Run, Lease) {
@@ -183,7 +185,7 @@ async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,11 +214,11 @@ async fn a_database_newer_than_cronq_is_refused() {
     let path = dir.path().join("cronq.db");
     drop(SqliteStore::open(&path, 1024).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA user_version = 5;").unwrap();
+    conn.execute_batch("PRAGMA user_version = 6;").unwrap();
     drop(conn);
     let error = SqliteStore::open(&path, 1024).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
-    assert!(error.to_string().contains("schema version 5"), "{error}");
+    assert!(error.to_string().contains("schema version 6"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

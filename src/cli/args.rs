@@ -59,6 +59,16 @@ pub enum Command {
     Cancel(CancelArgs),
     /// From inside a job: report its progress (0-100) and a message
     Progress(ProgressArgs),
+    /// Pause a job, or every job, until resumed or for a while
+    #[command(
+        long_about = "Pause a job, or every job with --all (a maintenance window): it fires nothing until resumed, or until --until / for --for. The pause is kept in the store, so a deploy, a reload or a restart does not undo it, and every daemon on the store honours it within about a second.\n\nThe instants it holds back are recorded skipped, `paused: REASON (by cli:USER)`, the first 100 of each pause. Runs already queued or running go on; `cronq run` still runs the job."
+    )]
+    Pause(PauseArgs),
+    /// Resume a paused job, or end a pause of every job
+    #[command(
+        long_about = "Resume a paused job: it fires again from its next instant; the instants of the pause are not caught up.\n\n--all ends the pause of every job; jobs paused on their own stay paused, and are named."
+    )]
+    Resume(ResumeArgs),
     /// Validate the schedule and list each job with its next fire
     #[command(
         long_about = "Validate the schedule and list each job: name, schedule, zone, queue and next fire.\n\nEvery problem is printed as FILE:LINE:COL: message, all of them in one pass; the exit code is then 2."
@@ -180,6 +190,37 @@ pub struct ProgressArgs {
     /// What it is doing now
     #[arg(value_name = "MESSAGE")]
     pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["job", "all"]))]
+pub struct PauseArgs {
+    /// The job to pause
+    #[arg(value_name = "JOB")]
+    pub job: Option<String>,
+    /// Pause every job, those a later deploy adds too
+    #[arg(long, conflicts_with = "job")]
+    pub all: bool,
+    /// Why, shown by status and in each skipped record
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Resume by itself at this instant, e.g. 2026-12-24T08:00:00Z
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// Resume by itself after this long, e.g. 2h
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["job", "all"]))]
+pub struct ResumeArgs {
+    /// The job to resume
+    #[arg(value_name = "JOB")]
+    pub job: Option<String>,
+    /// End the pause of every job
+    #[arg(long, conflicts_with = "job")]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -45,6 +45,7 @@ pub fn run(
     let code = runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
         let mut new_run = new_run(&*store, args, &run_env, &settings, env).await?;
+        super::pause::note_manual_run(&*store, &args.job).await?;
         new_run.args = args.args.clone();
         new_run.env = run_env;
         let run = store.enqueue(new_run).await?;
@@ -158,7 +159,7 @@ async fn new_run(
 
 /// The local schedule file, loaded as every command loads it; `None` when there is no
 /// such file.
-fn local_schedule(
+pub(super) fn local_schedule(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Schedule>, CliError> {
@@ -170,7 +171,7 @@ fn local_schedule(
 }
 
 /// Exit 2: says where the job was looked for, and the closest name known.
-fn unknown_job(
+pub(super) fn unknown_job(
     name: &str,
     published: Option<&PublishedSchedule>,
     local: Option<&Schedule>,

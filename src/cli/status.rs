@@ -11,10 +11,12 @@ use super::runs::TimeLeftOf;
 use super::{CliError, Loaded, output};
 use crate::cron::Timing;
 use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
+use crate::pause::Pauses;
 use crate::schedule::{Job, parse_zone};
 use crate::settings::Settings;
 use crate::store::{
-    HistoryFilter, PublishedSchedule, QueuedRun, Run, RunStatus, Store, StoreError, WorkerInfo,
+    HistoryFilter, PauseScope, Paused, PublishedSchedule, QueuedRun, Run, RunStatus, Store,
+    StoreError, WorkerInfo,
 };
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
@@ -118,6 +120,8 @@ struct Report {
     queued: Vec<(Run, u64, QueuedEta)>,
     workers: Vec<(WorkerInfo, bool)>,
     next: Vec<(String, DateTime<Utc>)>,
+    /// The pauses in force, the pause of every job first.
+    paused: Vec<Paused>,
     problems: Vec<Problem>,
 }
 
@@ -168,11 +172,17 @@ async fn gather(
     next.sort_by_key(|(_, at)| *at);
     next.truncate(NEXT_FIRES);
 
+    let paused = store.pauses().await?;
+    let pauses = Pauses::new(paused.clone());
     let mut problems = Vec::new();
     let daemons = store.daemons().await?;
     let last_fires = store.last_fires().await?;
     let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
-    for job in timed {
+    // A paused job fires nothing, as asked: it is not stalled.
+    for job in timed
+        .iter()
+        .filter(|job| pauses.holding(&job.name, now).is_none())
+    {
         if let Some(text) = stalled(
             job,
             last_fires.get(&job.name),
@@ -245,6 +255,7 @@ async fn gather(
         queued,
         workers,
         next,
+        paused,
         problems,
     })
 }
@@ -387,17 +398,32 @@ impl Report {
                 })
             })
             .collect();
+        let pauses = Pauses::new(self.paused.clone());
         let next: Vec<Value> = self
             .next
             .iter()
-            .map(|(job, at)| json!({"job": job, "at": output::instant(at)}))
+            .map(|(job, at)| {
+                let paused = pauses.holding(job, *at).map(|(_, p)| pause_json(p));
+                json!({"job": job, "at": output::instant(at), "paused": paused})
+            })
+            .collect();
+        let paused: Vec<Value> = self
+            .paused
+            .iter()
+            .map(|Paused { scope, pause }| {
+                let job = match scope {
+                    PauseScope::All => None,
+                    PauseScope::Job(job) => Some(job),
+                };
+                json!({"job": job, "paused": pause_json(pause)})
+            })
             .collect();
         let problems: Vec<Value> = self
             .problems
             .iter()
             .map(|p| json!({"kind": p.kind, "job": p.job, "message": p.text}))
             .collect();
-        json!({"running": running, "queued": queued, "workers": workers, "next": next, "problems": problems})
+        json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems})
     }
 
     /// The sections, after a line naming the store they were read from (`store`, with
@@ -504,12 +530,40 @@ impl Report {
         section(&["HOST", "PID", "QUEUES", "LAST SEEN", "RUNS"], &rows)?;
 
         output::say!("\nNEXT")?;
+        let pauses = Pauses::new(self.paused.clone());
         let rows: Vec<Vec<String>> = self
             .next
             .iter()
-            .map(|(job, at)| vec![zone.clock(at), job.clone()])
+            .map(|(job, at)| match pauses.holding(job, *at) {
+                Some(_) => vec![zone.clock(at), format!("{job} (paused)")],
+                None => vec![zone.clock(at), job.clone()],
+            })
             .collect();
         section(&["AT", "JOB"], &rows)?;
+
+        if !self.paused.is_empty() {
+            output::say!("\nPAUSED")?;
+            let rows: Vec<Vec<String>> = self
+                .paused
+                .iter()
+                .map(|Paused { scope, pause }| {
+                    vec![
+                        match scope {
+                            PauseScope::All => "(every job)".to_string(),
+                            PauseScope::Job(job) => job.clone(),
+                        },
+                        pause.by.clone(),
+                        zone.clock(&pause.since),
+                        pause
+                            .until
+                            .as_ref()
+                            .map_or_else(|| "resumed".to_string(), |at| zone.clock(at)),
+                        pause.reason.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            output::table(&["JOB", "BY", "SINCE", "UNTIL", "REASON"], &rows)?;
+        }
 
         if !self.problems.is_empty() {
             output::say!("\nPROBLEMS")?;
@@ -519,6 +573,16 @@ impl Report {
         }
         Ok(())
     }
+}
+
+/// A pause in `--json`: `{"reason", "by", "since", "until"}`, `until` null until resumed.
+fn pause_json(pause: &crate::store::Pause) -> Value {
+    json!({
+        "reason": pause.reason,
+        "by": pause.by,
+        "since": output::instant(&pause.since),
+        "until": pause.until.as_ref().map(output::instant),
+    })
 }
 
 fn section(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {

@@ -11,12 +11,14 @@
 //! with the clock of the process that calls it. Instants are kept to the millisecond.
 
 mod output;
+mod pause;
 pub mod redis;
 pub mod sqlite;
 pub mod unreadable;
 
 pub use output::{Chunk, Output, Stream};
 pub(crate) use output::{cut_front, push_merged};
+pub use pause::{ALL_JOBS, Pause, PauseScope, Paused};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -537,6 +539,39 @@ pub trait Store: Send + Sync {
     /// successes and `failed` others are kept, and none older than `max_age`. Returns
     /// how many went. One call serves many jobs, as a daemon prunes them all at once.
     async fn prune(&self, jobs: &[(&str, Retention)]) -> Result<u64>;
+
+    /// Pauses one job or every job, replacing a pause of the same scope (and its count
+    /// of recorded instants), and changes the [`Store::pause_version`].
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> Result<()>;
+
+    /// Ends the pause of `scope` and changes the [`Store::pause_version`]: the pause it
+    /// ended, or `None` when none was in force (one whose `until` passed goes too).
+    async fn resume(&self, scope: &PauseScope) -> Result<Option<Pause>>;
+
+    /// The pauses in force now, the pause of every job first, then by job; one whose
+    /// `until` passed is left out.
+    async fn pauses(&self) -> Result<Vec<Paused>>;
+
+    /// A value that changes with every pause and resume (`None` before the first): what
+    /// a daemon reads each second, a few bytes, to know when to read the pauses again.
+    async fn pause_version(&self) -> Result<Option<String>>;
+
+    /// Passes an instant of a job held by the pause of `scope` instead of firing it:
+    /// moves the job's last-fired marker to `instant` if that is later, as a fire
+    /// does, so that neither catch-up nor the watchdog takes it for missed. While the
+    /// pause has recorded fewer than `record_limit` instants (or is gone: it was just
+    /// resumed), the instant is also claimed and recorded `skipped` with `reason`, as
+    /// [`Store::fire`] with a skip does, and counted on the pause; past the limit it
+    /// passes without a record. All in one atomic step. The run recorded, or `None`
+    /// (past the limit, or the instant was claimed already).
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> Result<Option<Run>>;
 }
 
 impl RunStatus {

@@ -30,11 +30,15 @@
 //! | `P` `schedule` | string | the schedule the daemons published (JSON) |
 //! | `P` `dead` | zset | the dead letters: runs whose key was not a hash, by the ms they were moved aside |
 //! | `P` `dead:ID` | any | what such a run's key held, moved aside |
+//! | `P` `pauses` | hash | job (or `*` for every job) → its pause (JSON) |
+//! | `P` `pauses:recorded` | hash | job (or `*`) → the instants its pause recorded `skipped` |
+//! | `P` `pauses:version` | string | a ULID set anew by every pause and resume |
 //!
 //! The store must not know the daemon, the workers or the CLI; it only keeps their state.
 
 mod connection;
 mod lost_fires;
+mod pauses;
 mod queries;
 mod record;
 mod reserved;
@@ -54,9 +58,9 @@ use self::record::{ms, new_run_fields, reply};
 use self::reserved::{Reserved, reserved};
 use self::scripts::Scripts;
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus, Store,
-    StoreError, WorkerInfo, WorkerRef, check, new_run_id, new_token,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, Pause,
+    PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId,
+    RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check, new_run_id, new_token,
 };
 
 pub use self::connection::redact;
@@ -703,6 +707,34 @@ impl Store for RedisStore {
             rest = &rest[done.min(rest.len())..];
         }
         Ok(deleted)
+    }
+
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> Result<()> {
+        self.put_pause(scope, pause).await
+    }
+
+    async fn resume(&self, scope: &PauseScope) -> Result<Option<Pause>> {
+        self.end_pause(scope).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<Paused>> {
+        self.list_pauses().await
+    }
+
+    async fn pause_version(&self) -> Result<Option<String>> {
+        self.read_pause_version().await
+    }
+
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> Result<Option<Run>> {
+        self.pass_paused_instant(run, instant, scope, reason, record_limit)
+            .await
     }
 }
 

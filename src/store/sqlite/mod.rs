@@ -13,6 +13,7 @@ mod cancel_requests;
 mod file_mode;
 mod group_commit;
 mod output;
+mod pauses;
 mod queries;
 mod read_only;
 mod reject;
@@ -37,9 +38,9 @@ use rows::{duration_ms, from_ms, insert_run, load_run, ms};
 use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus, Store,
-    StoreError, WorkerInfo, WorkerRef, check,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, Pause,
+    PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId,
+    RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
 };
 
 /// The longest a waiting reserve sleeps before it looks again.
@@ -569,6 +570,34 @@ impl Store for SqliteStore {
                 .sum()
         })
         .await
+    }
+
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> Result<()> {
+        self.put_pause(scope, pause).await
+    }
+
+    async fn resume(&self, scope: &PauseScope) -> Result<Option<Pause>> {
+        self.end_pause(scope).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<Paused>> {
+        self.list_pauses().await
+    }
+
+    async fn pause_version(&self) -> Result<Option<String>> {
+        self.read_pause_version().await
+    }
+
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> Result<Option<Run>> {
+        self.pass_paused_instant(run, instant, scope, reason, record_limit)
+            .await
     }
 }
 
