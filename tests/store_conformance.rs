@@ -30,6 +30,8 @@ mod leases;
 mod locks;
 #[path = "store_conformance/output.rs"]
 mod output;
+#[path = "store_conformance/pauses.rs"]
+mod pauses;
 #[path = "store_conformance/queries.rs"]
 mod queries;
 #[path = "store_conformance/reserve.rs"]
@@ -145,4 +147,12 @@ conformance! {
     retention::prune_keeps_the_newest_of_each_kind,
     retention::prune_deletes_runs_older_than_max_age,
     retention::one_prune_serves_many_jobs_past_a_script_batch,
+    pauses::a_pause_is_kept_listed_and_ended_by_resume,
+    pauses::a_second_pause_replaces_the_first,
+    pauses::a_pause_whose_until_passed_is_over,
+    pauses::the_pause_version_changes_with_every_pause_and_resume,
+    pauses::a_paused_instant_is_recorded_skipped_up_to_the_limit,
+    pauses::a_paused_instant_already_fired_is_not_recorded_again,
+    pauses::a_paused_instant_whose_pause_is_gone_is_still_recorded,
+    pauses::eight_daemons_passing_at_once_record_no_more_than_the_limit,
 }
