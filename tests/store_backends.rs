@@ -206,6 +206,17 @@ async fn a_version_3_database_is_migrated_counting_its_workers_as_running_one_ru
     let workers = store.workers().await.unwrap();
     assert_eq!(workers.len(), 1, "{workers:?}");
     assert_eq!(workers[0].concurrency, 1);
+    // Version 5's pauses are there too.
+    let pause = cronq::store::Pause {
+        reason: None,
+        by: "cli:ops".into(),
+        since: chrono::DateTime::from_timestamp_millis(1_000).unwrap(),
+        until: None,
+    };
+    let scope = cronq::store::PauseScope::All;
+    store.pause(&scope, &pause).await.unwrap();
+    assert_eq!(store.pauses().await.unwrap().len(), 1);
+    assert!(store.pause_version().await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -67,7 +67,9 @@ pub fn resume(
                 // A job that is not paused must at least exist; one paused and since
                 // removed from the schedule can still be resumed.
                 known_job(&*store, job, &settings, env).await?;
-                output::say!("job `{job}` was not paused")?;
+                if resumed.still.is_empty() {
+                    output::say!("job `{job}` was not paused")?;
+                }
             }
             (PauseScope::Job(job), Some(_)) => {
                 output::say!("job `{job}` is resumed: it fires again from its next instant")?
