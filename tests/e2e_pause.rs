@@ -396,6 +396,26 @@ async fn pause_all_holds_every_job_and_the_watchdog_calls_none_stalled(backend: 
     let check = setup.cronq(&["status", "--check", "--grace", "1s"]);
     assert!(check.status.success(), "{}", texts(&check).0);
 
+    let listed = setup.ok(&["status"]);
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.starts_with("(every job)") && line.ends_with("maintenance")),
+        "{listed}"
+    );
+    let still = setup.cronq(&["resume", "tick"]);
+    assert_eq!(
+        still.status.code(),
+        Some(1),
+        "tick is held by the pause of every job"
+    );
+    let (out, err) = texts(&still);
+    assert_eq!(out, "");
+    assert!(
+        err.contains("job `tick` is still paused, as every job is (maintenance"),
+        "{err}"
+    );
+
     let said = setup.ok(&["resume", "--all"]);
     assert!(said.starts_with("every job is resumed"), "{said}");
     assert!(
