@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::args::{PauseArgs, ResumeArgs, SettingsArgs};
 use super::{CliError, output, run};
 use crate::pause::{self, Pauses, UntilError};
-use crate::settings::{Settings, StoreUrl};
+use crate::settings::Settings;
 use crate::store::{Pause, PauseScope, Paused, Store};
 
 /// How long `next` waits for the store to say whether a job is paused: it lists the
@@ -113,21 +113,16 @@ pub(super) async fn note_manual_run(store: &dyn Store, job: &str) -> anyhow::Res
 }
 
 /// On stderr, when `job` is paused: `next` still lists its instants. Quietly nothing
-/// when the store cannot tell within [`NOTE_PATIENCE`], or when there is no store file
-/// yet (which `next` must not create).
+/// when the store cannot tell within [`NOTE_PATIENCE`], or there is no store (which
+/// `next`, a command that only reads, never creates).
 pub(super) fn note_next(settings: &Settings, job: &str) {
-    if let StoreUrl::Sqlite(path) = &settings.store
-        && !path.exists()
-    {
-        return;
-    }
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         return;
     };
     let pauses = runtime.block_on(async {
         let read = async {
-            let store = settings.store.open(&settings.redis_prefix).await.ok()?;
-            Pauses::read(&*store).await.ok()
+            let store = settings.store.open_to_read(&settings.redis_prefix).await;
+            Pauses::read(&*store.ok()?).await.ok()
         };
         tokio::time::timeout(NOTE_PATIENCE, read)
             .await
