@@ -347,6 +347,7 @@ async fn an_idle_store_moves_to_the_new_primary_within_a_second_or_two() {
             env: Default::default(),
             not_before: None,
             lock: None,
+            forced: false,
         })
         .await
         .expect("an enqueue after the failover");

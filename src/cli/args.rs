@@ -92,6 +92,10 @@ pub struct RunArgs {
     /// With --wait: Ctrl-C cancels the run instead of detaching
     #[arg(long, requires = "wait")]
     pub cancel_on_interrupt: bool,
+    /// Start it even if `concurrency: forbid` would skip it (another run is running or
+    /// queued); the run is recorded as forced
+    #[arg(long)]
+    pub force: bool,
     /// Print {"id": …} instead of the id alone
     #[arg(long)]
     pub json: bool,
