@@ -106,7 +106,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print only the problems (stalled or failing jobs); exit 1 when there is one
+    /// Print only the problems (stalled or failing jobs, a schedule file the daemons do not
+    /// run); exit 1 when there is one
     #[arg(long)]
     pub check: bool,
     /// How long past an expected instant a job with no fire counts as stalled
