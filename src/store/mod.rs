@@ -372,8 +372,8 @@ pub enum StoreError {
     /// The store answered with something cronq did not write.
     #[error("the store is corrupt or from another version: {0}")]
     Corrupt(String),
-    /// `concurrency: forbid`: another run of the job is running (it holds the job's
-    /// lock) or queued, so this one is not queued.
+    /// `concurrency: forbid` (`cronq run`): another run of the job is running (it holds
+    /// the job's lock) or queued, so this one is not queued.
     #[error("job `{job}` is {status} (run {holder})")]
     Busy {
         job: String,
@@ -402,9 +402,11 @@ pub trait Store: Send + Sync {
     /// with `skip`, records it `skipped` with that reason), and moves the job's
     /// last-fired marker to `instant` if that is later, all in one atomic step. `None`
     /// when the instant was already claimed, by this process or another. A run whose
-    /// lock is `OnBusy::Skip` is recorded `skipped` in the same step when
-    /// [`Store::enqueue_if_idle`] would find it `Busy`, with `skipped: ` and that error
-    /// as its reason.
+    /// lock is `OnBusy::Skip` is recorded `skipped` in the same step when another run
+    /// holds that lock (is running), with `skipped: ` and the words of
+    /// [`StoreError::Busy`] as its reason, as its reserve would record it. A run queued
+    /// with the lock does not count here: the fire is queued behind it, and its reserve
+    /// skips it if that run holds the lock by then.
     async fn fire(
         &self,
         run: NewRun,

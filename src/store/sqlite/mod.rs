@@ -143,7 +143,7 @@ impl Store for SqliteStore {
     async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run> {
         check::payload(&run)?;
         let run = self
-            .write(move |tx, _| match busy(tx, &run)? {
+            .write(move |tx, _| match busy(tx, &run, true)? {
                 Some(busy) => Err(busy),
                 None => insert_run(tx, &run, RunStatus::Queued, 1, None, None),
             })
@@ -170,7 +170,7 @@ impl Store for SqliteStore {
                 }
                 let skip = match skip {
                     Some(reason) => Some(reason),
-                    None => busy(tx, &run)?.map(|busy| format!("skipped: {busy}")),
+                    None => busy(tx, &run, false)?.map(|busy| format!("skipped: {busy}")),
                 };
                 let status = if skip.is_some() {
                     RunStatus::Skipped

@@ -214,9 +214,10 @@ pub(super) fn try_reserve(
 }
 
 /// `concurrency: forbid`: why `run` may not be queued now, as `StoreError::Busy`: the
-/// run holding its lock (running), else the first run queued with that lock. `None`
-/// for a run with no `OnBusy::Skip` lock, a forced run, or a lock with no other run.
-pub(super) fn busy(tx: &Connection, run: &NewRun) -> Result<Option<StoreError>> {
+/// run holding its lock (running), else, `with_queued`, the first run queued with that
+/// lock. `None` for a run with no `OnBusy::Skip` lock, a forced run, or a lock with no
+/// other run.
+pub(super) fn busy(tx: &Connection, run: &NewRun, with_queued: bool) -> Result<Option<StoreError>> {
     let Some(lock) = &run.lock else {
         return Ok(None);
     };
@@ -235,9 +236,13 @@ pub(super) fn busy(tx: &Connection, run: &NewRun) -> Result<Option<StoreError>> 
     if let Some(holder) = holder {
         return Ok(Some(busy(holder, RunStatus::Running)));
     }
+    if !with_queued {
+        return Ok(None);
+    }
     let queued: Option<String> = tx
         .prepare_cached(
-            "SELECT id FROM runs WHERE status = 'queued' AND lock_name = ?1 ORDER BY seq LIMIT 1",
+            "SELECT id FROM runs WHERE status = 'queued' AND lock_name = ?1 \
+             AND lock_on_busy = 'skip' ORDER BY seq LIMIT 1",
         )?
         .query_row([&lock.name], |row| row.get(0))
         .optional()?;

@@ -1,5 +1,5 @@
--- enqueue: records a new run and queues it; for `concurrency: forbid`, only when no
--- other run holds its lock or is queued with it, checked in the same step.
+-- enqueue: records a new run and queues it; for `concurrency: forbid` (`cronq run`), only
+-- when no other run holds its lock or is queued with it, checked in the same step.
 -- ARGV: now, id, job, queue, not_before_ms ('' for none), forbid lock ('' for none: no
 -- check), field, value, ...
 -- Returns {'ok'} (the caller knows the run it described); {'ok', run} when the id
@@ -11,7 +11,7 @@ if redis.call('EXISTS', run_key(id)) == 1 then
   return { 'ok', run_record(id) }
 end
 if forbid ~= '' then
-  local busy = forbid_busy(forbid)
+  local busy = forbid_busy(forbid, true)
   if busy then
     return { 'ok', false, busy[1], busy[2] }
   end

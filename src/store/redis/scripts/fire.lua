@@ -1,6 +1,6 @@
 -- fire: claims (job, instant), records the run, queues it or records it skipped, and
 -- moves the job's last-fired marker, in one step. A run with a forbid lock is recorded
--- skipped when another run holds that lock or is queued with it.
+-- skipped when another run holds that lock (is running).
 -- ARGV: now, id, job, instant_ms, claim_ttl_ms, queue, not_before_ms ('' for none),
 -- skipped ('1' or '0'), forbid lock ('' for none), field, value, ...
 -- Returns {'ok', 'new', marker, reason}, marker being the job's last-fired instant
@@ -17,7 +17,7 @@ if not redis.call('SET', claim, id, 'NX', 'PX', ttl) then
   end
   return { 'ok', false }
 end
-local busy = skipped ~= '1' and forbid ~= '' and forbid_busy(forbid)
+local busy = skipped ~= '1' and forbid ~= '' and forbid_busy(forbid, false)
 local seq = create_run(id, job, unpack(ARGV, 10))
 local reason = false
 if busy then

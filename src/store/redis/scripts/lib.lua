@@ -33,12 +33,14 @@ end
 local function queued_forbid_key(name) return P .. 'queued_forbid:' .. name end
 
 -- `concurrency: forbid`: what keeps a run with lock `name` from being queued now:
--- {owner, 'running'} for the lock's holder, {id, 'queued'} for the oldest run queued
--- with it; false when neither is.
-local function forbid_busy(name)
+-- {owner, 'running'} for the lock's holder, else, with `with_queued`, {id, 'queued'} for
+-- the oldest run queued with it; false when neither is.
+local function forbid_busy(name, with_queued)
   local owner = redis.call('GET', P .. 'lock:' .. name)
   if owner then
     return { owner, 'running' }
+  elseif not with_queued then
+    return false
   end
   local key = queued_forbid_key(name)
   local first, first_seq = false, nil
