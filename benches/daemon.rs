@@ -1028,6 +1028,10 @@ impl Store for Probe {
         self.timed("history", self.inner.history(filter)).await
     }
 
+    async fn run_ids_with_prefix(&self, prefix: &str, limit: usize) -> StoreResult<Vec<String>> {
+        self.inner.run_ids_with_prefix(prefix, limit).await
+    }
+
     async fn running(&self) -> StoreResult<Vec<Run>> {
         self.timed("running", self.inner.running()).await
     }

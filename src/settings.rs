@@ -410,6 +410,33 @@ impl StoreUrl {
         })
     }
 
+    /// Opens the store for a command that only reads it: a SQLite file that is not
+    /// there is `NoStore` (nothing is created), and one this user may only read is
+    /// opened read-only. Redis opens as for any command.
+    pub async fn open_to_read(&self, redis_prefix: &str) -> Result<Arc<dyn Store>, StoreError> {
+        match self {
+            StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open_to_read(
+                path,
+                DEFAULT_OUTPUT_TAIL_BYTES,
+            )?)),
+            StoreUrl::Redis(_) => self.open(redis_prefix).await,
+        }
+    }
+
+    /// The URL as listings name the store they read: a SQLite path made absolute, a
+    /// Redis password as `***`.
+    pub fn shown(&self) -> String {
+        match self {
+            StoreUrl::Sqlite(path) => format!(
+                "sqlite:{}",
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+            ),
+            StoreUrl::Redis(url) => redact(url),
+        }
+    }
+
     /// `sqlite:PATH` or a plain path, `redis://…`, `rediss://…` or `redis+sentinel://…`.
     pub fn parse(url: &str) -> Result<StoreUrl, String> {
         if url.starts_with("redis://") || url.starts_with("rediss://") {
@@ -685,6 +712,14 @@ containment: subreaper
         );
         let redis = StoreUrl::parse("rediss://app:hunter2@cache:6380/1").unwrap();
         assert_eq!(redis.to_string(), "rediss://app:***@cache:6380/1");
+        // As listings name the store they read: no password, and an absolute path.
+        assert_eq!(redis.shown(), "rediss://app:***@cache:6380/1");
+        let relative = StoreUrl::parse("sqlite:state/cronq.db").unwrap().shown();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            relative,
+            format!("sqlite:{}", cwd.join("state/cronq.db").display())
+        );
         assert_eq!(
             StoreUrl::parse("redis://cache/0").unwrap().to_string(),
             "redis://cache/0"

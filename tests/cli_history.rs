@@ -63,6 +63,20 @@ const RUN_FIELDS: [&str; 20] = [
     "reason",
 ];
 
+/// What `show --json` adds to the run object: its output and the rest `show` prints.
+const SHOW_FIELDS: [&str; 10] = [
+    "output",
+    "max_attempts",
+    "retry_of",
+    "not_before",
+    "args",
+    "env",
+    "lock",
+    "cancel_requested",
+    "output_bytes",
+    "output_dropped_bytes",
+];
+
 impl Setup {
     /// `cronq ARGS` on this setup's store; its exit code, stdout and stderr.
     fn cronq(&self, args: &[&str]) -> (i32, String, String) {
@@ -145,6 +159,8 @@ crate::both_stores! {
     logs_follow_prints_output_as_it_comes_and_ends_with_the_run,
     an_unknown_run_id_is_exit_2_in_one_sentence,
     an_empty_history_says_no_runs,
+    a_run_is_named_by_the_start_of_its_id_or_by_its_job,
+    show_prints_stdout_and_stderr_in_the_order_written,
 }
 
 async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) {
@@ -154,6 +170,10 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
 
     let (code, stdout, stderr) = setup.cronq(&["history"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
+    // The first line names the store read, the table follows.
+    let (store_line, stdout) = stdout.split_once('\n').unwrap();
+    assert_eq!(store_line, format!("store: {}", setup.store_shown()));
+    let stdout = stdout.to_string();
     insta::assert_snapshot!("history_table", redact_table(&stdout));
     let ids: Vec<&str> = stdout.lines().skip(1).map(first_word).collect();
     let newest_first: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
@@ -179,7 +199,7 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
     // --failed: only the failed run, with its exit code.
     let (code, stdout, _) = setup.cronq(&["history", "--failed"]);
     assert_eq!(code, 0);
-    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    let rows: Vec<&str> = stdout.lines().skip(2).collect();
     assert_eq!(rows.len(), 1, "{stdout}");
     assert_eq!(first_word(rows[0]), oops.id);
     let cells: Vec<&str> = rows[0].split("  ").filter(|c| !c.is_empty()).collect();
@@ -204,8 +224,8 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
     assert!(ids_of(&setup.json(&["history", "--since", "10ms"])).is_empty());
     let (code, stdout, stderr) = setup.cronq(&["history", "--job", "nothing-of-that-name"]);
     assert_eq!(
-        (code, stdout.as_str(), stderr.as_str()),
-        (0, "", "no runs\n")
+        (code, stdout, stderr.as_str()),
+        (0, format!("store: {}\n", setup.store_shown()), "no runs\n")
     );
 }
 
@@ -226,7 +246,7 @@ async fn show_and_logs_print_a_runs_fields_and_exact_output(backend: Backend) {
 
     let document = setup.json(&["show", &oops.id]);
     let mut expected = RUN_FIELDS.to_vec();
-    expected.push("output");
+    expected.extend(SHOW_FIELDS);
     assert_eq!(field_names(&document), expected);
     assert_eq!(document["id"], oops.id.as_str());
     assert_eq!(document["exit_code"], 3);
@@ -319,6 +339,7 @@ async fn logs_follow_prints_output_as_it_comes_and_ends_with_the_run(backend: Ba
 
 async fn an_unknown_run_id_is_exit_2_in_one_sentence(backend: Backend) {
     let setup = Setup::new(backend);
+    setup.store().await;
     let missing = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
     for command in ["show", "logs"] {
         let (code, stdout, stderr) = setup.cronq(&[command, missing]);
@@ -335,10 +356,12 @@ async fn an_unknown_run_id_is_exit_2_in_one_sentence(backend: Backend) {
 
 async fn an_empty_history_says_no_runs(backend: Backend) {
     let setup = Setup::new(backend);
+    setup.store().await;
+    // Which store is empty, so that another one's emptiness cannot pass for it.
     let (code, stdout, stderr) = setup.cronq(&["history"]);
     assert_eq!(
-        (code, stdout.as_str(), stderr.as_str()),
-        (0, "", "no runs\n")
+        (code, stdout, stderr.as_str()),
+        (0, format!("store: {}\n", setup.store_shown()), "no runs\n")
     );
     assert_eq!(setup.json(&["history"]), serde_json::json!({ "runs": [] }));
 }
@@ -417,6 +440,7 @@ fn redact_fields(text: &str) -> String {
                 "host" => "[host]",
                 "worker" => "[worker]",
                 "duration" => "[duration]",
+                "store" => "[store]",
                 _ => return line.to_string(),
             };
             let padding = value.len() - value.trim_start().len();
@@ -424,4 +448,125 @@ fn redact_fields(text: &str) -> String {
         })
         .collect();
     redact_instants(&redacted)
+}
+
+async fn a_run_is_named_by_the_start_of_its_id_or_by_its_job(backend: Backend) {
+    let setup = Setup::new(backend);
+    let runs = setup.finished_runs().await;
+    let (hello, oops) = (of(&runs, "hello"), of(&runs, "oops"));
+    let id_of = |stdout: &str| {
+        let line = stdout.lines().next().unwrap_or_default();
+        line.trim_start_matches("id:").trim().to_string()
+    };
+
+    // Six characters and more, any case, as git takes a short hash; as long as they are
+    // the start of one id only.
+    let common = hello
+        .id
+        .chars()
+        .zip(oops.id.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let unique = &hello.id[..(common + 1).max(6)];
+    for typed in [
+        unique.to_string(),
+        unique.to_lowercase(),
+        hello.id[..20].into(),
+    ] {
+        let (code, stdout, stderr) = setup.cronq(&["show", &typed]);
+        assert_eq!((code, stderr.as_str()), (0, ""), "{typed}");
+        assert_eq!(id_of(&stdout), hello.id, "{typed}");
+    }
+    let (code, stdout, _) = setup.cronq(&["logs", &oops.id[..(common + 1).max(6)]]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, ""),
+        "oops writes to stderr only"
+    );
+
+    // A job's name is its latest run, for show and logs.
+    let (code, stdout, stderr) = setup.cronq(&["show", "oops"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(id_of(&stdout), oops.id);
+    let (code, stdout, stderr) = setup.cronq(&["logs", "hello"]);
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "hello\n", ""));
+    let document = setup.json(&["show", "hello"]);
+    assert_eq!(document["id"], hello.id.as_str());
+
+    // The start of both ids is ambiguous: exit 2, saying how many.
+    if common >= 6 {
+        let shared = &hello.id[..common];
+        for command in ["show", "logs", "cancel"] {
+            let (code, stdout, stderr) = setup.cronq(&[command, shared]);
+            assert_eq!((code, stdout.as_str()), (2, ""), "{command}: {stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "cronq: `{shared}` is the start of 2 run ids; give more characters of the one you mean\n"
+                ),
+                "{command}"
+            );
+        }
+    }
+    // Fewer than 6 characters name no run, however few runs there are.
+    for command in ["show", "logs", "cancel"] {
+        let (code, stdout, stderr) = setup.cronq(&[command, &hello.id[..5]]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{command}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "cronq: `{}` is too short to name a run: give at least 6 characters of its id",
+                &hello.id[..5]
+            )),
+            "{command}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    // cancel takes the short id too (this run has ended); a job's name is not a run
+    // to cancel.
+    let (code, stdout, stderr) = setup.cronq(&["cancel", unique]);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("cronq: run {} already succeeded\n", hello.id)
+    );
+    let (code, _, stderr) = setup.cronq(&["cancel", "hello"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "cronq: `hello` names no run in the store (by id or the start of one); \
+         `cronq history` lists the runs it keeps\n"
+    );
+    // Neither an id's start nor a job with runs.
+    let (code, _, stderr) = setup.cronq(&["show", "nightly-backup"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "cronq: `nightly-backup` names no run in the store (by id, the start of one or a \
+         job's name); `cronq history` lists the runs it keeps\n"
+    );
+}
+
+/// Writes to stdout and stderr in turn, a pause between each.
+const TURNS: &str = "\
+jobs:
+  turns:
+    schedule: \"@reboot\"
+    command: \"echo out-1; sleep 0.2; echo err-1 >&2; sleep 0.2; echo out-2; sleep 0.2; echo err-2 >&2\"
+";
+
+async fn show_prints_stdout_and_stderr_in_the_order_written(backend: Backend) {
+    let setup = Setup::new(backend);
+    let mut daemon = setup.daemon(TURNS);
+    let store = setup.store().await;
+    eventually("the job to finish", PATIENCE, || async {
+        let runs = all_runs(store.as_ref()).await;
+        runs.len() == 1 && runs[0].status.is_finished()
+    })
+    .await;
+    assert_eq!(daemon.stop(PATIENCE), Some(0), "{}", daemon.logs());
+    let (code, stdout, stderr) = setup.cronq(&["show", "turns"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let written = "out-1\nerr-1\nout-2\nerr-2\n";
+    assert!(stdout.ends_with(&format!("output:\n{written}")), "{stdout}");
+    assert_eq!(setup.json(&["show", "turns"])["output"], written);
 }

@@ -24,12 +24,19 @@ impl Setup {
             .unwrap()
     }
 
-    /// `cronq STORE ARGS` left running, e.g. `daemon` or `worker`.
+    /// `cronq STORE ARGS` left running, e.g. `daemon` or `worker`, once it has made the
+    /// store: until then `status` says there is none (exit 3), as it should.
     fn start(&self, name: &str, args: &[&str]) -> Process {
         let store_args = self.store_args();
         let mut all: Vec<&str> = store_args.iter().map(String::as_str).collect();
         all.extend(args);
-        Process::start(self.scratch.path(), name, &all)
+        let process = Process::start(self.scratch.path(), name, &all);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while self.cronq(&["status", "--json"]).status.code() == Some(3) {
+            assert!(std::time::Instant::now() < deadline, "{name} made no store");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
     }
 
     fn status_json(&self) -> serde_json::Value {
@@ -162,6 +169,9 @@ async fn queued_runs_show_when_they_should_start_and_end(backend: Backend) {
 async fn check_exits_1_when_no_daemon_fires_the_schedule(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", "jobs:\n  tick:\n    schedule: \"* * * * *\"\n    command: [\"true\"]\n  manual:\n    command: [\"true\"]\n");
+    // A store that exists (status never makes one), in which nothing fires `tick`.
+    let output = setup.cronq(&["run", "manual"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
     let output = setup.cronq(&["status", "--check"]);
     let (stdout, _) = texts(&output);
     assert_eq!(output.status.code(), Some(1));
@@ -225,7 +235,9 @@ async fn the_human_output_has_every_section(backend: Backend) {
     let output = setup.cronq(&["status"]);
     let (stdout, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    // Each section is a table of its own.
+    // First the store it read, then each section, a table of its own.
+    let (store_line, stdout) = stdout.split_once("\n\n").unwrap();
+    assert_eq!(store_line, format!("store: {}", setup.store_shown()));
     let redacted: Vec<String> = stdout.split("\n\n").map(redact_table).collect();
     insta::assert_snapshot!("the_human_output_has_every_section", redacted.join("\n"));
 }

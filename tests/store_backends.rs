@@ -346,7 +346,10 @@ fn processes_that_open_a_new_file_at_once_all_get_in() {
 async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
     use std::os::unix::fs::PermissionsExt;
     let scratch = common::Scratch::new();
+    // No job for the daemon, whose workers would open the store again later; one for
+    // `run`, in a file of its own.
     scratch.write("crontab.yaml", "jobs: {}\n");
+    scratch.write("run.yaml", "jobs:\n  hello:\n    command: [\"true\"]\n");
     // A running daemon holds the store open, so its WAL and shared memory stay there.
     let mut daemon = common::daemon::Process::start(scratch.path(), "daemon", &["daemon"]);
     let db = scratch.path().join("state/cronq/cronq.db");
@@ -361,9 +364,25 @@ async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let history = || scratch.cronq().arg("history").output().unwrap();
+    // A command that only reads opens the store read-only and changes nothing, its
+    // modes included (another user may have been let in on purpose).
+    let output = scratch.cronq().arg("history").output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        common::texts(&output).1
+    );
+    for file in [&db, &wal, &shm] {
+        assert_eq!(mode(file), 0o644, "{}", file.display());
+    }
+    // A command that writes makes them private.
+    let run_hello = || {
+        let args = ["run", "hello", "--schedule", "run.yaml"];
+        scratch.cronq().args(args).output().unwrap()
+    };
 
-    let output = history();
+    let output = run_hello();
     let (_, stderr) = common::texts(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     for file in [&db, &wal, &shm] {
@@ -379,7 +398,7 @@ async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
         );
     }
 
-    let again = history();
+    let again = run_hello();
     let (_, stderr) = common::texts(&again);
     assert!(
         !stderr.contains("WARN"),
@@ -498,4 +517,31 @@ async fn sentinels_that_do_not_answer_make_the_store_unreachable_without_a_passw
         started.elapsed()
     );
     assert_eq!(cronq::cli::exit_code(&anyhow::Error::new(error)), 3);
+}
+
+/// A store written before the `ids` index existed: the first lookup by prefix builds it
+/// from the history, and finds every run; prefix lookups never scan the keyspace.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_builds_the_id_index_of_an_older_store_at_the_first_lookup() {
+    let server = RedisServer::shared();
+    let prefix = server.unique_prefix();
+    let store = RedisStore::connect(&server.url(), &prefix, 1 << 20)
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        let run = NewRun::manual("old", "q");
+        made.push(store.enqueue(run).await.unwrap().id);
+    }
+    made.sort();
+    let index = format!("{prefix}ids");
+    assert_eq!(server.cli(&["ZCARD", &index]), "3");
+    server.cli(&["DEL", &index]);
+    for id in &made {
+        assert_eq!(
+            store.run_ids_with_prefix(id, 10).await.unwrap(),
+            std::slice::from_ref(id)
+        );
+    }
+    assert_eq!(server.cli(&["ZCARD", &index]), "3");
 }

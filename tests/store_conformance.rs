@@ -136,6 +136,8 @@ conformance! {
     output::output_keeps_only_the_tail,
     output::the_tail_is_cut_across_chunks_and_stays_exact,
     queries::history_is_newest_first,
+    queries::runs_are_found_by_the_start_of_their_id,
+    queries::a_pruned_run_is_no_longer_found_by_its_prefix,
     queries::history_filters_by_job_status_since_and_limit,
     queries::running_lists_running_runs_oldest_start_first,
     queries::queued_lists_each_queue_with_positions,

@@ -113,6 +113,9 @@ pub struct StatusArgs {
     /// How long past an expected instant a job with no fire counts as stalled
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub grace: Duration,
+    /// Print times in the host's time zone (TZ, else /etc/localtime) instead of UTC; --json stays UTC
+    #[arg(long)]
+    pub local: bool,
     /// Print one JSON document
     #[arg(long)]
     pub json: bool,
@@ -135,6 +138,9 @@ pub struct HistoryArgs {
     /// At most this many runs
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
+    /// Print times in the host's time zone (TZ, else /etc/localtime) instead of UTC; --json stays UTC
+    #[arg(long)]
+    pub local: bool,
     /// Print one JSON document: {"runs": [...]}
     #[arg(long)]
     pub json: bool,
@@ -145,6 +151,9 @@ pub struct ShowArgs {
     /// The run's id, as `run` and `history` print it
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
+    /// Print times in the host's time zone (TZ, else /etc/localtime) instead of UTC; --json stays UTC
+    #[arg(long)]
+    pub local: bool,
     /// Print one JSON document: the run, with "output"
     #[arg(long)]
     pub json: bool,

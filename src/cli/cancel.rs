@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::args::CancelArgs;
-use super::runs::{run_id, unknown};
+use super::runs::{Naming, find};
 use super::{CliError, Loaded, output};
 use crate::schedule::DEFAULT_KILL_GRACE;
 use crate::settings::Settings;
@@ -25,12 +25,12 @@ pub fn run(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<()> {
-    let id = run_id(&args.run_id);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
+        let id = find(store.as_ref(), &args.run_id, Naming::IdOnly).await?.id;
         match store.cancel(&id).await {
             Ok(Cancelled::Dequeued) => output::say!("cancelled run {id} (it was queued)")?,
             Ok(Cancelled::Requested) if args.no_wait => {
@@ -53,7 +53,12 @@ pub fn run(
             Err(StoreError::WrongStatus { status, .. }) => {
                 return Err(CliError::Failed(format!("run {id} already {status}")).into());
             }
-            Err(StoreError::NotFound(_)) => return Err(unknown(&id).into()),
+            Err(StoreError::NotFound(_)) => {
+                return Err(CliError::Usage(format!(
+                    "no run {id} in the store; `cronq history` lists the runs it keeps"
+                ))
+                .into());
+            }
             Err(error) => return Err(error.into()),
         }
         Ok(())

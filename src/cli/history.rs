@@ -8,10 +8,15 @@ use super::{CliError, output};
 use crate::settings::Settings;
 use crate::store::{HistoryFilter, Run, RunStatus};
 
-pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(
+    args: &HistoryArgs,
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
     let filter = filter(args, Utc::now())?;
+    let zone = output::Zone::of(args.local, env)?;
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let runs = store.history(&filter).await?;
         let now = Utc::now();
         if args.json {
@@ -22,10 +27,14 @@ pub fn run(args: &HistoryArgs, settings: &Settings) -> anyhow::Result<()> {
                 documents.push(output::run_json(run, now, left));
             }
             output::json(&serde_json::json!({ "runs": documents }))?;
-        } else if runs.is_empty() {
+            return Ok(());
+        }
+        // Which store was read, so that an empty history cannot pass for another's.
+        output::say!("store: {}", settings.store.shown())?;
+        if runs.is_empty() {
             eprintln!("no runs");
         } else {
-            let rows: Vec<Vec<String>> = runs.iter().map(|run| row(run, now)).collect();
+            let rows: Vec<Vec<String>> = runs.iter().map(|run| row(run, now, zone)).collect();
             output::table(
                 &[
                     "RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "EXIT", "ATTEMPT",
@@ -54,6 +63,12 @@ fn filter(args: &HistoryArgs, now: DateTime<Utc>) -> Result<HistoryFilter, CliEr
                 .ok_or_else(|| CliError::Usage(format!("--since {ago:?} reaches too far back")))?,
         ),
     };
+    if args.limit == 0 {
+        // The store reads a limit of 0 as none; a person asking for 0 runs means no list.
+        return Err(CliError::Usage(
+            "--limit 0 would list no runs; give 1 or more (the default is 20)".into(),
+        ));
+    }
     Ok(HistoryFilter {
         job: args.job.clone(),
         statuses,
@@ -73,14 +88,16 @@ fn parse_status(text: &str) -> Result<RunStatus, CliError> {
 }
 
 /// One line of the table.
-fn row(run: &Run, now: DateTime<Utc>) -> Vec<String> {
-    let started = run.started_at.unwrap_or(run.queued_at);
+fn row(run: &Run, now: DateTime<Utc>, zone: output::Zone) -> Vec<String> {
     vec![
         run.id.clone(),
         run.job.clone(),
         run.status.to_string(),
         run.trigger.as_str().to_string(),
-        output::clock(&started),
+        // `-` for a run that never started (queued, skipped, cancelled while queued).
+        run.started_at
+            .as_ref()
+            .map_or_else(|| "-".into(), |at| zone.clock(at)),
         run.duration_s(now)
             .map_or_else(|| "-".into(), output::seconds),
         exit(run),
@@ -100,6 +117,7 @@ mod tests {
             failed: false,
             since: None,
             limit: 20,
+            local: false,
             json: false,
         }
     }

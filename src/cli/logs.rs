@@ -6,7 +6,7 @@ use std::io::{ErrorKind, Write};
 use std::time::Duration;
 
 use super::args::LogsArgs;
-use super::runs::find;
+use super::runs::{Naming, find};
 use crate::settings::Settings;
 use crate::store::{Output, Stream};
 
@@ -16,8 +16,10 @@ const POLL_EVERY: Duration = Duration::from_millis(200);
 
 pub fn run(args: &LogsArgs, settings: &Settings) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
-        let id = find(store.as_ref(), &args.run_id).await?.id;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
+        let id = find(store.as_ref(), &args.run_id, Naming::IdOrJob)
+            .await?
+            .id;
         let mut printer = Printer::default();
         loop {
             // The status is read before the output: a run seen finished had written all

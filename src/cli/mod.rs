@@ -70,7 +70,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         Some(CliError::ClosedPipe) => 0,
         None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
         None => match error.downcast_ref::<StoreError>() {
-            Some(StoreError::Unreachable { .. }) => 3,
+            Some(StoreError::Unreachable { .. } | StoreError::NoStore { .. }) => 3,
             _ => 1,
         },
     }
@@ -106,8 +106,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(&args, Loaded::read(&cli.settings, &env)?),
         Command::Run(args) => run::run(&args, &cli.settings, &env),
         Command::Status(args) => status::run(&args, &cli.settings, &env),
-        Command::History(args) => history::run(&args, &settings(&cli.settings, &env)?),
-        Command::Show(args) => show::run(&args, &settings(&cli.settings, &env)?),
+        Command::History(args) => history::run(&args, &settings(&cli.settings, &env)?, &env),
+        Command::Show(args) => show::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Logs(args) => logs::run(&args, &settings(&cli.settings, &env)?),
         Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Progress(args) => progress::run(&args, &env),

@@ -184,7 +184,7 @@ fn published_job_fires(
 ) -> anyhow::Result<Fires> {
     let runtime = tokio::runtime::Runtime::new()?;
     let published = runtime.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         anyhow::Ok(store.published().await?)
     })?;
     let Some(published) = published else {
@@ -203,6 +203,9 @@ fn published_job_fires(
         .into());
     };
     let Some(text) = &job.schedule else {
+        if count == 0 {
+            return Ok(Fires::of(Source::Nothing, after, count));
+        }
         eprintln!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         );
@@ -245,10 +248,11 @@ fn expression_fires(
         Some(name) => parse_zone(name).map_err(|e| CliError::Usage(format!("--tz: {e}")))?,
         None => settings::host_zone(env).map_err(CliError::Usage)?,
     };
-    if timing == Timing::Reboot {
+    if timing == Timing::Reboot && count > 0 {
         eprintln!("`@reboot` has no instants: it fires once each time the daemon starts");
     }
-    if timing != Timing::Reboot && timing.next_after(after, zone).is_none() {
+    // `-n 0` asks for nothing, so it is never told the expression never fires.
+    if count > 0 && timing != Timing::Reboot && timing.next_after(after, zone).is_none() {
         return Err(CliError::Failed(format!(
             "`{expr}` never fires: no date matches all its fields"
         )));
@@ -274,6 +278,8 @@ fn job_fires(
         return Err(CliError::Usage(format!("no job `{name}` in {file}{hint}")));
     };
     match job.schedule.as_ref().map(|s| &s.timing) {
+        // `-n 0` asks for no instant: nothing to say about why there are none.
+        _ if count == 0 => {}
         None => eprintln!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         ),

@@ -111,6 +111,46 @@ pub fn clock(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
+/// The zone a listing prints its times in: UTC, or with `--local` the host's (`TZ`, else
+/// /etc/localtime). `--json` is always UTC, the same for every reader.
+#[derive(Clone, Copy, Debug)]
+pub enum Zone {
+    Utc,
+    Local(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// The host's zone when `local`, else UTC.
+    pub fn of(local: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Zone, super::CliError> {
+        if !local {
+            return Ok(Zone::Utc);
+        }
+        crate::settings::host_zone(env)
+            .map(Zone::Local)
+            .map_err(super::CliError::Usage)
+    }
+
+    /// As [`clock`] prints it in UTC; in the host's zone with its offset,
+    /// `2026-03-08 03:00:00-04:00`.
+    pub fn clock(self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        match self {
+            Zone::Utc => clock(at),
+            Zone::Local(zone) => at
+                .with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S%:z")
+                .to_string(),
+        }
+    }
+
+    /// As [`instant`] prints it, in this zone.
+    pub fn instant(self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        match self {
+            Zone::Utc => instant(at),
+            Zone::Local(zone) => instant(&at.with_timezone(&zone)),
+        }
+    }
+}
+
 /// A duration in a table: `0.4s`, `12s`, `3m 05s`, `2h 03m`.
 pub fn seconds(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
@@ -174,6 +214,18 @@ pub fn run_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_carry_the_zones_offset_and_utc_stays_as_it_was() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-08T07:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let new_york = Zone::Local(chrono_tz::America::New_York);
+        assert_eq!(Zone::Utc.clock(&at), "2026-03-08 07:00:00Z");
+        assert_eq!(new_york.clock(&at), "2026-03-08 03:00:00-04:00");
+        assert_eq!(Zone::Utc.instant(&at), "2026-03-08T07:00:00+00:00");
+        assert_eq!(new_york.instant(&at), "2026-03-08T03:00:00-04:00");
+    }
 
     #[test]
     fn durations_read_at_a_glance() {

@@ -8,27 +8,109 @@ use nix::sys::signal::Signal;
 
 use super::CliError;
 use crate::eta::{self, TimeLeft};
-use crate::store::{Run, RunStatus, Store, StoreError};
+use crate::store::{HistoryFilter, Run, RunStatus, Store, StoreError};
+
+/// The shortest start of a run id that is taken for the id, as git takes a short hash.
+pub const MIN_PREFIX: usize = 6;
+/// Runs a prefix is checked against at most: more than this is "more than".
+const CANDIDATES: usize = 100;
+/// A ULID is this long.
+const ID_LEN: usize = 26;
 
 /// A run id as typed or pasted: ULIDs are upper case, so any case is the same id.
 pub fn run_id(typed: &str) -> String {
     typed.trim().to_ascii_uppercase()
 }
 
-/// The run with the id a person typed. An id with no run is a bad argument (exit 2).
-pub async fn find(store: &dyn Store, typed: &str) -> anyhow::Result<Run> {
-    let id = run_id(typed);
-    match store.run(&id).await {
-        Ok(run) => Ok(run),
-        Err(StoreError::NotFound(_)) => Err(unknown(&id).into()),
-        Err(error) => Err(error.into()),
-    }
+/// Whether `text` (upper case) could be the start of a ULID: Crockford's base32.
+fn could_be_an_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= ID_LEN
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c)))
 }
 
-/// The error for an id the store does not know.
-pub fn unknown(id: &str) -> CliError {
+/// What a person may name a run by: its id or a unique start of it (6 or more
+/// characters), and for `show` and `logs`, a job's name for its latest run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    IdOnly,
+    IdOrJob,
+}
+
+/// The run a person named. An id, prefix or job with no run, a prefix shorter than
+/// [`MIN_PREFIX`] and one shared by several runs are bad arguments (exit 2).
+pub async fn find(store: &dyn Store, typed: &str, naming: Naming) -> anyhow::Result<Run> {
+    let id = run_id(typed);
+    if id.len() == ID_LEN {
+        match store.run(&id).await {
+            Ok(run) => return Ok(run),
+            Err(StoreError::NotFound(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    } else if id.len() >= MIN_PREFIX && could_be_an_id(&id) {
+        let mut found = store.run_ids_with_prefix(&id, CANDIDATES + 1).await?;
+        match found.len() {
+            0 => {}
+            1 => match store.run(&found.remove(0)).await {
+                Ok(run) => return Ok(run),
+                // Pruned between the two reads: as if it had not been found.
+                Err(StoreError::NotFound(_)) => {}
+                Err(error) => return Err(error.into()),
+            },
+            n => return Err(ambiguous(&id, n).into()),
+        }
+    }
+    let job = typed.trim();
+    if naming == Naming::IdOrJob && !job.is_empty() {
+        let latest = HistoryFilter {
+            job: Some(job.to_string()),
+            limit: 1,
+            ..HistoryFilter::default()
+        };
+        if let Some(run) = store.history(&latest).await?.into_iter().next() {
+            return Ok(run);
+        }
+    }
+    if id.len() < MIN_PREFIX && could_be_an_id(&id) {
+        return Err(too_short(typed.trim(), naming).into());
+    }
+    Err(unknown(typed, naming).into())
+}
+
+/// The error for a name the store knows no run by.
+fn unknown(typed: &str, naming: Naming) -> CliError {
+    let id = run_id(typed);
+    let how = match naming {
+        Naming::IdOnly => "by id or the start of one",
+        Naming::IdOrJob => "by id, the start of one or a job's name",
+    };
+    let what = match id.len() {
+        ID_LEN => format!("no run {id} in the store"),
+        _ => format!("`{}` names no run in the store ({how})", typed.trim()),
+    };
+    CliError::Usage(format!("{what}; `cronq history` lists the runs it keeps"))
+}
+
+fn too_short(typed: &str, naming: Naming) -> CliError {
+    let or_job = match naming {
+        Naming::IdOnly => "",
+        Naming::IdOrJob => " or a job's name",
+    };
     CliError::Usage(format!(
-        "no run {id} in the store; `cronq history` lists the runs it keeps"
+        "`{typed}` is too short to name a run: give at least {MIN_PREFIX} characters of its id{or_job}"
+    ))
+}
+
+fn ambiguous(prefix: &str, count: usize) -> CliError {
+    let count = if count > CANDIDATES {
+        format!("more than {CANDIDATES}")
+    } else {
+        count.to_string()
+    };
+    CliError::Usage(format!(
+        "`{prefix}` is the start of {count} run ids; give more characters of the one you mean"
     ))
 }
 

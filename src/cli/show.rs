@@ -8,27 +8,60 @@ use chrono::{DateTime, Utc};
 
 use super::args::ShowArgs;
 use super::output;
-use super::runs::{TimeLeftOf, exit, find};
+use super::runs::{Naming, TimeLeftOf, exit, find};
 use crate::eta::TimeLeft;
 use crate::settings::Settings;
 use crate::store::{Output, Run};
 
-pub fn run(args: &ShowArgs, settings: &Settings) -> anyhow::Result<()> {
+pub fn run(
+    args: &ShowArgs,
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let zone = output::Zone::of(args.local, env)?;
     tokio::runtime::Runtime::new()?.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
-        let run = find(store.as_ref(), &args.run_id).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
+        let run = find(store.as_ref(), &args.run_id, Naming::IdOrJob).await?;
         let tail = store.output(&run.id, 0).await?;
         let now = Utc::now();
         let left = TimeLeftOf::default().run(store.as_ref(), &run, now).await?;
         if args.json {
             let mut document = output::run_json(&run, now, left);
             document["output"] = String::from_utf8_lossy(&tail.bytes()).into_owned().into();
+            for (name, value) in details(&run, &tail) {
+                document[name] = value;
+            }
             output::json(&document)?;
         } else {
-            print(&run, &tail, now, left)?;
+            print(&run, &tail, now, left, zone, &settings.store.shown())?;
         }
         Ok(())
     })
+}
+
+/// What the text prints beyond the run object of DESIGN §6 and `"output"`, under the
+/// same names as the store's: the attempts, the retry it follows, the start it waits
+/// for, its arguments, environment and lock, a pending cancel, and how much of the output
+/// the tail still holds.
+fn details(run: &Run, tail: &Output) -> Vec<(&'static str, serde_json::Value)> {
+    let lock = run
+        .lock
+        .as_ref()
+        .map(|lock| serde_json::json!({ "name": lock.name, "on_busy": lock.on_busy.as_str() }));
+    vec![
+        ("max_attempts", run.max_attempts.into()),
+        ("retry_of", run.retry_of.clone().into()),
+        (
+            "not_before",
+            run.not_before.as_ref().map(output::instant).into(),
+        ),
+        ("args", run.args.clone().into()),
+        ("env", serde_json::json!(run.env)),
+        ("lock", lock.into()),
+        ("cancel_requested", run.cancel_requested.into()),
+        ("output_bytes", tail.end.into()),
+        ("output_dropped_bytes", tail.start.min(tail.end).into()),
+    ]
 }
 
 /// The fields one per line, names aligned, then the output as raw bytes.
@@ -37,8 +70,12 @@ fn print(
     tail: &Output,
     now: DateTime<Utc>,
     left: Option<TimeLeft>,
+    zone: output::Zone,
+    store: &str,
 ) -> anyhow::Result<()> {
-    let fields = fields(run, now, left);
+    let mut fields = fields(run, now, left, zone);
+    // Which store the run was read from, as `status` and `history` say it.
+    fields.push(("store", store.to_string()));
     let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
     let mut text = String::new();
     for (name, value) in &fields {
@@ -72,9 +109,14 @@ fn output_heading(tail: &Output) -> String {
 }
 
 /// Every field of the run, as `(name, value)`; `-` for one it does not have.
-fn fields(run: &Run, now: DateTime<Utc>, left: Option<TimeLeft>) -> Vec<(&'static str, String)> {
+fn fields(
+    run: &Run,
+    now: DateTime<Utc>,
+    left: Option<TimeLeft>,
+    zone: output::Zone,
+) -> Vec<(&'static str, String)> {
     let dash = || "-".to_string();
-    let at = |at: &Option<DateTime<Utc>>| at.as_ref().map_or_else(dash, output::instant);
+    let at = |at: &Option<DateTime<Utc>>| at.as_ref().map_or_else(dash, |at| zone.instant(at));
     let text = |value: &Option<String>| value.clone().unwrap_or_else(dash);
     let mut fields = vec![
         ("id", run.id.clone()),
@@ -96,7 +138,7 @@ fn fields(run: &Run, now: DateTime<Utc>, left: Option<TimeLeft>) -> Vec<(&'stati
         ("host", text(&run.host)),
         ("worker", text(&run.worker)),
         ("exit", exit(run)),
-        ("queued at", output::instant(&run.queued_at)),
+        ("queued at", zone.instant(&run.queued_at)),
         ("not before", at(&run.not_before)),
         ("started at", at(&run.started_at)),
         ("finished at", at(&run.finished_at)),

@@ -40,7 +40,7 @@ pub fn run(
     let runtime = tokio::runtime::Runtime::new()?;
     let file = settings.schedule.0.display().to_string();
     let (report, source) = runtime.block_on(async {
-        let store = settings.store.open(&settings.redis_prefix).await?;
+        let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let published = store.published().await?;
         let timed = match (&local, &published) {
             (Some(loaded), _) => loaded
@@ -75,7 +75,7 @@ pub fn run(
         if let Some(line) = source.line() {
             output::say!("{line}")?;
         }
-        report.print()?;
+        report.print(&settings.store.shown(), output::Zone::of(args.local, env)?)?;
     }
     Ok(())
 }
@@ -509,7 +509,10 @@ impl Report {
         json!({"running": running, "queued": queued, "workers": workers, "next": next, "problems": problems})
     }
 
-    fn print(&self) -> anyhow::Result<()> {
+    /// The sections, after a line naming the store they were read from (`store`, with
+    /// no password), so that an empty one cannot pass for another store's.
+    fn print(&self, store: &str, zone: output::Zone) -> anyhow::Result<()> {
+        output::say!("store: {store}\n")?;
         output::say!("RUNNING")?;
         let rows: Vec<Vec<String>> = self
             .running
@@ -526,7 +529,7 @@ impl Report {
                     run.host.clone().unwrap_or_default(),
                     run.started_at
                         .as_ref()
-                        .map(output::clock)
+                        .map(|at| zone.clock(at))
                         .unwrap_or_default(),
                     output::seconds(run.duration_s(self.now).unwrap_or_default()),
                     run.progress
@@ -564,7 +567,7 @@ impl Report {
                     position.to_string(),
                     run.job.clone(),
                     run.id.clone(),
-                    output::clock(&run.queued_at),
+                    zone.clock(&run.queued_at),
                     starts_in,
                     done_in,
                 ]
@@ -613,7 +616,7 @@ impl Report {
         let rows: Vec<Vec<String>> = self
             .next
             .iter()
-            .map(|(job, at)| vec![output::clock(at), job.clone()])
+            .map(|(job, at)| vec![zone.clock(at), job.clone()])
             .collect();
         section(&["AT", "JOB"], &rows)?;
 

@@ -354,6 +354,10 @@ pub enum StoreError {
     /// The store cannot be reached; `url` carries no password.
     #[error("the store at {url} is unreachable: {reason}")]
     Unreachable { url: String, reason: String },
+    /// A command that only reads found no store at `url` (an absolute `sqlite:` path),
+    /// and created none.
+    #[error("no store at {url}; is the daemon using another (--store, CRONQ_STORE)?")]
+    NoStore { url: String },
     #[error("no run {0}")]
     NotFound(RunId),
     /// The caller's lease on the run expired (reaped yet or not), the run was taken
@@ -493,6 +497,11 @@ pub trait Store: Send + Sync {
 
     /// Runs matching `filter`, newest first.
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>>;
+
+    /// The ids of the runs whose id starts with `prefix` (ids are upper case), in id
+    /// order, at most `limit` of them: how a person's short id is found. Found through
+    /// an index ordered by id, never by reading every run.
+    async fn run_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>>;
 
     /// The running runs, oldest start first.
     async fn running(&self) -> Result<Vec<Run>>;

@@ -41,6 +41,18 @@ impl Setup {
         self.scratch.path()
     }
 
+    /// The store as listings name it: the default SQLite file's absolute path, or the
+    /// Redis URL.
+    pub fn store_shown(&self) -> String {
+        match &self.redis {
+            None => format!(
+                "sqlite:{}",
+                self.dir().join("state/cronq/cronq.db").display()
+            ),
+            Some((server, _)) => server.url(),
+        }
+    }
+
     /// `--store URL --redis-prefix P` for Redis; nothing for the default SQLite file.
     pub fn store_args(&self) -> Vec<String> {
         match &self.redis {

@@ -240,3 +240,86 @@ pub async fn queue_lengths_count_queued_runs(env: &Env) {
         "a queue left empty is not listed"
     );
 }
+
+pub async fn runs_are_found_by_the_start_of_their_id(env: &Env) {
+    let store = &*env.store;
+    // One finished (before the queued ones, which it would take), five queued.
+    let mut made = vec![finished_run(store, "p", RunStatus::Succeeded).await.id];
+    for _ in 0..5 {
+        made.push(store.enqueue(new_run("p", "q")).await.unwrap().id);
+    }
+    made.sort();
+    for id in &made {
+        // The whole id, and a prefix as short as the one people type.
+        assert_eq!(
+            store.run_ids_with_prefix(id, 10).await.unwrap(),
+            std::slice::from_ref(id)
+        );
+        let found = store.run_ids_with_prefix(&id[..6], 100).await.unwrap();
+        assert!(found.contains(id), "{id}: {found:?}");
+        assert!(found.iter().all(|f| f.starts_with(&id[..6])), "{found:?}");
+    }
+    // Made within a second: they share the start of their time.
+    let (first, last) = (&made[0], &made[made.len() - 1]);
+    let common = first
+        .chars()
+        .zip(last.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(common >= 6, "{made:?}");
+    let shared = &first[..common];
+    let found = store.run_ids_with_prefix(shared, 100).await.unwrap();
+    assert_eq!(found, made, "in id order");
+    // At most `limit`, the first ones in id order.
+    assert_eq!(
+        store.run_ids_with_prefix(shared, 2).await.unwrap(),
+        made[..2]
+    );
+    // Upper case ids: a prefix in lower case or of another time is none of them.
+    let lower = made[0][..8].to_lowercase();
+    assert!(
+        store
+            .run_ids_with_prefix(&lower, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .run_ids_with_prefix("7ZZZZZZZ", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Not a pattern: characters Redis or SQL would read specially match themselves.
+    for odd in ["*", "%", "[", "(", "-", "+"] {
+        assert!(
+            store.run_ids_with_prefix(odd, 10).await.unwrap().is_empty(),
+            "{odd}"
+        );
+    }
+}
+
+pub async fn a_pruned_run_is_no_longer_found_by_its_prefix(env: &Env) {
+    let store = &*env.store;
+    let old = finished_run(store, "p", RunStatus::Succeeded).await;
+    next_instant().await;
+    let kept = finished_run(store, "p", RunStatus::Succeeded).await;
+    let keep = cronq::store::Retention {
+        succeeded: 1,
+        failed: 1,
+        max_age: Duration::from_secs(86_400),
+    };
+    assert_eq!(store.prune(&[("p", keep)]).await.unwrap(), 1);
+    assert!(
+        store
+            .run_ids_with_prefix(&old.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.run_ids_with_prefix(&kept.id, 10).await.unwrap(),
+        std::slice::from_ref(&kept.id)
+    );
+}

@@ -18,6 +18,7 @@
 //! | `P` `cancels:WORKER` | list | ids of the worker's runs whose cancel was requested, for its listener to take (expires 10 min after the last) |
 //! | `P` `history` | zset | every run, by seq |
 //! | `P` `history:JOB` | zset | the job's runs, by seq |
+//! | `P` `ids` | zset | every run, each scored 0 so that it is ordered by id: short ids are found by `ZRANGEBYLEX`; built from `history` by the first lookup that finds it short (a store from before it) |
 //! | `P` `done:ok:JOB` | zset | the job's succeeded runs, by seq |
 //! | `P` `done:other:JOB` | zset | the job's other finished runs, by seq |
 //! | `P` `claim:JOB:INSTANT_MS` | string | the run that fired that instant (expires after 8 days) |
@@ -549,6 +550,10 @@ impl Store for RedisStore {
 
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
         self.scan_history(filter).await
+    }
+
+    async fn run_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>> {
+        self.ids_with_prefix(prefix, limit).await
     }
 
     async fn running(&self) -> Result<Vec<Run>> {

@@ -7,7 +7,7 @@ use redis::Value;
 use super::record::{Record, reply};
 use super::{RedisStore, now_ms, time};
 use crate::store::{
-    Chunk, DaemonInfo, HistoryFilter, Output, QueuedRun, Result, Run, RunStatus, StoreError,
+    Chunk, DaemonInfo, HistoryFilter, Output, QueuedRun, Result, Run, RunId, RunStatus, StoreError,
     Stream, WorkerInfo,
 };
 
@@ -77,6 +77,51 @@ impl RedisStore {
             end,
             from,
         ))
+    }
+
+    /// A `ZRANGEBYLEX` of `ids`, after building that index from `history` if it holds
+    /// fewer runs (a store written before it existed).
+    pub(super) async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZCARD").arg(self.key("ids"));
+        pipe.cmd("ZCARD").arg(self.key("history"));
+        let (indexed, recorded): (u64, u64) = self.connection.pipeline(&pipe).await?;
+        if indexed < recorded {
+            self.index_ids().await?;
+        }
+        self.connection
+            .query(
+                redis::cmd("ZRANGEBYLEX")
+                    .arg(self.key("ids"))
+                    .arg(format!("[{prefix}"))
+                    .arg(format!("({prefix}\u{7f}"))
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit),
+            )
+            .await
+    }
+
+    /// Copies every run id of `history` into `ids`, a page per script.
+    async fn index_ids(&self) -> Result<()> {
+        const PAGE: u64 = 1000;
+        let mut start = 0;
+        loop {
+            let mut call = self.invocation(&self.scripts.index_ids, now_ms());
+            call.arg(start).arg(PAGE);
+            let copied = match self.connection.script(&call).await? {
+                Value::Int(n) => n as u64,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "indexing run ids answered {other:?}"
+                    )));
+                }
+            };
+            if copied < PAGE {
+                return Ok(());
+            }
+            start += PAGE;
+        }
     }
 
     pub(super) async fn scan_history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {

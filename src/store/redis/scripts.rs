@@ -31,6 +31,7 @@ pub(super) struct Scripts {
     pub unlock: Script,
     pub heartbeat: Script,
     pub unregister: Script,
+    pub index_ids: Script,
 }
 
 fn with_prelude(body: &str) -> Script {
@@ -66,6 +67,7 @@ impl Scripts {
             unlock: with_prelude(include_str!("scripts/unlock.lua")),
             heartbeat: with_prelude(include_str!("scripts/heartbeat.lua")),
             unregister: with_prelude(include_str!("scripts/unregister.lua")),
+            index_ids: with_prelude(include_str!("scripts/index_ids.lua")),
         }
     }
 }

@@ -14,6 +14,7 @@ mod file_mode;
 mod group_commit;
 mod output;
 mod queries;
+mod read_only;
 mod reject;
 mod rows;
 mod schema;
@@ -109,10 +110,18 @@ impl SqliteStore {
             }
         };
         schema::refuse_newer(found)?;
+        SqliteStore::of(path, conn, output_tail_bytes)
+    }
+
+    /// The store on an open and configured connection.
+    fn of(path: &Path, mut conn: Connection, output_tail_bytes: usize) -> Result<SqliteStore> {
         // Room for every statement a daemon with its workers prepares, so that none of
         // the hot ones is prepared again after an eviction.
         conn.set_prepared_statement_cache_capacity(64);
-        let wal_pages = calls::watch_wal(&mut conn).map_err(|e| unreachable(e.to_string()))?;
+        let wal_pages = calls::watch_wal(&mut conn).map_err(|e| StoreError::Unreachable {
+            url: format!("sqlite:{}", path.display()),
+            reason: e.to_string(),
+        })?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -380,6 +389,10 @@ impl Store for SqliteStore {
 
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
         self.scan_history(filter).await
+    }
+
+    async fn run_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>> {
+        self.ids_with_prefix(prefix, limit).await
     }
 
     async fn running(&self) -> Result<Vec<Run>> {

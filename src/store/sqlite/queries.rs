@@ -9,7 +9,8 @@ use rusqlite::{OptionalExtension, params};
 use super::SqliteStore;
 use super::rows::{RUN_COLUMNS, from_ms, json_column, ms, opt_from_ms, query_runs};
 use crate::store::{
-    DaemonInfo, HistoryFilter, PublishedSchedule, QueuedRun, Result, Run, StoreError, WorkerInfo,
+    DaemonInfo, HistoryFilter, PublishedSchedule, QueuedRun, Result, Run, RunId, StoreError,
+    WorkerInfo,
 };
 
 impl SqliteStore {
@@ -35,6 +36,23 @@ impl SqliteStore {
                 .query_map([], |row| Ok((row.get(0)?, from_ms(row.get(1)?)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(fires)
+        })
+        .await
+    }
+
+    /// A range of the unique index on `id`: from `prefix` to `prefix` followed by a
+    /// byte above every character of an id.
+    pub(super) async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>> {
+        let (from, to) = (prefix.to_string(), format!("{prefix}\u{7f}"));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |conn, _| {
+            let ids = conn
+                .prepare_cached(
+                    "SELECT id FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
+                )?
+                .query_map(params![from, to, limit], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ids)
         })
         .await
     }

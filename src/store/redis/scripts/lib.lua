@@ -24,6 +24,8 @@ local function create_run(id, job, ...)
   redis.call('HSET', run_key(id), 'id', id, 'seq', seq, ...)
   redis.call('ZADD', P .. 'history', seq, id)
   redis.call('ZADD', P .. 'history:' .. job, seq, id)
+  -- Every score 0, so the set is ordered by id: a short id is a ZRANGEBYLEX.
+  redis.call('ZADD', P .. 'ids', 0, id)
   return seq
 end
 

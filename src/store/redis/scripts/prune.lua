@@ -34,6 +34,7 @@ for at = 3, #ARGV, 4 do
     redis.call('DEL', run_key(id), P .. 'output:' .. id, P .. 'out:' .. id)
     redis.call('ZREM', key, id)
     redis.call('ZREM', P .. 'history', id)
+    redis.call('ZREM', P .. 'ids', id)
     redis.call('ZREM', P .. 'history:' .. job, id)
     deleted = deleted + 1
   end
