@@ -291,7 +291,7 @@ async fn a_schedule_file_the_daemons_do_not_run_is_a_problem(backend: Backend) {
     let output = setup.cronq(&["--schedule", "a.yaml", "status"]);
     let (stdout, _) = texts(&output);
     assert!(
-        stdout.starts_with("RUNNING\n"),
+        stdout.starts_with("store: "),
         "no note for the same file:\n{stdout}"
     );
 
