@@ -351,7 +351,13 @@ async fn a_store_file_readable_by_others_is_made_0600_with_one_warning_each() {
     scratch.write("crontab.yaml", "jobs: {}\n");
     scratch.write("run.yaml", "jobs:\n  hello:\n    command: [\"true\"]\n");
     // A running daemon holds the store open, so its WAL and shared memory stay there.
-    let mut daemon = common::daemon::Process::start(scratch.path(), "daemon", &["daemon"]);
+    // Without workers, and once it has started, it opens the store no more.
+    let mut daemon =
+        common::daemon::Process::start(scratch.path(), "daemon", &["daemon", "--no-workers"]);
+    common::daemon::eventually("the daemon started", Duration::from_secs(10), || async {
+        daemon.logs().contains("daemon started")
+    })
+    .await;
     let db = scratch.path().join("state/cronq/cronq.db");
     let wal = scratch.path().join("state/cronq/cronq.db-wal");
     let shm = scratch.path().join("state/cronq/cronq.db-shm");
