@@ -922,6 +922,11 @@ impl Store for Probe {
         self.timed("enqueue", self.inner.enqueue(run)).await
     }
 
+    async fn enqueue_if_idle(&self, run: NewRun) -> StoreResult<Run> {
+        self.timed("enqueue_if_idle", self.inner.enqueue_if_idle(run))
+            .await
+    }
+
     async fn fire(
         &self,
         run: NewRun,

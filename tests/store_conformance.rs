@@ -24,6 +24,8 @@ mod finish_and_reserve;
 mod fire;
 #[path = "store_conformance/fixture.rs"]
 mod fixture;
+#[path = "store_conformance/forbid.rs"]
+mod forbid;
 #[path = "store_conformance/leases.rs"]
 mod leases;
 #[path = "store_conformance/locks.rs"]
@@ -66,6 +68,11 @@ macro_rules! conformance {
 }
 
 conformance! {
+    forbid::a_forbid_run_is_refused_while_one_is_queued_or_running,
+    forbid::a_cancelled_queued_run_no_longer_holds_a_forbid_run_back,
+    forbid::of_forbid_runs_queued_at_once_exactly_one_is_queued,
+    forbid::a_forced_run_goes_by_and_runs_without_the_held_lock,
+    forbid::a_forbid_fire_while_a_run_is_running_is_recorded_skipped,
     reserve::enqueue_records_a_queued_first_attempt,
     reserve::reserve_marks_the_run_running_under_a_lease,
     reserve::reserve_is_fifo,

@@ -102,6 +102,10 @@ pub struct RunArgs {
     /// With --wait: Ctrl-C cancels the run instead of detaching
     #[arg(long, requires = "wait")]
     pub cancel_on_interrupt: bool,
+    /// Start it even if `concurrency: forbid` would skip it (another run is running or
+    /// queued); the run is recorded as forced
+    #[arg(long)]
+    pub force: bool,
     /// Print {"id": …} instead of the id alone
     #[arg(long)]
     pub json: bool,
@@ -112,7 +116,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print only the problems (stalled or failing jobs); exit 1 when there is one
+    /// Print only the problems (stalled or failing jobs, a schedule file the daemons do not
+    /// run); exit 1 when there is one
     #[arg(long)]
     pub check: bool,
     /// How long past an expected instant a job with no fire counts as stalled

@@ -1,7 +1,8 @@
 //! `cronq status`: what runs now and how long it still needs, what is queued and when it
-//! should start, the workers, the next fires, and the watchdog's problems (`--check`).
+//! should start, the workers, the next fires, and the watchdog's problems (`--check`),
+//! among them a local schedule file that is not what the live daemons run.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -12,7 +13,7 @@ use super::{CliError, Loaded, output};
 use crate::cron::Timing;
 use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
 use crate::pause::Pauses;
-use crate::schedule::{Job, parse_zone};
+use crate::schedule::{Job, Schedule, parse_zone};
 use crate::settings::Settings;
 use crate::store::{
     HistoryFilter, PauseScope, Paused, PublishedSchedule, QueuedRun, Run, RunStatus, Store,
@@ -39,22 +40,27 @@ pub fn run(
         Err(error) => return Err(error.into()),
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(async {
+    let file = settings.schedule.0.display().to_string();
+    let (report, source) = runtime.block_on(async {
         let store = settings.store.open_to_read(&settings.redis_prefix).await?;
-        let timed = match &local {
-            Some(loaded) => loaded
+        let published = store.published().await?;
+        let timed = match (&local, &published) {
+            (Some(loaded), _) => loaded
                 .schedule
                 .jobs
                 .iter()
                 .filter_map(Timed::from_job)
                 .collect(),
-            None => store
-                .published()
-                .await?
-                .map(|p| Timed::from_published(&p))
-                .unwrap_or_default(),
+            (None, Some(published)) => Timed::from_published(published),
+            (None, None) => Vec::new(),
         };
-        gather(&*store, &timed, &settings, args.grace).await
+        let mut report = gather(&*store, &timed, &settings, args.grace).await?;
+        let local = local.as_ref().map(|loaded| &loaded.schedule);
+        let source = ScheduleSource::of(&file, local, published.as_ref());
+        report
+            .problems
+            .extend(compare_schedules(&file, local, published.as_ref(), &*store).await?);
+        Ok::<_, anyhow::Error>((report, source))
     })?;
     if args.check {
         for problem in &report.problems {
@@ -68,9 +74,132 @@ pub fn run(
     if args.json {
         output::json(&report.json())?;
     } else {
+        if let Some(line) = source.line() {
+            output::say!("{line}")?;
+        }
         report.print(&settings.store.shown(), output::Zone::of(args.local, env)?)?;
     }
     Ok(())
+}
+
+/// Which schedule `status` shows, said in one line when it is not simply the local file.
+enum ScheduleSource {
+    /// The local file, the same as the published one, or with none published.
+    File,
+    /// No local file: the schedule the daemons published, with its hash.
+    Published { file: String, hash: String },
+    /// The local file, which is not the schedule the daemons published.
+    Differs {
+        file: String,
+        hash: String,
+        published: String,
+    },
+}
+
+impl ScheduleSource {
+    fn of(
+        file: &str,
+        local: Option<&Schedule>,
+        published: Option<&PublishedSchedule>,
+    ) -> ScheduleSource {
+        match (local, published) {
+            (None, Some(published)) => ScheduleSource::Published {
+                file: file.to_string(),
+                hash: published.hash.clone(),
+            },
+            (Some(local), Some(published)) if local.hash != published.hash => {
+                ScheduleSource::Differs {
+                    file: file.to_string(),
+                    hash: local.hash.clone(),
+                    published: published.hash.clone(),
+                }
+            }
+            _ => ScheduleSource::File,
+        }
+    }
+
+    fn line(&self) -> Option<String> {
+        match self {
+            ScheduleSource::File => None,
+            ScheduleSource::Published { file, hash } => Some(format!(
+                "no {file} here; showing the schedule published by the daemons (hash {hash})"
+            )),
+            ScheduleSource::Differs {
+                file,
+                hash,
+                published,
+            } => Some(format!(
+                "{file} here (hash {hash}) differs from the schedule published by the daemons (hash {published}); showing {file}"
+            )),
+        }
+    }
+}
+
+/// The local file against what the live daemons run: `mixed_schedules` when the
+/// daemons' hashes differ from each other or from the file's, and `unknown_to_daemon`
+/// for each job of the file that is not in the schedule the daemons published. Nothing
+/// while no daemon is live: `stalled` says that.
+async fn compare_schedules(
+    file: &str,
+    local: Option<&Schedule>,
+    published: Option<&PublishedSchedule>,
+    store: &dyn Store,
+) -> Result<Vec<Problem>, StoreError> {
+    let daemons = store.daemons().await?;
+    if daemons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_hash: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for daemon in &daemons {
+        by_hash
+            .entry(daemon.schedule_hash.as_str())
+            .or_default()
+            .push(format!("{} ({})", daemon.host, daemon.pid));
+    }
+    let file_differs = local.is_some_and(|local| by_hash.keys().any(|hash| *hash != local.hash));
+    let mut problems = Vec::new();
+    if by_hash.len() > 1 || file_differs {
+        let detail: Vec<String> = by_hash
+            .iter()
+            .map(|(hash, who)| format!("{hash} on {}", who.join(", ")))
+            .collect();
+        let text = match local {
+            Some(local) => format!(
+                "mixed schedules: {file} here is {}; live daemons run {}",
+                local.hash,
+                detail.join("; ")
+            ),
+            None => format!(
+                "mixed schedules: live daemons run different files: {}",
+                detail.join("; ")
+            ),
+        };
+        problems.push(Problem {
+            kind: "mixed_schedules",
+            job: None,
+            text,
+        });
+    }
+    if let (Some(local), Some(published)) = (local, published)
+        && local.hash != published.hash
+    {
+        let known: HashSet<&str> = published.jobs.iter().map(|job| job.name.as_str()).collect();
+        for job in local
+            .jobs
+            .iter()
+            .filter(|job| !known.contains(job.name.as_str()))
+        {
+            problems.push(Problem {
+                kind: "unknown_to_daemon",
+                job: Some(job.name.clone()),
+                text: format!(
+                    "unknown to daemon: job `{}` is in {file} but not in the schedule the live daemons run (hash {})",
+                    job.name, published.hash
+                ),
+            });
+        }
+    }
+    Ok(problems)
 }
 
 /// A job as far as its timing goes, from the local file or the published schedule.
@@ -226,26 +355,6 @@ async fn gather(
             job: None,
             text: format!(
                 "dead letters: {dead} queued run(s) could not be read and were moved aside; see `cronq history --status dead`"
-            ),
-        });
-    }
-    let hashes: HashMap<&str, Vec<String>> = daemons.iter().fold(HashMap::new(), |mut by, d| {
-        by.entry(d.schedule_hash.as_str())
-            .or_default()
-            .push(format!("{} ({})", d.host, d.pid));
-        by
-    });
-    if hashes.len() > 1 {
-        let detail: Vec<String> = hashes
-            .iter()
-            .map(|(hash, who)| format!("{hash} on {}", who.join(", ")))
-            .collect();
-        problems.push(Problem {
-            kind: "mixed_schedules",
-            job: None,
-            text: format!(
-                "mixed schedules: live daemons run different files: {}",
-                detail.join("; ")
             ),
         });
     }

@@ -99,6 +99,9 @@ pub struct NewRun {
     /// Not to be reserved before this instant (a delayed retry).
     pub not_before: Option<DateTime<Utc>>,
     pub lock: Option<RunLock>,
+    /// `cronq run --force`: started though `concurrency: forbid` would have skipped it.
+    /// Its reserve takes the cluster lock when it is free and runs without it when not.
+    pub forced: bool,
 }
 
 impl NewRun {
@@ -114,6 +117,7 @@ impl NewRun {
             env: BTreeMap::new(),
             not_before: None,
             lock: None,
+            forced: false,
         }
     }
 }
@@ -150,6 +154,8 @@ pub struct Run {
     pub lock: Option<RunLock>,
     /// `cronq cancel` asked the worker running it to stop it.
     pub cancel_requested: bool,
+    /// Started by `cronq run --force` past its job's `concurrency: forbid`.
+    pub forced: bool,
 }
 
 /// The right to work on a run until `expires_at`; only its holder may extend or end it.
@@ -372,6 +378,14 @@ pub enum StoreError {
     /// The store answered with something cronq did not write.
     #[error("the store is corrupt or from another version: {0}")]
     Corrupt(String),
+    /// `concurrency: forbid` (`cronq run`): another run of the job is running (it holds
+    /// the job's lock) or queued, so this one is not queued.
+    #[error("job `{job}` is {status} (run {holder})")]
+    Busy {
+        job: String,
+        holder: RunId,
+        status: RunStatus,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -382,11 +396,23 @@ pub trait Store: Send + Sync {
     /// Records a new run and puts it at the end of its queue: `queued`, attempt 1.
     async fn enqueue(&self, run: NewRun) -> Result<Run>;
 
+    /// [`Store::enqueue`] for a run whose lock is `OnBusy::Skip` (`concurrency:
+    /// forbid`): `Busy` when another run with that lock holds it (is running) or is
+    /// queued, and then nothing is recorded; the check and the enqueue are one atomic
+    /// step, so of two at once only one is queued. A run without such a lock, or
+    /// `forced`, is queued as `enqueue` queues it.
+    async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run>;
+
     /// Fires a job at a scheduled instant, at most once per (job, instant) however many
     /// processes share the store: claims the instant, records the run and queues it (or,
     /// with `skip`, records it `skipped` with that reason), and moves the job's
     /// last-fired marker to `instant` if that is later, all in one atomic step. `None`
-    /// when the instant was already claimed, by this process or another.
+    /// when the instant was already claimed, by this process or another. A run whose
+    /// lock is `OnBusy::Skip` is recorded `skipped` in the same step when another run
+    /// holds that lock (is running), with `skipped: ` and the words of
+    /// [`StoreError::Busy`] as its reason, as its reserve would record it. A run queued
+    /// with the lock does not count here: the fire is queued behind it, and its reserve
+    /// skips it if that run holds the lock by then.
     async fn fire(
         &self,
         run: NewRun,
@@ -406,7 +432,8 @@ pub trait Store: Send + Sync {
     ///
     /// A run with a cluster lock takes the lock (owner: the run's id) in the same step.
     /// When another owner holds it, the run is recorded `skipped` (`OnBusy::Skip`) or
-    /// stays queued (`OnBusy::Wait`), and the next run is considered.
+    /// stays queued (`OnBusy::Wait`), and the next run is considered; a `forced` run is
+    /// taken without the lock.
     async fn reserve(
         &self,
         queues: &[String],

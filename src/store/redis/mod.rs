@@ -130,6 +130,39 @@ impl RedisStore {
         invocation
     }
 
+    /// Records and queues `run`; with `forbid_check`, only when its forbid lock (if it has
+    /// one) is neither held nor waited for by a queued run: `Busy` otherwise.
+    async fn enqueue_checked(&self, run: NewRun, forbid_check: bool) -> Result<Run> {
+        check::payload(&run)?;
+        let (id, now) = (new_run_id(), now_ms());
+        let mut call = self.invocation(&self.scripts.enqueue, now);
+        call.arg(&id)
+            .arg(&run.job)
+            .arg(&run.queue)
+            .arg(not_before_arg(&run))
+            .arg(if forbid_check {
+                record::forbid_arg(&run)
+            } else {
+                ""
+            });
+        call.arg(new_run_fields(&run, RunStatus::Queued, now));
+        let mut items = reply(self.connection.script(&call).await?, &id)?.into_iter();
+        match items.next().unwrap_or(Value::Nil) {
+            Value::Nil if items.len() == 2 => {
+                let mut text = items.map(|v| record::text(&v).unwrap_or_default());
+                let holder = text.next().unwrap_or_default();
+                let status = text.next().and_then(|s| RunStatus::parse(&s));
+                Err(StoreError::Busy {
+                    job: run.job,
+                    holder,
+                    status: status.unwrap_or(RunStatus::Running),
+                })
+            }
+            Value::Nil => record::described_run(id, run, RunStatus::Queued, now),
+            replayed => record::run(replayed),
+        }
+    }
+
     /// One reserve attempt: the run and its lease, or the earliest delayed run's instant.
     /// A run it cannot hand out is recorded failed, and the attempt goes on.
     async fn try_reserve(
@@ -241,25 +274,14 @@ fn optional_run(value: Value) -> Result<Option<Run>> {
     }
 }
 
-fn first(items: Vec<Value>) -> Value {
-    items.into_iter().next().unwrap_or(Value::Nil)
-}
-
 #[async_trait]
 impl Store for RedisStore {
     async fn enqueue(&self, run: NewRun) -> Result<Run> {
-        check::payload(&run)?;
-        let (id, now) = (new_run_id(), now_ms());
-        let mut call = self.invocation(&self.scripts.enqueue, now);
-        call.arg(&id)
-            .arg(&run.job)
-            .arg(&run.queue)
-            .arg(not_before_arg(&run));
-        call.arg(new_run_fields(&run, RunStatus::Queued, now));
-        match first(reply(self.connection.script(&call).await?, &id)?) {
-            Value::Nil => record::described_run(id, run, RunStatus::Queued, now),
-            replayed => record::run(replayed),
-        }
+        self.enqueue_checked(run, false).await
+    }
+
+    async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run> {
+        self.enqueue_checked(run, true).await
     }
 
     async fn fire(
@@ -290,7 +312,8 @@ impl Store for RedisStore {
             .arg(duration_ms(CLAIM_TTL));
         call.arg(&run.queue)
             .arg(not_before_arg(&run))
-            .arg(if skip.is_some() { "1" } else { "0" });
+            .arg(if skip.is_some() { "1" } else { "0" })
+            .arg(record::forbid_arg(&run));
         call.arg(fields);
         let mut items = reply(self.connection.script(&call).await?, &id)?.into_iter();
         match items.next().unwrap_or(Value::Nil) {
@@ -301,8 +324,14 @@ impl Store for RedisStore {
                 if let Some(lost) = self.fire_marks.fired(&run.job, ms(instant), marker) {
                     warn_lost(&run.job, &lost);
                 }
+                let busy = items.next().and_then(|v| record::text(&v));
+                let status = if busy.is_some() {
+                    RunStatus::Skipped
+                } else {
+                    status
+                };
                 let mut fired = record::described_run(id, run, status, now)?;
-                fired.reason = skip;
+                fired.reason = skip.or(busy);
                 Ok(Some(fired))
             }
         }

@@ -35,7 +35,7 @@ use tokio::sync::Notify;
 
 use cancel_requests::CancelRequests;
 use rows::{duration_ms, from_ms, insert_run, load_run, ms};
-use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
+use transitions::{busy, check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, Pause,
@@ -150,6 +150,18 @@ impl Store for SqliteStore {
         Ok(run)
     }
 
+    async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run> {
+        check::payload(&run)?;
+        let run = self
+            .write(move |tx, _| match busy(tx, &run, true)? {
+                Some(busy) => Err(busy),
+                None => insert_run(tx, &run, RunStatus::Queued, 1, None, None),
+            })
+            .await?;
+        self.inner.enqueued.notify_waiters();
+        Ok(run)
+    }
+
     async fn fire(
         &self,
         run: NewRun,
@@ -166,6 +178,10 @@ impl Store for SqliteStore {
                 if claimed {
                     return Ok(None);
                 }
+                let skip = match skip {
+                    Some(reason) => Some(reason),
+                    None => busy(tx, &run, false)?.map(|busy| format!("skipped: {busy}")),
+                };
                 let status = if skip.is_some() {
                     RunStatus::Skipped
                 } else {
