@@ -11,6 +11,7 @@ mod import;
 mod logs;
 mod next;
 mod output;
+mod pause;
 mod progress;
 mod run;
 mod runs;
@@ -111,6 +112,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => logs::run(&args, &settings(&cli.settings, &env)?),
         Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Progress(args) => progress::run(&args, &env),
+        Command::Pause(args) => pause::pause(&args, &cli.settings, &env),
+        Command::Resume(args) => pause::resume(&args, &cli.settings, &env),
         Command::Completions(args) => completions::run(&args),
     }
 }

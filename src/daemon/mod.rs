@@ -6,6 +6,7 @@
 //! fires once, because the store's `fire` claims it atomically.
 
 pub mod fire;
+pub mod paused;
 mod timer;
 pub mod timing;
 
@@ -26,6 +27,7 @@ use crate::store::{
     DaemonInfo, PublishedJob, PublishedJson, Retention, Store, StoreError, Trigger,
 };
 use crate::worker::{self, WorkerConfig};
+use paused::PauseWatch;
 use timer::Timer;
 use timing::{Gap, Missed, after_outage, missed, next_instant, on_wake, pass_of, resume};
 
@@ -117,6 +119,8 @@ struct Firing {
     started: DateTime<Utc>,
     /// Every instant up to here has been handled; a reload plans from here.
     handled_through: DateTime<Utc>,
+    /// The pauses in force: a paused job's instants are passed, not fired.
+    pauses: PauseWatch,
     /// While the store fails: since when. Nothing is fired then, and the jobs that come
     /// due wait in `stalled` until it answers.
     outage: Option<DateTime<Utc>>,
@@ -146,7 +150,9 @@ impl Firing {
         started: DateTime<Utc>,
     ) -> Result<Firing, StoreError> {
         let last_fires = store.last_fires().await?;
+        let pauses = PauseWatch::start(&*store).await?;
         let mut firing = Firing {
+            pauses,
             store,
             schedule: Arc::clone(&schedule),
             timer: Timer::default(),
@@ -160,9 +166,15 @@ impl Firing {
         };
         for job in &schedule.jobs {
             match job.schedule.as_ref().map(|s| &s.timing) {
-                Some(Timing::Reboot) => {
-                    fire::fire(&firing.store, job, started, None, Trigger::Schedule, None).await?;
-                }
+                Some(Timing::Reboot) => match firing.pauses.holding(&job.name, started) {
+                    Some((scope, pause)) => {
+                        paused::pass(&firing.store, job, started, &scope, &pause).await?;
+                    }
+                    None => {
+                        fire::fire(&firing.store, job, started, None, Trigger::Schedule, None)
+                            .await?;
+                    }
+                },
                 Some(_) => {
                     if let Some(last) = last_fires.get(&job.name) {
                         let anchor = firing.anchor(&job.name);
@@ -211,6 +223,11 @@ impl Firing {
                 self.replace(Arc::new(schedule));
                 publish.send_replace(Arc::clone(&self.schedule));
             }
+            // On a wake-up made anyway, before the instants due are fired; during an
+            // outage, once the store answers again (`recover`).
+            if self.outage.is_none() {
+                self.pauses.look(&*self.store, false).await;
+            }
             self.fire_due(truncate_ms(Utc::now())).await;
         }
         tracing::info!("daemon stopping");
@@ -241,12 +258,17 @@ impl Firing {
             let late = plan.is_some();
             let outcome = match plan {
                 Some(plan) => self.handle_all(job, plan).await,
-                None => {
-                    let pass = self.pass(job, instant);
-                    fire::fire(&self.store, job, instant, pass, Trigger::Schedule, None)
-                        .await
-                        .map(|_| ())
-                }
+                None => match self.pauses.holding(&job.name, instant) {
+                    Some((scope, pause)) => {
+                        paused::pass(&self.store, job, instant, &scope, &pause).await
+                    }
+                    None => {
+                        let pass = self.pass(job, instant);
+                        fire::fire(&self.store, job, instant, pass, Trigger::Schedule, None)
+                            .await
+                            .map(|_| ())
+                    }
+                },
             };
             match outcome {
                 Ok(()) => {
@@ -297,6 +319,8 @@ impl Firing {
         let Ok(last_fires) = self.store.last_fires().await else {
             return false;
         };
+        // A pause made during the outage holds before its instants are planned.
+        self.pauses.look(&*self.store, true).await;
         let schedule = Arc::clone(&self.schedule);
         for (index, job) in schedule.jobs.iter().enumerate() {
             let Some(first) = self.stalled.get(&job.name).copied() else {
@@ -336,6 +360,9 @@ impl Firing {
         Ok(())
     }
 
+    /// Fires, records or passes one missed instant. A job paused now runs nothing: a
+    /// missed instant from before the pause keeps its reason, and any other, or one
+    /// that `catch_up` would run, is passed under the pause.
     async fn handle_missed(
         &mut self,
         job: &schedule::Job,
@@ -343,11 +370,20 @@ impl Firing {
         what: Missed,
     ) -> Result<(), StoreError> {
         let pass = self.pass(job, instant);
-        match what {
-            Missed::CatchUp => {
+        let held = self.pauses.holding(&job.name, Utc::now());
+        match (held, what) {
+            (Some((_, pause)), Missed::Skip(reason)) if instant < pause.since => {
+                let skip = Some(reason);
+                fire::fire(&self.store, job, instant, pass, Trigger::Schedule, skip).await?
+            }
+            (Some((scope, pause)), _) => {
+                paused::pass(&self.store, job, instant, &scope, &pause).await?;
+                true
+            }
+            (None, Missed::CatchUp) => {
                 fire::fire(&self.store, job, instant, pass, Trigger::CatchUp, None).await?
             }
-            Missed::Skip(reason) => {
+            (None, Missed::Skip(reason)) => {
                 let skip = Some(reason);
                 fire::fire(&self.store, job, instant, pass, Trigger::Schedule, skip).await?
             }

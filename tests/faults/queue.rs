@@ -26,7 +26,10 @@ async fn a_run_key_of_the_wrong_type_is_dead_lettered_and_the_queue_goes_on() {
     let url = server.url();
     let prefix = server.unique_prefix();
     let scratch = Scratch::new();
-    scratch.write("crontab.yaml", "jobs:\n  hello:\n    command: [\"true\"]\n");
+    scratch.write(
+        "crontab.yaml",
+        "jobs:\n  hello:\n    command: [\"true\"]\n    concurrency: allow\n",
+    );
     let cronq = |args: &[&str]| {
         scratch
             .cronq()

@@ -43,8 +43,14 @@ impl RedisStore {
                     warn_lost(&run.job, &lost);
                     self.record_lost(&run, &lost).await;
                 }
+                let busy = items.next().and_then(|v| record::text(&v));
+                let status = if busy.is_some() {
+                    RunStatus::Skipped
+                } else {
+                    status
+                };
                 let mut fired = record::described_run(id, run, status, now)?;
-                fired.reason = skip;
+                fired.reason = skip.or(busy);
                 Ok(Some(fired))
             }
         }
@@ -82,7 +88,8 @@ impl RedisStore {
         call.arg(&run.queue)
             .arg(not_before_arg(run))
             .arg(if skip.is_some() { "1" } else { "0" })
-            .arg(pass.map_or(String::new(), |pass| ms(pass).to_string()));
+            .arg(pass.map_or(String::new(), |pass| ms(pass).to_string()))
+            .arg(record::forbid_arg(run));
         call.arg(fields);
         call
     }

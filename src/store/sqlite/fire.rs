@@ -6,6 +6,7 @@ use rusqlite::params;
 
 use super::SqliteStore;
 use super::rows::{insert_run, ms};
+use super::transitions::busy;
 use crate::store::{NewRun, Result, Run, RunStatus};
 
 impl SqliteStore {
@@ -34,6 +35,11 @@ impl SqliteStore {
                 if claimed {
                     return Ok(None);
                 }
+                // A forbid job is skipped while another run holds its lock (is running).
+                let skip = match skip {
+                    Some(reason) => Some(reason),
+                    None => busy(tx, &run, false)?.map(|busy| format!("skipped: {busy}")),
+                };
                 let status = if skip.is_some() {
                     RunStatus::Skipped
                 } else {

@@ -14,6 +14,7 @@ mod file_mode;
 mod fire;
 mod group_commit;
 mod output;
+mod pauses;
 mod queries;
 mod read_only;
 mod reject;
@@ -35,12 +36,12 @@ use tokio::sync::Notify;
 
 use cancel_requests::CancelRequests;
 use rows::{duration_ms, from_ms, insert_run, load_run, ms};
-use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
+use transitions::{busy, check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output,
-    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus, Store,
-    StoreError, WorkerInfo, WorkerRef, check,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, Lease, NewRun, Outcome, Output, Pause,
+    PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId,
+    RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
 };
 
 /// The longest a waiting reserve sleeps before it looks again.
@@ -145,6 +146,18 @@ impl Store for SqliteStore {
         check::payload(&run)?;
         let run = self
             .write(move |tx, _| insert_run(tx, &run, RunStatus::Queued, 1, None, None))
+            .await?;
+        self.inner.enqueued.notify_waiters();
+        Ok(run)
+    }
+
+    async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run> {
+        check::payload(&run)?;
+        let run = self
+            .write(move |tx, _| match busy(tx, &run, true)? {
+                Some(busy) => Err(busy),
+                None => insert_run(tx, &run, RunStatus::Queued, 1, None, None),
+            })
             .await?;
         self.inner.enqueued.notify_waiters();
         Ok(run)
@@ -548,6 +561,34 @@ impl Store for SqliteStore {
                 .sum()
         })
         .await
+    }
+
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> Result<()> {
+        self.put_pause(scope, pause).await
+    }
+
+    async fn resume(&self, scope: &PauseScope) -> Result<Option<Pause>> {
+        self.end_pause(scope).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<Paused>> {
+        self.list_pauses().await
+    }
+
+    async fn pause_version(&self) -> Result<Option<String>> {
+        self.read_pause_version().await
+    }
+
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> Result<Option<Run>> {
+        self.pass_paused_instant(run, instant, scope, reason, record_limit)
+            .await
     }
 }
 
