@@ -47,7 +47,14 @@ impl Setup {
         let mut args: Vec<&str> = vec!["--workers", "default=4", "--stop-grace", "1s"];
         args.extend(store_args.iter().map(String::as_str));
         args.push("daemon");
-        Process::start(self.dir(), "daemon", &args)
+        let daemon = Process::start(self.dir(), "daemon", &args);
+        // The listings read the store and never make it: wait until the daemon has.
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !daemon.logs().contains("daemon started") {
+            assert!(std::time::Instant::now() < deadline, "{}", daemon.logs());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        daemon
     }
 
     fn json(&self, args: &[&str]) -> Value {
