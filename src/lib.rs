@@ -5,6 +5,7 @@ pub mod cron;
 pub mod daemon;
 pub mod eta;
 pub mod memory;
+pub mod pause;
 pub mod schedule;
 pub mod settings;
 pub mod store;

@@ -4,7 +4,7 @@ mod common;
 
 use common::{Scratch, texts};
 
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 15] = [
     "daemon",
     "worker",
     "run",
@@ -13,6 +13,8 @@ const COMMANDS: [&str; 13] = [
     "show",
     "logs",
     "cancel",
+    "pause",
+    "resume",
     "progress",
     "check",
     "next",

@@ -67,6 +67,16 @@ pub enum Command {
     Cancel(CancelArgs),
     /// From inside a job: report its progress (0-100) and a message
     Progress(ProgressArgs),
+    /// Pause a job, or every job, until resumed or for a while
+    #[command(
+        long_about = "Pause a job, or every job with --all (a maintenance window): it fires nothing until resumed, or until --until / for --for. The pause is kept in the store, so a deploy, a reload or a restart does not undo it, and every daemon on the store honours it within about a second.\n\nThe instants it holds back are recorded skipped, `paused: REASON (by cli:USER)`, the first 100 of each pause. Runs already queued or running go on; `cronq run` still runs the job."
+    )]
+    Pause(PauseArgs),
+    /// Resume a paused job, or end a pause of every job
+    #[command(
+        long_about = "Resume a paused job: it fires again from its next instant; the instants of the pause are not caught up.\n\n--all ends the pause of every job; jobs paused on their own stay paused, and are named."
+    )]
+    Resume(ResumeArgs),
     /// Validate the schedule and list each job with its next fire
     #[command(
         long_about = "Validate the schedule and list each job: name, schedule, zone, queue and next fire.\n\nEvery problem is printed as FILE:LINE:COL: message, all of them in one pass; the exit code is then 2."
@@ -124,6 +134,10 @@ pub struct RunArgs {
     /// With --wait: Ctrl-C cancels the run instead of detaching
     #[arg(long, requires = "wait")]
     pub cancel_on_interrupt: bool,
+    /// Start it even if `concurrency: forbid` would skip it (another run is running or
+    /// queued); the run is recorded as forced
+    #[arg(long)]
+    pub force: bool,
     /// Print {"id": …} instead of the id alone
     #[arg(long)]
     pub json: bool,
@@ -136,7 +150,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print only the problems (stalled or failing jobs); exit 1 when there is one
+    /// Print only the problems (stalled or failing jobs, a schedule file the daemons do not
+    /// run); exit 1 when there is one
     #[arg(long)]
     pub check: bool,
     /// How long past an expected instant a job with no fire counts as stalled
@@ -228,6 +243,41 @@ pub struct ProgressArgs {
     /// What it is doing now
     #[arg(value_name = "MESSAGE")]
     pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["job", "all"]))]
+pub struct PauseArgs {
+    /// The job to pause
+    #[arg(value_name = "JOB")]
+    pub job: Option<String>,
+    /// Pause every job, those a later deploy adds too
+    #[arg(long, conflicts_with = "job")]
+    pub all: bool,
+    /// Why, shown by status and in each skipped record
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Resume by itself at this instant, e.g. 2026-12-24T08:00:00Z
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// Resume by itself after this long, e.g. 2h
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<Duration>,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["job", "all"]))]
+pub struct ResumeArgs {
+    /// The job to resume
+    #[arg(value_name = "JOB")]
+    pub job: Option<String>,
+    /// End the pause of every job
+    #[arg(long, conflicts_with = "job")]
+    pub all: bool,
+    #[command(flatten)]
+    pub located: Located,
 }
 
 #[derive(Debug, Args)]
@@ -392,6 +442,8 @@ impl Apply for Command {
             Command::Show(args) => args.located.apply(to),
             Command::Logs(args) => args.located.apply(to),
             Command::Cancel(args) => args.located.apply(to),
+            Command::Pause(args) => args.located.apply(to),
+            Command::Resume(args) => args.located.apply(to),
             Command::Check(args) => {
                 args.file.apply(to);
                 args.schedule.apply(to);

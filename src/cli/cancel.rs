@@ -160,6 +160,7 @@ mod tests {
             not_before: None,
             lock: None,
             cancel_requested: true,
+            forced: false,
         }
     }
 

@@ -12,6 +12,7 @@ mod import;
 mod logs;
 mod next;
 mod output;
+mod pause;
 mod progress;
 mod run;
 mod runs;
@@ -132,6 +133,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => logs::run(&args, &settings(&cli.settings, &env)?),
         Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Progress(args) => progress::run(&args, &env),
+        Command::Pause(args) => pause::pause(&args, &cli.settings, &env),
+        Command::Resume(args) => pause::resume(&args, &cli.settings, &env),
         Command::Completions(args) => completions::run(&args),
         Command::Complete(args) => completions::complete(&args, &cli.settings, &env),
     }

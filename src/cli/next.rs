@@ -36,6 +36,9 @@ pub fn run(
         },
         (None, None) => unreachable!("clap requires EXPR or --job"),
     };
+    if let Some(name) = &args.job {
+        super::pause::note_next(&Settings::resolve(settings_args.overrides(), env)?, name);
+    }
     let written = match args.json {
         true => write_json(&fires, args.explain),
         false => write_lines(&fires, args.explain),

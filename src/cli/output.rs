@@ -190,7 +190,8 @@ pub fn seconds(secs: f64) -> String {
 }
 
 /// A run as every `--json` document shows it (DESIGN §6): the same object everywhere,
-/// so scripts can rely on its fields. `time_left` is given for running runs.
+/// so scripts can rely on its fields, plus `"forced": true` for a run started by
+/// `cronq run --force`. `time_left` is given for running runs.
 pub fn run_json(
     run: &crate::store::Run,
     now: chrono::DateTime<chrono::Utc>,
@@ -202,7 +203,7 @@ pub fn run_json(
         Some(TimeLeft::Overdue) => (None, true),
         Some(TimeLeft::Unknown) | None => (None, false),
     };
-    serde_json::json!({
+    let mut value = serde_json::json!({
         "id": run.id,
         "job": run.job,
         "queue": run.queue,
@@ -223,7 +224,13 @@ pub fn run_json(
         "eta_s": eta_s,
         "overdue": overdue,
         "reason": run.reason,
-    })
+    });
+    // Only a run started by `cronq run --force` has it, so every other run keeps the
+    // fields of DESIGN §6 as they are.
+    if run.forced {
+        value["forced"] = true.into();
+    }
+    value
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! stderr to stderr), and exit with the job's code.
 //!
 //! Thin glue: the job is looked up in the schedule the daemons published, else in the
-//! local file; the run is queued and then only read back from the store. Nothing here
+//! local file; the run is queued under the job's `concurrency` as a fire is (`replace`
+//! stops the running run, `forbid` refuses while one runs or waits, `--force` aside)
+//! and then only read back from the store. Nothing here
 //! executes the job: a worker runs the command of its own copy of the schedule.
 
 use std::collections::BTreeMap;
@@ -16,7 +18,7 @@ use super::args::{RunArgs, SettingsArgs};
 use super::{CliError, Loaded, output};
 use crate::daemon::fire;
 use crate::eta::{self, TimeLeft};
-use crate::schedule::{Schedule, diagnostic, run_env};
+use crate::schedule::{Concurrency, Schedule, diagnostic, run_env};
 use crate::settings::Settings;
 use crate::store::{
     Cancelled, Chunk, HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError,
@@ -44,10 +46,18 @@ pub fn run(
     let runtime = tokio::runtime::Runtime::new()?;
     let code = runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
-        let mut new_run = new_run(&*store, args, &run_env, &settings, env).await?;
+        let (mut new_run, concurrency) = new_run(&*store, args, &run_env, &settings, env).await?;
+        super::pause::note_manual_run(&*store, &args.job).await?;
         new_run.args = args.args.clone();
         new_run.env = run_env;
-        let run = store.enqueue(new_run).await?;
+        let run = match queue_by_policy(&*store, new_run, concurrency, args.force).await? {
+            Ok(run) => run,
+            Err(busy) => {
+                // The words the history records for a fire skipped this way.
+                output::note!("skipped: {busy}");
+                return Ok(1);
+            }
+        };
         if !args.wait {
             print_id(&run.id, args.json)?;
             return Ok(0);
@@ -81,6 +91,32 @@ fn print_id(id: &str, json: bool) -> anyhow::Result<()> {
     }
 }
 
+/// Queues the run as the job's `concurrency` asks, as a fire would be: `replace` first
+/// asks its running run to stop (the new one waits for the lock, then runs); `forbid`
+/// is refused, with nothing queued, while another run of the job is running or queued
+/// (the store checks and queues in one step), unless `force`. `Err` holds the refusal.
+async fn queue_by_policy(
+    store: &dyn Store,
+    mut run: NewRun,
+    concurrency: Option<Concurrency>,
+    force: bool,
+) -> anyhow::Result<Result<Run, StoreError>> {
+    match concurrency {
+        Some(Concurrency::Replace) => {
+            for id in fire::replace_running(store, &run.job).await? {
+                output::note!("cronq: asked run {id} to stop (concurrency: replace)");
+            }
+        }
+        Some(Concurrency::Forbid) => run.forced = force,
+        _ => {}
+    }
+    match store.enqueue_if_idle(run).await {
+        Ok(run) => Ok(Ok(run)),
+        Err(busy @ StoreError::Busy { .. }) => Ok(Err(busy)),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// `--env K=V`, each one.
 fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     pairs
@@ -96,19 +132,20 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
         .collect()
 }
 
-/// The run to queue for `args.job`, from the published schedule or the local file.
+/// The run to queue for `args.job`, from the published schedule or the local file, and
+/// the job's `concurrency` when the local file has the job.
 ///
 /// The published schedule names the job's queue, whether it takes arguments and which
 /// variables (`allow_env`); `run_env` is refused unless the job allows every name. Its
-/// retries and cluster lock are only in the file: when the local file has the job they
-/// come from there, otherwise the run gets one attempt and no lock.
+/// retries, concurrency and cluster lock are only in the file: when the local file has
+/// the job they come from there, otherwise the run gets one attempt and no lock.
 async fn new_run(
     store: &dyn Store,
     args: &RunArgs,
     run_env: &BTreeMap<String, String>,
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<NewRun> {
+) -> anyhow::Result<(NewRun, Option<Concurrency>)> {
     let published = store.published().await?;
     let published_job = published
         .as_ref()
@@ -153,12 +190,12 @@ async fn new_run(
     }
     run_env::check_run_env(&args.job, allow_env, run_env.keys().map(String::as_str))
         .map_err(CliError::Usage)?;
-    Ok(run)
+    Ok((run, local_job.map(|job| job.concurrency)))
 }
 
 /// The local schedule file, loaded as every command loads it; `None` when there is no
 /// such file.
-fn local_schedule(
+pub(super) fn local_schedule(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Schedule>, CliError> {
@@ -170,7 +207,7 @@ fn local_schedule(
 }
 
 /// Exit 2: says where the job was looked for, and the closest name known.
-fn unknown_job(
+pub(super) fn unknown_job(
     name: &str,
     published: Option<&PublishedSchedule>,
     local: Option<&Schedule>,

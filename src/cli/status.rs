@@ -1,7 +1,8 @@
 //! `cronq status`: what runs now and how long it still needs, what is queued and when it
-//! should start, the workers, the next fires, and the watchdog's problems (`--check`).
+//! should start, the workers, the next fires, and the watchdog's problems (`--check`),
+//! among them a local schedule file that is not what the live daemons run.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -11,10 +12,12 @@ use super::runs::TimeLeftOf;
 use super::{CliError, Loaded, output};
 use crate::cron::Timing;
 use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
-use crate::schedule::{Job, parse_zone};
+use crate::pause::Pauses;
+use crate::schedule::{Job, Schedule, parse_zone};
 use crate::settings::Settings;
 use crate::store::{
-    HistoryFilter, PublishedSchedule, QueuedRun, Run, RunStatus, Store, StoreError, WorkerInfo,
+    HistoryFilter, PauseScope, Paused, PublishedSchedule, QueuedRun, Run, RunStatus, Store,
+    StoreError, WorkerInfo,
 };
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
@@ -37,22 +40,27 @@ pub fn run(
         Err(error) => return Err(error.into()),
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(async {
+    let file = settings.schedule.0.display().to_string();
+    let (report, source) = runtime.block_on(async {
         let store = settings.store.open_to_read(&settings.redis_prefix).await?;
-        let timed = match &local {
-            Some(loaded) => loaded
+        let published = store.published().await?;
+        let timed = match (&local, &published) {
+            (Some(loaded), _) => loaded
                 .schedule
                 .jobs
                 .iter()
                 .filter_map(Timed::from_job)
                 .collect(),
-            None => store
-                .published()
-                .await?
-                .map(|p| Timed::from_published(&p))
-                .unwrap_or_default(),
+            (None, Some(published)) => Timed::from_published(published),
+            (None, None) => Vec::new(),
         };
-        gather(&*store, &timed, &settings, args.grace).await
+        let mut report = gather(&*store, &timed, &settings, args.grace).await?;
+        let local = local.as_ref().map(|loaded| &loaded.schedule);
+        let source = ScheduleSource::of(&file, local, published.as_ref());
+        report
+            .problems
+            .extend(compare_schedules(&file, local, published.as_ref(), &*store).await?);
+        Ok::<_, anyhow::Error>((report, source))
     })?;
     if args.check {
         for problem in &report.problems {
@@ -66,9 +74,132 @@ pub fn run(
     if args.json {
         output::json(&report.json())?;
     } else {
+        if let Some(line) = source.line() {
+            output::say!("{line}")?;
+        }
         report.print(&settings.store.shown(), output::Zone::of(args.local, env)?)?;
     }
     Ok(())
+}
+
+/// Which schedule `status` shows, said in one line when it is not simply the local file.
+enum ScheduleSource {
+    /// The local file, the same as the published one, or with none published.
+    File,
+    /// No local file: the schedule the daemons published, with its hash.
+    Published { file: String, hash: String },
+    /// The local file, which is not the schedule the daemons published.
+    Differs {
+        file: String,
+        hash: String,
+        published: String,
+    },
+}
+
+impl ScheduleSource {
+    fn of(
+        file: &str,
+        local: Option<&Schedule>,
+        published: Option<&PublishedSchedule>,
+    ) -> ScheduleSource {
+        match (local, published) {
+            (None, Some(published)) => ScheduleSource::Published {
+                file: file.to_string(),
+                hash: published.hash.clone(),
+            },
+            (Some(local), Some(published)) if local.hash != published.hash => {
+                ScheduleSource::Differs {
+                    file: file.to_string(),
+                    hash: local.hash.clone(),
+                    published: published.hash.clone(),
+                }
+            }
+            _ => ScheduleSource::File,
+        }
+    }
+
+    fn line(&self) -> Option<String> {
+        match self {
+            ScheduleSource::File => None,
+            ScheduleSource::Published { file, hash } => Some(format!(
+                "no {file} here; showing the schedule published by the daemons (hash {hash})"
+            )),
+            ScheduleSource::Differs {
+                file,
+                hash,
+                published,
+            } => Some(format!(
+                "{file} here (hash {hash}) differs from the schedule published by the daemons (hash {published}); showing {file}"
+            )),
+        }
+    }
+}
+
+/// The local file against what the live daemons run: `mixed_schedules` when the
+/// daemons' hashes differ from each other or from the file's, and `unknown_to_daemon`
+/// for each job of the file that is not in the schedule the daemons published. Nothing
+/// while no daemon is live: `stalled` says that.
+async fn compare_schedules(
+    file: &str,
+    local: Option<&Schedule>,
+    published: Option<&PublishedSchedule>,
+    store: &dyn Store,
+) -> Result<Vec<Problem>, StoreError> {
+    let daemons = store.daemons().await?;
+    if daemons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_hash: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for daemon in &daemons {
+        by_hash
+            .entry(daemon.schedule_hash.as_str())
+            .or_default()
+            .push(format!("{} ({})", daemon.host, daemon.pid));
+    }
+    let file_differs = local.is_some_and(|local| by_hash.keys().any(|hash| *hash != local.hash));
+    let mut problems = Vec::new();
+    if by_hash.len() > 1 || file_differs {
+        let detail: Vec<String> = by_hash
+            .iter()
+            .map(|(hash, who)| format!("{hash} on {}", who.join(", ")))
+            .collect();
+        let text = match local {
+            Some(local) => format!(
+                "mixed schedules: {file} here is {}; live daemons run {}",
+                local.hash,
+                detail.join("; ")
+            ),
+            None => format!(
+                "mixed schedules: live daemons run different files: {}",
+                detail.join("; ")
+            ),
+        };
+        problems.push(Problem {
+            kind: "mixed_schedules",
+            job: None,
+            text,
+        });
+    }
+    if let (Some(local), Some(published)) = (local, published)
+        && local.hash != published.hash
+    {
+        let known: HashSet<&str> = published.jobs.iter().map(|job| job.name.as_str()).collect();
+        for job in local
+            .jobs
+            .iter()
+            .filter(|job| !known.contains(job.name.as_str()))
+        {
+            problems.push(Problem {
+                kind: "unknown_to_daemon",
+                job: Some(job.name.clone()),
+                text: format!(
+                    "unknown to daemon: job `{}` is in {file} but not in the schedule the live daemons run (hash {})",
+                    job.name, published.hash
+                ),
+            });
+        }
+    }
+    Ok(problems)
 }
 
 /// A job as far as its timing goes, from the local file or the published schedule.
@@ -118,6 +249,8 @@ struct Report {
     queued: Vec<(Run, u64, QueuedEta)>,
     workers: Vec<(WorkerInfo, bool)>,
     next: Vec<(String, DateTime<Utc>)>,
+    /// The pauses in force, the pause of every job first.
+    paused: Vec<Paused>,
     problems: Vec<Problem>,
 }
 
@@ -168,11 +301,17 @@ async fn gather(
     next.sort_by_key(|(_, at)| *at);
     next.truncate(NEXT_FIRES);
 
+    let paused = store.pauses().await?;
+    let pauses = Pauses::new(paused.clone());
     let mut problems = Vec::new();
     let daemons = store.daemons().await?;
     let last_fires = store.last_fires().await?;
     let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
-    for job in timed {
+    // A paused job fires nothing, as asked: it is not stalled.
+    for job in timed
+        .iter()
+        .filter(|job| pauses.holding(&job.name, now).is_none())
+    {
         if let Some(text) = stalled(
             job,
             last_fires.get(&job.name),
@@ -219,32 +358,13 @@ async fn gather(
             ),
         });
     }
-    let hashes: HashMap<&str, Vec<String>> = daemons.iter().fold(HashMap::new(), |mut by, d| {
-        by.entry(d.schedule_hash.as_str())
-            .or_default()
-            .push(format!("{} ({})", d.host, d.pid));
-        by
-    });
-    if hashes.len() > 1 {
-        let detail: Vec<String> = hashes
-            .iter()
-            .map(|(hash, who)| format!("{hash} on {}", who.join(", ")))
-            .collect();
-        problems.push(Problem {
-            kind: "mixed_schedules",
-            job: None,
-            text: format!(
-                "mixed schedules: live daemons run different files: {}",
-                detail.join("; ")
-            ),
-        });
-    }
     Ok(Report {
         now,
         running,
         queued,
         workers,
         next,
+        paused,
         problems,
     })
 }
@@ -387,17 +507,32 @@ impl Report {
                 })
             })
             .collect();
+        let pauses = Pauses::new(self.paused.clone());
         let next: Vec<Value> = self
             .next
             .iter()
-            .map(|(job, at)| json!({"job": job, "at": output::instant(at)}))
+            .map(|(job, at)| {
+                let paused = pauses.holding(job, *at).map(|(_, p)| pause_json(p));
+                json!({"job": job, "at": output::instant(at), "paused": paused})
+            })
+            .collect();
+        let paused: Vec<Value> = self
+            .paused
+            .iter()
+            .map(|Paused { scope, pause }| {
+                let job = match scope {
+                    PauseScope::All => None,
+                    PauseScope::Job(job) => Some(job),
+                };
+                json!({"job": job, "paused": pause_json(pause)})
+            })
             .collect();
         let problems: Vec<Value> = self
             .problems
             .iter()
             .map(|p| json!({"kind": p.kind, "job": p.job, "message": p.text}))
             .collect();
-        json!({"running": running, "queued": queued, "workers": workers, "next": next, "problems": problems})
+        json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems})
     }
 
     /// The sections, after a line naming the store they were read from (`store`, with
@@ -504,12 +639,40 @@ impl Report {
         section(&["HOST", "PID", "QUEUES", "LAST SEEN", "RUNS"], &rows)?;
 
         output::say!("\nNEXT")?;
+        let pauses = Pauses::new(self.paused.clone());
         let rows: Vec<Vec<String>> = self
             .next
             .iter()
-            .map(|(job, at)| vec![zone.clock(at), job.clone()])
+            .map(|(job, at)| match pauses.holding(job, *at) {
+                Some(_) => vec![zone.clock(at), format!("{job} (paused)")],
+                None => vec![zone.clock(at), job.clone()],
+            })
             .collect();
         section(&["AT", "JOB"], &rows)?;
+
+        if !self.paused.is_empty() {
+            output::say!("\nPAUSED")?;
+            let rows: Vec<Vec<String>> = self
+                .paused
+                .iter()
+                .map(|Paused { scope, pause }| {
+                    vec![
+                        match scope {
+                            PauseScope::All => "(every job)".to_string(),
+                            PauseScope::Job(job) => job.clone(),
+                        },
+                        pause.by.clone(),
+                        zone.clock(&pause.since),
+                        pause
+                            .until
+                            .as_ref()
+                            .map_or_else(|| "resumed".to_string(), |at| zone.clock(at)),
+                        pause.reason.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            output::table(&["JOB", "BY", "SINCE", "UNTIL", "REASON"], &rows)?;
+        }
 
         if !self.problems.is_empty() {
             output::say!("\nPROBLEMS")?;
@@ -519,6 +682,16 @@ impl Report {
         }
         Ok(())
     }
+}
+
+/// A pause in `--json`: `{"reason", "by", "since", "until"}`, `until` null until resumed.
+fn pause_json(pause: &crate::store::Pause) -> Value {
+    json!({
+        "reason": pause.reason,
+        "by": pause.by,
+        "since": output::instant(&pause.since),
+        "until": pause.until.as_ref().map(output::instant),
+    })
 }
 
 fn section(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {

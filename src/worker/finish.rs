@@ -171,6 +171,7 @@ mod tests {
             not_before: None,
             lock: None,
             cancel_requested: false,
+            forced: false,
         }
     }
 

@@ -220,6 +220,7 @@ pub fn new_run(job: &str) -> NewRun {
         env: BTreeMap::new(),
         not_before: None,
         lock: None,
+        forced: false,
     }
 }
 

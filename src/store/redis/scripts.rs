@@ -32,6 +32,9 @@ pub(super) struct Scripts {
     pub heartbeat: Script,
     pub unregister: Script,
     pub index_ids: Script,
+    pub pause: Script,
+    pub resume: Script,
+    pub pass_paused: Script,
 }
 
 fn with_prelude(body: &str) -> Script {
@@ -68,6 +71,9 @@ impl Scripts {
             heartbeat: with_prelude(include_str!("scripts/heartbeat.lua")),
             unregister: with_prelude(include_str!("scripts/unregister.lua")),
             index_ids: with_prelude(include_str!("scripts/index_ids.lua")),
+            pause: with_prelude(include_str!("scripts/pause.lua")),
+            resume: with_prelude(include_str!("scripts/resume.lua")),
+            pass_paused: with_prelude(include_str!("scripts/pass_paused.lua")),
         }
     }
 }
