@@ -49,8 +49,9 @@ use cronq::store::redis::RedisStore;
 use cronq::store::sqlite::SqliteStore;
 use cronq::store::{
     Cancelled, Chunk, DEFAULT_OUTPUT_TAIL_BYTES, DaemonInfo, Finished, HistoryFilter, Lease,
-    NewRun, Outcome, Output, PublishedJson, PublishedSchedule, QueuedRun, Result as StoreResult,
-    Retention, Run, RunId, RunStatus, Store, Trigger, WorkerInfo, WorkerRef,
+    NewRun, Outcome, Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule,
+    QueuedRun, Result as StoreResult, Retention, Run, RunId, RunStatus, Store, Trigger, WorkerInfo,
+    WorkerRef,
 };
 use cronq::worker::{self, WorkerConfig};
 
@@ -921,6 +922,11 @@ impl Store for Probe {
         self.timed("enqueue", self.inner.enqueue(run)).await
     }
 
+    async fn enqueue_if_idle(&self, run: NewRun) -> StoreResult<Run> {
+        self.timed("enqueue_if_idle", self.inner.enqueue_if_idle(run))
+            .await
+    }
+
     async fn fire(
         &self,
         run: NewRun,
@@ -941,6 +947,20 @@ impl Store for Probe {
             self.fires.lock().expect("fires").push(fired);
         }
         fired
+    }
+
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> StoreResult<Option<Run>> {
+        self.timed(
+            "fire_again",
+            self.inner.fire_again(run, instant, pass, skip),
+        )
+        .await
     }
 
     async fn last_fired(&self, job: &str) -> StoreResult<Option<DateTime<Utc>>> {
@@ -1124,6 +1144,37 @@ impl Store for Probe {
         self.pruned_jobs
             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
         pruned
+    }
+
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> StoreResult<()> {
+        self.timed("pause", self.inner.pause(scope, pause)).await
+    }
+
+    async fn resume(&self, scope: &PauseScope) -> StoreResult<Option<Pause>> {
+        self.timed("resume", self.inner.resume(scope)).await
+    }
+
+    async fn pauses(&self) -> StoreResult<Vec<Paused>> {
+        self.timed("pauses", self.inner.pauses()).await
+    }
+
+    async fn pause_version(&self) -> StoreResult<Option<String>> {
+        self.timed("pause_version", self.inner.pause_version())
+            .await
+    }
+
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> StoreResult<Option<Run>> {
+        let call = self
+            .inner
+            .pass_paused(run, instant, scope, reason, record_limit);
+        self.timed("pass_paused", call).await
     }
 }
 

@@ -5,15 +5,19 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use clap::Parser;
 use cronq::cli::{self, Cli};
 use cronq::settings::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     cronq::memory::give_back_freed_memory();
-    let cli = Cli::parse();
-    init_logging(cli.settings.log_format.unwrap_or_default());
+    let cli = Cli::from_command_line().unwrap_or_else(|error| usage_error(error));
+    // Only `daemon` and `worker` take `--log-format`; the rest read CRONQ_LOG_FORMAT.
+    let log_format = cli.settings_args().log_format.or_else(|| {
+        let value = std::env::var("CRONQ_LOG_FORMAT").ok()?;
+        clap::ValueEnum::from_str(&value, true).ok()
+    });
+    init_logging(log_format.unwrap_or_default());
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -21,6 +25,44 @@ fn main() -> ExitCode {
             ExitCode::from(cli::exit_code(&error))
         }
     }
+}
+
+/// A command line clap refused: help and version as clap prints them, anything else as
+/// one line in the form of every other cronq error, with the tip clap gives and where
+/// to read more; exit 2.
+fn usage_error(error: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        error.exit();
+    }
+    let text = error.render().to_string();
+    let mut lines = text.lines().take_while(|l| !l.starts_with("Usage:"));
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let said = |l: &&str| !l.is_empty() && !l.starts_with("For more information");
+    for line in lines.map(str::trim).filter(said) {
+        match line.strip_prefix("tip: ") {
+            Some(tip) => message.push_str(&format!(" ({tip})")),
+            None => message.push_str(&format!(" {line}")),
+        }
+    }
+    // The subcommand whose help to read: the first argument that names one.
+    let names: Vec<String> = <Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let help = match std::env::args().skip(1).find(|a| names.contains(a)) {
+        Some(command) => format!("cronq {command} --help"),
+        None => "cronq --help".to_string(),
+    };
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "cronq: {message}; see `{help}`");
+    std::process::exit(2);
 }
 
 /// Logs go to stderr; `RUST_LOG` filters them (default: info).

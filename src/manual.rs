@@ -1,8 +1,10 @@
 //! A run by hand, as `cronq run` and `POST /api/v1/jobs/{job}/runs` queue it: the job
 //! looked up in the schedule the daemons published, else in the local file, its
-//! arguments and environment checked against `allow_args` and `allow_env`, and who asked
-//! recorded on the run. Nothing here executes the job: a worker runs the command of its
-//! own copy of the schedule.
+//! arguments and environment checked against `allow_args` and `allow_env`, who asked
+//! recorded on the run, and the run queued under the job's `concurrency` as a fire is
+//! (`replace` stops the running run, `forbid` refuses while one runs or waits, `force`
+//! aside). Nothing here executes the job: a worker runs the command of its own copy of
+//! the schedule.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,10 +13,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::fire;
-use crate::schedule::{Schedule, diagnostic, run_env};
+use crate::schedule::{Concurrency, Schedule, diagnostic, run_env};
 use crate::settings::Settings;
 use crate::store::{
-    HistoryFilter, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError, Trigger,
+    HistoryFilter, NewRun, PublishedSchedule, Run, RunId, RunStatus, Store, StoreError, Trigger,
 };
 
 /// How often a wait reads the run.
@@ -42,18 +44,19 @@ pub enum Refusal {
     NotAllowed(String),
 }
 
-/// The run to queue for `request`, from the published schedule or the local file.
+/// The run to queue for `request`, from the published schedule or the local file, and
+/// the job's `concurrency` when the local file has the job.
 ///
 /// The published schedule names the job's queue, whether it takes arguments and which
 /// variables (`allow_env`); `env` is refused unless the job allows every name. Its
-/// retries and cluster lock are only in the file: when the local file has the job they
-/// come from there, otherwise the run gets one attempt and no lock.
+/// retries, concurrency and cluster lock are only in the file: when the local file has
+/// the job they come from there, otherwise the run gets one attempt and no lock.
 pub fn new_run(
     request: Request<'_>,
     published: Option<&PublishedSchedule>,
     local: Option<&Schedule>,
     settings: &Settings,
-) -> Result<NewRun, Refusal> {
+) -> Result<(NewRun, Option<Concurrency>), Refusal> {
     let name = request.job;
     let published_job =
         published.and_then(|schedule| schedule.jobs.iter().find(|job| job.name == name));
@@ -86,11 +89,49 @@ pub fn new_run(
     run.args = request.args;
     run.env = request.env;
     run.by = Some(request.by);
-    Ok(run)
+    Ok((run, local_job.map(|job| job.concurrency)))
+}
+
+/// A run queued by [`queue_by_policy`], or why it was not.
+pub struct Queued {
+    /// The run queued, or `StoreError::Busy` naming the run that holds the job when
+    /// `concurrency: forbid` refused it; nothing was queued then.
+    pub run: Result<Run, StoreError>,
+    /// The running runs asked to stop first (`concurrency: replace`).
+    pub replaced: Vec<RunId>,
+}
+
+/// Queues the run as the job's `concurrency` asks, as a fire would be: `replace` first
+/// asks its running run to stop (the new one waits for the lock, then runs); `forbid`
+/// is refused, with nothing queued, while another run of the job is running or queued
+/// (the store checks and queues in one step), unless `force`.
+pub async fn queue_by_policy(
+    store: &dyn Store,
+    mut run: NewRun,
+    concurrency: Option<Concurrency>,
+    force: bool,
+) -> Result<Queued, StoreError> {
+    let mut replaced = Vec::new();
+    match concurrency {
+        Some(Concurrency::Replace) => replaced = fire::replace_running(store, &run.job).await?,
+        Some(Concurrency::Forbid) => run.forced = force,
+        _ => {}
+    }
+    match store.enqueue_if_idle(run).await {
+        Ok(run) => Ok(Queued {
+            run: Ok(run),
+            replaced,
+        }),
+        Err(busy @ StoreError::Busy { .. }) => Ok(Queued {
+            run: Err(busy),
+            replaced,
+        }),
+        Err(error) => Err(error),
+    }
 }
 
 /// Says where the job was looked for, and the closest name known.
-fn unknown_job(
+pub fn unknown_job(
     name: &str,
     published: Option<&PublishedSchedule>,
     local: Option<&Schedule>,

@@ -243,3 +243,77 @@ fn a_nul_inside_a_yaml_string_is_an_error_at_its_position() {
          crontab.yaml:5:19: the value of `PGHOST` in `env` holds a NUL character (`\\0`), which an environment variable cannot carry\n"
     );
 }
+
+/// A job that cannot run on this host: each problem is a warning at the key that set
+/// it, the file is still valid (exit 0), and what the shell runs itself is left alone.
+#[test]
+fn what_this_host_lacks_is_a_warning_at_its_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    let bin = scratch.path().join("job-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = scratch.write("job-bin/only-in-job-path", "#!/bin/sh\n");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let plain = scratch.write("plain-file", "not a program\n");
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (bin, plain) = (bin.display(), plain.display());
+    scratch.write(
+        "crontab.yaml",
+        &format!(
+            "\
+defaults:
+  user: no-such-user-cronq
+jobs:
+  a:
+    command: [backupp, --full]
+    workdir: /no/such/dir
+  b:
+    command: \"{plain} --now\"
+    workdir: {plain}
+  c:
+    command: [only-in-job-path]
+    env: {{PATH: \"{bin}\"}}
+    user: root
+  d:
+    command: \"cd /tmp && ./x; if true; then y; fi\"
+    user: root
+  e:
+    command: \"VAR=1 test -d / && exec missing-too\"
+    user: root
+  f:
+    command: only-in-job-path --flag
+    user: root
+"
+        ),
+    );
+    let output = scratch.cronq().arg("check").output().unwrap();
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("JOB "),
+        "the table still prints: {stdout}"
+    );
+    let path = std::env::var("PATH").unwrap();
+    let expected = [
+        "crontab.yaml:2:3: warning: job `a`: there is no user `no-such-user-cronq` on this host, so its runs would fail here".to_string(),
+        "crontab.yaml:2:3: warning: job `b`: there is no user `no-such-user-cronq` on this host, so its runs would fail here".to_string(),
+        format!("crontab.yaml:5:5: warning: job `a`: the program `backupp` is not found on the PATH the job gets ({path}), so its runs would fail here"),
+        "crontab.yaml:6:5: warning: job `a`: the workdir /no/such/dir does not exist on this host, so its runs would fail here".to_string(),
+        format!("crontab.yaml:8:5: warning: job `b`: the program {plain} is not executable, so its runs would fail here"),
+        format!("crontab.yaml:9:5: warning: job `b`: the workdir {plain} is not a directory on this host, so its runs would fail here"),
+        format!("crontab.yaml:21:5: warning: job `f`: the program `only-in-job-path` is not found on the PATH the job gets ({path}), so its runs would fail here"),
+        "crontab.yaml: 6 jobs, no errors".to_string(),
+    ];
+    assert_eq!(stderr.lines().collect::<Vec<_>>(), expected, "{stderr}");
+
+    // --json carries the same warnings, with their positions.
+    let output = scratch.cronq().args(["check", "--json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 7, "{warnings:?}");
+    assert_eq!(
+        (&warnings[3]["line"], &warnings[3]["column"]),
+        (&6.into(), &5.into())
+    );
+}

@@ -250,8 +250,9 @@ async fn run_prints_the_id_of_a_manual_run() {
     let flaky = printed_id(&setup.cronq(&["run", "flaky"]));
     assert_eq!(setup.store.run(&flaky).await.unwrap().max_attempts, 3);
 
-    let output = setup.cronq(&["run", "--json", "hello"]);
-    assert!(output.status.success());
+    // Not `hello` again: its run is queued, and `forbid` (the default) refuses a second.
+    let output = setup.cronq(&["run", "--json", "three"]);
+    assert!(output.status.success(), "{:?}", texts(&output));
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let keys: Vec<&String> = document.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["id"]);

@@ -54,6 +54,7 @@ crate::both_stores! {
     a_job_whose_last_runs_failed_is_failing,
     the_human_output_has_every_section,
     listings_end_quietly_on_a_closed_pipe,
+    a_schedule_file_the_daemons_do_not_run_is_a_problem,
 }
 
 async fn a_running_job_shows_its_progress_and_time_left(backend: Backend) {
@@ -264,4 +265,98 @@ async fn listings_end_quietly_on_a_closed_pipe(backend: Backend) {
         assert!(!stderr.contains("panicked"), "cronq {args:?}: {stderr}");
         assert_eq!(stderr, "", "cronq {args:?}");
     }
+}
+
+/// The hash cronq gives a schedule file: what a daemon registers for the file it runs.
+fn hash_of(text: &str) -> String {
+    cronq::schedule::load(text, "x.yaml", chrono_tz::UTC)
+        .expect("a valid schedule")
+        .hash
+}
+
+async fn a_schedule_file_the_daemons_do_not_run_is_a_problem(backend: Backend) {
+    let setup = Setup::new(backend);
+    let a = "jobs:\n  tick:\n    schedule: \"* * * * * *\"\n    command: [\"true\"]\n";
+    let b = format!("{a}  extra:\n    command: [\"true\"]\n");
+    setup.scratch.write("a.yaml", a);
+    setup.scratch.write("b.yaml", &b);
+    let (hash_a, hash_b) = (hash_of(a), hash_of(&b));
+    let mut daemon = setup.start("daemon", &["--schedule", "a.yaml", "daemon"]);
+    // The daemon's own file: no problem once it registers and fires.
+    eventually("a quiet check of a.yaml", PATIENCE * 2, || async {
+        let output = setup.cronq(&["--schedule", "a.yaml", "status", "--check"]);
+        output.status.code() == Some(0) && output.stdout.is_empty()
+    })
+    .await;
+    let output = setup.cronq(&["--schedule", "a.yaml", "status"]);
+    let (stdout, _) = texts(&output);
+    assert!(
+        stdout.starts_with("store: "),
+        "no note for the same file:\n{stdout}"
+    );
+
+    let output = setup.cronq(&["--schedule", "b.yaml", "status", "--check"]);
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let pid = daemon.pid();
+    assert_eq!(
+        lines[0],
+        format!(
+            "mixed schedules: b.yaml here is {hash_b}; live daemons run {hash_a} on {} ({pid})",
+            common::host()
+        )
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "unknown to daemon: job `extra` is in b.yaml but not in the schedule the live daemons run (hash {hash_a})"
+        )
+    );
+    let output = setup.cronq(&["--schedule", "b.yaml", "status", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let kinds: Vec<(&str, &serde_json::Value)> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), &p["job"]))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("mixed_schedules", &serde_json::Value::Null),
+            ("unknown_to_daemon", &serde_json::json!("extra"))
+        ]
+    );
+    let output = setup.cronq(&["--schedule", "b.yaml", "status"]);
+    let first = texts(&output)
+        .0
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        first,
+        format!(
+            "b.yaml here (hash {hash_b}) differs from the schedule published by the daemons (hash {hash_a}); showing b.yaml"
+        )
+    );
+    // No crontab.yaml in this directory: the published schedule, said so.
+    let output = setup.cronq(&["status"]);
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            format!(
+                "no crontab.yaml here; showing the schedule published by the daemons (hash {hash_a})"
+            )
+            .as_str()
+        ),
+        "{stdout}"
+    );
+    let output = setup.cronq(&["status", "--check"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    daemon.stop(PATIENCE);
 }

@@ -9,6 +9,8 @@
 mod common;
 mod faults {
     pub mod downtime;
+    pub mod kills;
+    pub mod long_outage;
     pub mod queue;
     pub mod start;
 }

@@ -85,12 +85,20 @@ fn instant(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Every `fired` line of the daemon: run id → (instant, lateness ms).
+/// Every fire in the daemon's log: run id → (instant, lateness ms). A `fired` line, or a
+/// `skipped` one for a fire `concurrency: forbid` recorded skipped (its job was running);
+/// not the instants missed in an outage.
 fn fires(daemon: &Process) -> HashMap<String, (DateTime<Utc>, i64)> {
+    let forbidden = |f: &Value| {
+        f["message"] == "skipped"
+            && f["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("skipped: job"))
+    };
     log_lines(daemon)
         .iter()
         .map(fields)
-        .filter(|f| f["message"] == "fired" && f["job"] == JOB)
+        .filter(|f| (f["message"] == "fired" || forbidden(f)) && f["job"] == JOB)
         .map(|f| {
             let id = f["run"]
                 .as_str()
@@ -251,6 +259,17 @@ fn a_daemon_follows_a_sentinel_failover_fires_each_instant_once_and_reports_the_
         named, lost,
         "the warning names only the fires that are gone"
     );
+    // And the history says so: a `skipped` run at the last lost instant names the range
+    // and the failover.
+    let record = in_history
+        .get(&through)
+        .unwrap_or_else(|| panic!("no record of the lost fires at {through}: {runs:#?}"));
+    assert_eq!(record["status"], "skipped", "{record}");
+    let reason = record["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("lost:") && reason.contains("failover"),
+        "{reason}"
+    );
 
     // No second is left out: each from the first fire to the last is in the history or
     // among the lost ones.
@@ -280,7 +299,10 @@ fn a_daemon_follows_a_sentinel_failover_fires_each_instant_once_and_reports_the_
         assert_eq!(run["trigger"], "schedule", "{run}");
         let accounted = status == "succeeded"
             || status == "skipped"
-                && (reason.contains("is held by run") || reason.starts_with("missed"));
+                && (reason.contains("is held by run")
+                    || reason.contains("is running (run ")
+                    || reason.starts_with("missed")
+                    || reason.starts_with("lost:"));
         assert!(accounted, "{run}\n{}", daemon.logs());
         outage.push(format!(
             "{}: {status} {}",
@@ -348,6 +370,7 @@ async fn an_idle_store_moves_to_the_new_primary_within_a_second_or_two() {
             not_before: None,
             lock: None,
             by: None,
+            forced: false,
         })
         .await
         .expect("an enqueue after the failover");

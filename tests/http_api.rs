@@ -29,6 +29,13 @@ jobs:
     command: ["echo"]
     allow_args: true
     allow_env: [LEVEL]
+    # Runs by hand queue under the job's concurrency: forbid, the default, would refuse
+    # a second run while the first still waits.
+    concurrency: allow
+  held:
+    command: ["sleep", "30"]
+    concurrency: forbid
+    kill_grace: 1s
 "#;
 
 const TOKENS: &str = r#"
@@ -211,7 +218,7 @@ async fn reads_answer_as_the_cli_and_writes_are_refused_without_tokens(backend: 
         .iter()
         .filter_map(|job| job["name"].as_str())
         .collect();
-    assert_eq!(names, ["three", "counter", "sleeper", "echo"]);
+    assert_eq!(names, ["three", "counter", "sleeper", "echo", "held"]);
     let (status, job) = api.get("/api/v1/jobs/three", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(job["queue"], "default");
@@ -570,7 +577,51 @@ async fn a_non_loopback_address_without_tokens_is_refused(backend: Backend) {
     assert!(!err.contains("TOKEN_READ"), "history needs no token: {err}");
 }
 
+/// `concurrency: forbid` holds over HTTP as for `cronq run`: while a run of the job
+/// runs, another is refused with 409 naming the run that holds the job, and nothing is
+/// queued; `force=true` queues it anyway, recorded as forced.
+async fn a_forbid_job_that_runs_refuses_another_run_with_409(backend: Backend) {
+    let api = Api::start(backend, true).await;
+    let path = "/api/v1/jobs/held/runs";
+    let (status, first) = api.post(path, Some(RUN), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let id = first["id"].as_str().expect("an id").to_string();
+    eventually("the first run to be running", PATIENCE, || async {
+        api.run_status(&id).await == "running"
+    })
+    .await;
+
+    let (status, refused) = api.post(path, Some(RUN), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["run"]["id"], id.as_str(), "{refused}");
+    assert_eq!(refused["run"]["status"], "running", "{refused}");
+    assert_eq!(
+        refused["error"],
+        format!("skipped: job `held` is running (run {id})")
+    );
+    let runs = api.cli_json(&["history", "--job", "held", "--json"]);
+    assert_eq!(
+        runs["runs"].as_array().map(Vec::len),
+        Some(1),
+        "a refused run is not queued: {runs}"
+    );
+    let (_, err, code) = api.cronq(&["run", "held"]);
+    assert_eq!(code, Some(1), "the CLI refuses it the same: {err}");
+    assert_eq!(err, format!("skipped: job `held` is running (run {id})\n"));
+
+    let (status, forced) = api
+        .post(&format!("{path}?force=true"), Some(RUN), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{forced}");
+    assert_eq!(forced["forced"], true, "{forced}");
+    assert_eq!(forced["by"], "token:deploy-bot", "{forced}");
+    for run in [&id, forced["id"].as_str().expect("an id")] {
+        api.cronq(&["cancel", run]);
+    }
+}
+
 both_stores!(
+    a_forbid_job_that_runs_refuses_another_run_with_409,
     reads_answer_as_the_cli_and_writes_are_refused_without_tokens,
     tokens_of_each_scope_and_wait_returns_the_exit_code,
     an_idempotency_key_makes_one_run,

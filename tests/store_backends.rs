@@ -85,7 +85,7 @@ async fn a_version_1_database_is_migrated() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!(
         "DROP TABLE daemons; DROP TABLE published; {VERSION_2_OUTPUTS} {VERSION_3_WORKERS} \
-         {VERSION_4_REQUESTS} PRAGMA user_version = 1;"
+         {VERSION_4_RUNS} {VERSION_6_REQUESTS} PRAGMA user_version = 1;"
     ))
     .unwrap();
     drop(conn);
@@ -102,7 +102,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 7);
 }
 
 /// Output as versions 1 and 2 kept it, in place of version 3's tables.
@@ -118,9 +118,14 @@ const VERSION_2_OUTPUTS: &str = "
 
 /// Workers as versions 1 to 3 kept them, without their concurrency.
 const VERSION_3_WORKERS: &str = "ALTER TABLE workers DROP COLUMN concurrency;";
-/// Version 5's changes undone: who asked for a run, and the Idempotency-Keys.
-const VERSION_4_REQUESTS: &str =
+/// Version 7's changes undone: who asked for a run, and the Idempotency-Keys.
+const VERSION_6_REQUESTS: &str =
     "ALTER TABLE runs DROP COLUMN requested_by; DROP TABLE idempotency_keys;";
+
+/// Runs as versions 1 to 4 kept them, without `forced` and its index of queued runs;
+/// and no pauses, which version 6 added.
+const VERSION_4_RUNS: &str = "DROP INDEX runs_queued_lock; ALTER TABLE runs DROP COLUMN forced; \
+    DROP TABLE pauses; DROP TABLE pause_version;";
 
 /// A manual run of job `j`, queued and then reserved as a worker would.
 async fn reserved_run(store: &dyn Store) -> (Run, Lease) {
@@ -148,7 +153,8 @@ async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
     // Back to version 2: one tail per run, its stream unknown; 15 of 25 bytes dropped.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!(
-        "{VERSION_2_OUTPUTS} {VERSION_3_WORKERS} {VERSION_4_REQUESTS} PRAGMA user_version = 2;"
+        "{VERSION_2_OUTPUTS} {VERSION_3_WORKERS} {VERSION_4_RUNS} {VERSION_6_REQUESTS} \
+         PRAGMA user_version = 2;"
     ))
     .unwrap();
     conn.execute(
@@ -186,7 +192,7 @@ async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 7);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,7 +203,7 @@ async fn a_version_3_database_is_migrated_counting_its_workers_as_running_one_ru
     // Back to version 3, with a worker registered as version 3 registered it.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(&format!(
-        "{VERSION_3_WORKERS} {VERSION_4_REQUESTS} PRAGMA user_version = 3; \
+        "{VERSION_3_WORKERS} {VERSION_4_RUNS} {VERSION_6_REQUESTS} PRAGMA user_version = 3; \
          INSERT INTO workers (id, host, pid, queues, runs, last_seen, expires_at) \
          VALUES ('w', 'h', 1, '[\"default\"]', '[]', 0, 9223372036854775807);"
     ))
@@ -207,6 +213,17 @@ async fn a_version_3_database_is_migrated_counting_its_workers_as_running_one_ru
     let workers = store.workers().await.unwrap();
     assert_eq!(workers.len(), 1, "{workers:?}");
     assert_eq!(workers[0].concurrency, 1);
+    // Version 6's pauses are there too.
+    let pause = cronq::store::Pause {
+        reason: None,
+        by: "cli:ops".into(),
+        since: chrono::DateTime::from_timestamp_millis(1_000).unwrap(),
+        until: None,
+    };
+    let scope = cronq::store::PauseScope::All;
+    store.pause(&scope, &pause).await.unwrap();
+    assert_eq!(store.pauses().await.unwrap().len(), 1);
+    assert!(store.pause_version().await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -215,22 +232,60 @@ async fn a_database_newer_than_cronq_is_refused() {
     let path = dir.path().join("cronq.db");
     drop(SqliteStore::open(&path, 1024).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA user_version = 6;").unwrap();
+    conn.execute_batch("PRAGMA user_version = 8;").unwrap();
     drop(conn);
     let error = SqliteStore::open(&path, 1024).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
-    assert!(error.to_string().contains("schema version 6"), "{error}");
+    assert!(error.to_string().contains("schema version 8"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_4_database_is_migrated_with_its_runs_not_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cronq.db");
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    let (running, _) = reserved_run(&store).await;
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "{VERSION_4_RUNS} {VERSION_6_REQUESTS} PRAGMA user_version = 4;"
+    ))
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    let run = store.run(&running.id).await.unwrap();
+    assert!(!run.forced, "{run:?}");
+    // The index a forbid run is checked with is there again: a second run is refused.
+    let forbid = NewRun {
+        lock: Some(cronq::store::RunLock {
+            name: "k".into(),
+            on_busy: cronq::store::OnBusy::Skip,
+        }),
+        ..NewRun::manual("k", "default")
+    };
+    store.enqueue_if_idle(forbid.clone()).await.unwrap();
+    let refused = store.enqueue_if_idle(forbid).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Busy { .. }), "{refused:?}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let indexed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'runs_queued_lock'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 1);
 }
 
 #[tokio::test]
-async fn a_version_4_database_is_migrated_its_runs_asked_by_no_one() {
+async fn a_version_6_database_is_migrated_its_runs_asked_by_no_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cronq.db");
     let store = SqliteStore::open(&path, 1024).unwrap();
     let old = store.enqueue(NewRun::manual("j", "default")).await.unwrap();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(&format!("{VERSION_4_REQUESTS} PRAGMA user_version = 4;"))
+    conn.execute_batch(&format!("{VERSION_6_REQUESTS} PRAGMA user_version = 6;"))
         .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path, 1024).unwrap();

@@ -24,12 +24,16 @@ mod finish_and_reserve;
 mod fire;
 #[path = "store_conformance/fixture.rs"]
 mod fixture;
+#[path = "store_conformance/forbid.rs"]
+mod forbid;
 #[path = "store_conformance/leases.rs"]
 mod leases;
 #[path = "store_conformance/locks.rs"]
 mod locks;
 #[path = "store_conformance/output.rs"]
 mod output;
+#[path = "store_conformance/pauses.rs"]
+mod pauses;
 #[path = "store_conformance/queries.rs"]
 mod queries;
 #[path = "store_conformance/requests.rs"]
@@ -66,6 +70,11 @@ macro_rules! conformance {
 }
 
 conformance! {
+    forbid::a_forbid_run_is_refused_while_one_is_queued_or_running,
+    forbid::a_cancelled_queued_run_no_longer_holds_a_forbid_run_back,
+    forbid::of_forbid_runs_queued_at_once_exactly_one_is_queued,
+    forbid::a_forced_run_goes_by_and_runs_without_the_held_lock,
+    forbid::a_forbid_fire_while_a_run_is_running_is_recorded_skipped,
     reserve::enqueue_records_a_queued_first_attempt,
     reserve::reserve_marks_the_run_running_under_a_lease,
     reserve::reserve_is_fifo,
@@ -114,6 +123,7 @@ conformance! {
     fire::last_fires_lists_every_job_at_its_latest,
     fire::fire_with_skip_records_a_skipped_run_and_claims_the_instant,
     fire::eight_concurrent_fires_of_one_instant_enqueue_one_run,
+    fire::a_second_pass_fires_each_instant_once_more_and_leaves_the_marker,
     locks::a_lock_has_one_owner,
     locks::an_expired_lock_can_be_taken_over,
     locks::an_expired_lock_is_no_longer_held,
@@ -150,4 +160,12 @@ conformance! {
     requests::who_asked_is_kept_on_the_run_and_its_retry,
     requests::a_key_is_claimed_once_and_then_names_its_run,
     requests::a_key_let_go_or_lapsed_may_be_claimed_again,
+    pauses::a_pause_is_kept_listed_and_ended_by_resume,
+    pauses::a_second_pause_replaces_the_first,
+    pauses::a_pause_whose_until_passed_is_over,
+    pauses::the_pause_version_changes_with_every_pause_and_resume,
+    pauses::a_paused_instant_is_recorded_skipped_up_to_the_limit,
+    pauses::a_paused_instant_already_fired_is_not_recorded_again,
+    pauses::a_paused_instant_whose_pause_is_gone_is_still_recorded,
+    pauses::eight_daemons_passing_at_once_record_no_more_than_the_limit,
 }

@@ -1,12 +1,14 @@
 //! The command line, as clap structs. Each setting is also a `CRONQ_*` variable.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{self, Containment, Layer, LogFormat, Overrides, QueueWorkers};
+pub use super::settings_args::{Apply, SettingsArgs, WorkerList};
+use super::settings_args::{
+    HostSettings, Http, Lease, Located, ScheduleFile, SettingsFile, StoreOnly, Workers,
+};
 
 /// A crontab that lives in git: a daemon fires jobs into queues, workers run them,
 /// and every run is recorded.
@@ -21,10 +23,16 @@ use crate::settings::{self, Containment, Layer, LogFormat, Overrides, QueueWorke
     after_help = "Exit codes: 0 ok, 1 the thing asked about failed, 2 usage or validation error, 3 store unreachable."
 )]
 pub struct Cli {
+    /// Settings flags written before the subcommand, as earlier versions took them; the
+    /// subcommand's own flags win.
     #[command(flatten)]
     pub settings: SettingsArgs,
     #[command(subcommand)]
     pub command: Command,
+    /// The subcommand's settings that came from their `CRONQ_*` variable, not a flag:
+    /// a flag before the subcommand wins over those.
+    #[arg(skip)]
+    pub from_env: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +72,16 @@ pub enum Command {
     Cancel(CancelArgs),
     /// From inside a job: report its progress (0-100) and a message
     Progress(ProgressArgs),
+    /// Pause a job, or every job, until resumed or for a while
+    #[command(
+        long_about = "Pause a job, or every job with --all (a maintenance window): it fires nothing until resumed, or until --until / for --for. The pause is kept in the store, so a deploy, a reload or a restart does not undo it, and every daemon on the store honours it within about a second.\n\nThe instants it holds back are recorded skipped, `paused: REASON (by cli:USER)`, the first 100 of each pause. Runs already queued or running go on; `cronq run` still runs the job."
+    )]
+    Pause(PauseArgs),
+    /// Resume a paused job, or end a pause of every job
+    #[command(
+        long_about = "Resume a paused job: it fires again from its next instant; the instants of the pause are not caught up.\n\n--all ends the pause of every job; jobs paused on their own stay paused, and are named."
+    )]
+    Resume(ResumeArgs),
     /// Validate the schedule and list each job with its next fire
     #[command(
         long_about = "Validate the schedule and list each job: name, schedule, zone, queue and next fire.\n\nEvery problem is printed as FILE:LINE:COL: message, all of them in one pass; the exit code is then 2."
@@ -80,7 +98,31 @@ pub enum Command {
     )]
     Import(ImportArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    #[command(
+        long_about = "Print a shell completion script: bash, zsh, fish, elvish or powershell.\n\nThe bash, zsh and fish scripts also complete job names (run, next --job, history --job, show, logs) from the schedule file, else the schedule the daemons published, and recent run ids (show, logs, cancel) from the store, with the settings flags on the line being completed."
+    )]
     Completions(CompletionsArgs),
+    /// What the completion scripts ask: job names or recent run ids, one per line
+    #[command(hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// What to list
+    #[arg(value_name = "WHAT")]
+    pub what: CompleteWhat,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+/// What `cronq complete` lists.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CompleteWhat {
+    /// The jobs of the schedule
+    Jobs,
+    /// The ids of recent runs, newest first
+    Runs,
 }
 
 #[derive(Debug, Args)]
@@ -97,17 +139,24 @@ pub struct RunArgs {
     /// With --wait: Ctrl-C cancels the run instead of detaching
     #[arg(long, requires = "wait")]
     pub cancel_on_interrupt: bool,
+    /// Start it even if `concurrency: forbid` would skip it (another run is running or
+    /// queued); the run is recorded as forced
+    #[arg(long)]
+    pub force: bool,
     /// Print {"id": …} instead of the id alone
     #[arg(long)]
     pub json: bool,
     /// Arguments appended to the job's command (the job needs `allow_args: true`)
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub located: Located,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print only the problems (stalled or failing jobs); exit 1 when there is one
+    /// Print only the problems (stalled or failing jobs, a schedule file the daemons do not
+    /// run); exit 1 when there is one
     #[arg(long)]
     pub check: bool,
     /// How long past an expected instant a job with no fire counts as stalled
@@ -119,6 +168,10 @@ pub struct StatusArgs {
     /// Print one JSON document
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub located: Located,
+    #[command(flatten)]
+    pub lease: Lease,
 }
 
 #[derive(Debug, Args)]
@@ -136,7 +189,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub since: Option<Duration>,
     /// At most this many runs
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_count)]
     pub limit: usize,
     /// Print times in the host's time zone (TZ, else /etc/localtime) instead of UTC; --json stays UTC
     #[arg(long)]
@@ -144,6 +197,8 @@ pub struct HistoryArgs {
     /// Print one JSON document: {"runs": [...]}
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub located: StoreOnly,
 }
 
 #[derive(Debug, Args)]
@@ -157,24 +212,32 @@ pub struct ShowArgs {
     /// Print one JSON document: the run, with "output"
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub located: StoreOnly,
 }
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
+    /// The run's id, as `run` and `history` print it; a unique end of it will do
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
     /// Keep printing as the run writes, until it ends
     #[arg(long, short = 'f')]
     pub follow: bool,
+    #[command(flatten)]
+    pub located: StoreOnly,
 }
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
+    /// The run's id, as `run` and `history` print it; a unique end of it will do
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
     /// Return once the cancel is asked, without waiting for a running run to end
     #[arg(long)]
     pub no_wait: bool,
+    #[command(flatten)]
+    pub located: Located,
 }
 
 #[derive(Debug, Args)]
@@ -188,7 +251,43 @@ pub struct ProgressArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["job", "all"]))]
+pub struct PauseArgs {
+    /// The job to pause
+    #[arg(value_name = "JOB")]
+    pub job: Option<String>,
+    /// Pause every job, those a later deploy adds too
+    #[arg(long, conflicts_with = "job")]
+    pub all: bool,
+    /// Why, shown by status and in each skipped record
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Resume by itself at this instant, e.g. 2026-12-24T08:00:00Z
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// Resume by itself after this long, e.g. 2h
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_: Option<Duration>,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["job", "all"]))]
+pub struct ResumeArgs {
+    /// The job to resume
+    #[arg(value_name = "JOB")]
+    pub job: Option<String>,
+    /// End the pause of every job
+    #[arg(long, conflicts_with = "job")]
+    pub all: bool,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
+    /// The shell to complete for
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
 }
@@ -201,6 +300,10 @@ pub struct DaemonArgs {
     /// Exit 3 when the store is unreachable at start, instead of waiting for it
     #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
     pub exit_if_unreachable: bool,
+    #[command(flatten)]
+    pub host: HostSettings,
+    #[command(flatten)]
+    pub http: Http,
 }
 
 #[derive(Debug, Args)]
@@ -209,11 +312,13 @@ pub struct WorkerArgs {
     #[arg(long = "queue", value_name = "QUEUE")]
     pub queues: Vec<String>,
     /// Runs executed at once [default: 4]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub concurrency: Option<usize>,
     /// Exit 3 when the store is unreachable at start, instead of waiting for it
     #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
     pub exit_if_unreachable: bool,
+    #[command(flatten)]
+    pub host: HostSettings,
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +326,12 @@ pub struct ServeArgs {
     /// Exit 3 when the store is unreachable at start, instead of waiting for it
     #[arg(long, env = "CRONQ_EXIT_IF_UNREACHABLE")]
     pub exit_if_unreachable: bool,
+    #[command(flatten)]
+    pub located: Located,
+    #[command(flatten)]
+    pub lease: Lease,
+    #[command(flatten)]
+    pub http: Http,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +339,12 @@ pub struct CheckArgs {
     /// Print one JSON document instead of a table
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub file: SettingsFile,
+    #[command(flatten)]
+    pub schedule: ScheduleFile,
+    #[command(flatten)]
+    pub workers: Workers,
 }
 
 #[derive(Debug, Args)]
@@ -246,7 +363,7 @@ pub struct NextArgs {
     #[arg(long, value_name = "RFC3339")]
     pub after: Option<String>,
     /// How many instants to print
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 5)]
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 5, value_parser = parse_count)]
     pub count: usize,
     /// Print one JSON document: {"fires": [...]}
     #[arg(long)]
@@ -254,6 +371,8 @@ pub struct NextArgs {
     /// Say after each instant what DST did to it, and when the day fields are OR-ed
     #[arg(long)]
     pub explain: bool,
+    #[command(flatten)]
+    pub located: Located,
 }
 
 #[derive(Debug, Args)]
@@ -266,134 +385,102 @@ pub struct ImportArgs {
     pub system: bool,
 }
 
-/// The settings every command takes: flag, then `CRONQ_*` variable, then the settings
-/// file, then the default.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Settings")]
-pub struct SettingsArgs {
-    /// The settings file [default: config/cronq.yaml when it exists]
-    #[arg(
-        long,
-        env = "CRONQ_SETTINGS",
-        value_name = "FILE",
-        global = true,
-        hide_env_values = true
-    )]
-    pub settings: Option<PathBuf>,
-    /// The schedule file [default: `schedule:` in the settings, else ./crontab.yaml]
-    #[arg(
-        long,
-        env = "CRONQ_SCHEDULE",
-        value_name = "FILE",
-        global = true,
-        hide_env_values = true
-    )]
-    pub schedule: Option<PathBuf>,
-    /// The store: sqlite:PATH, redis://[user:pass@]host:port/db or rediss://… [default: sqlite:STATE_DIR/cronq.db]
-    #[arg(
-        long,
-        env = "CRONQ_STORE",
-        value_name = "URL",
-        global = true,
-        hide_env_values = true
-    )]
-    pub store: Option<String>,
-    /// Prefix of every Redis key, with a hash tag for Redis Cluster [default: {cronq}:]
-    #[arg(
-        long,
-        env = "CRONQ_REDIS_PREFIX",
-        value_name = "PREFIX",
-        global = true,
-        hide_env_values = true
-    )]
-    pub redis_prefix: Option<String>,
-    /// Lock files and the embedded store [default: $XDG_STATE_HOME/cronq, /var/lib/cronq for root, ~/.local/state/cronq]
-    #[arg(
-        long,
-        env = "CRONQ_STATE_DIR",
-        value_name = "DIR",
-        global = true,
-        hide_env_values = true
-    )]
-    pub state_dir: Option<PathBuf>,
-    /// Queues this host works and their concurrent runs, in priority order [default: every queue of the schedule, 4 each]
-    #[arg(long, env = "CRONQ_WORKERS", value_name = "QUEUE=N,…", value_parser = parse_workers, global = true, hide_env_values = true)]
-    pub workers: Option<WorkerList>,
-    /// Log format
-    #[arg(
-        long,
-        env = "CRONQ_LOG_FORMAT",
-        value_name = "FORMAT",
-        global = true,
-        hide_env_values = true
-    )]
-    pub log_format: Option<LogFormat>,
-    /// The lease on each run; a run whose worker stops renewing it is lost after this [default: 30s]
-    #[arg(long, env = "CRONQ_LEASE", value_name = "DURATION", value_parser = parse_duration, global = true, hide_env_values = true)]
-    pub lease: Option<Duration>,
-    /// What running jobs get to finish after SIGTERM before they are killed [default: 30s]
-    #[arg(long, env = "CRONQ_STOP_GRACE", value_name = "DURATION", value_parser = parse_duration, global = true, hide_env_values = true)]
-    pub stop_grace: Option<Duration>,
-    /// How every process of a run is found and killed: a cgroup per run, or its tree tracked through the worker [default: auto, a cgroup where the host gives one]
-    #[arg(
-        long,
-        env = "CRONQ_CONTAINMENT",
-        value_name = "HOW",
-        global = true,
-        hide_env_values = true
-    )]
-    pub containment: Option<Containment>,
-    /// Reserved for Prometheus metrics; nothing is served yet, so this is accepted and ignored
-    #[arg(
-        long,
-        env = "CRONQ_METRICS_ADDR",
-        value_name = "ADDR",
-        global = true,
-        hide_env_values = true
-    )]
-    pub metrics_addr: Option<SocketAddr>,
-    /// Serve the HTTP API here (`daemon` and `serve`); without api_tokens only a loopback address [default: off]
-    #[arg(
-        long,
-        env = "CRONQ_HTTP_ADDR",
-        value_name = "ADDR",
-        global = true,
-        hide_env_values = true
-    )]
-    pub http: Option<SocketAddr>,
-}
-
-/// The value of `--workers`, one argument holding every queue.
-#[derive(Clone, Debug)]
-pub struct WorkerList(pub Vec<QueueWorkers>);
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    // humantime's own words list its units and its spellings; a user needs an example.
     humantime::parse_duration(text)
-        .map_err(|e| format!("{e}; expected a duration such as 30s or 2m"))
+        .map_err(|_| "expected a number and a unit, such as 30s, 5m, 2h or 2d".to_string())
 }
 
-fn parse_workers(text: &str) -> Result<WorkerList, String> {
-    settings::parse_workers(text).map(WorkerList)
+/// A count given on the command line: a whole number, 0 or more.
+fn parse_count(text: &str) -> Result<usize, String> {
+    text.parse()
+        .map_err(|_| "expected a whole number, such as 5".to_string())
 }
 
-impl SettingsArgs {
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            settings: self.settings.clone(),
-            layer: Layer {
-                schedule: self.schedule.clone(),
-                store: self.store.clone(),
-                redis_prefix: self.redis_prefix.clone(),
-                state_dir: self.state_dir.clone(),
-                workers: self.workers.clone().map(|list| list.0),
-                log_format: self.log_format,
-                metrics_addr: self.metrics_addr,
-                http_addr: self.http,
-                api_tokens: None,
-                lease: self.lease,
-                stop_grace: self.stop_grace,
-                containment: self.containment,
-            },
+impl Cli {
+    /// Parses the process's arguments, noting which settings came from a variable.
+    pub fn from_command_line() -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches()?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let Some((_, sub)) = matches.subcommand() {
+            cli.from_env = sub
+                .ids()
+                .filter(|id| {
+                    sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::EnvVariable)
+                })
+                .map(|id| id.to_string())
+                .collect();
+        }
+        Ok(cli)
+    }
+
+    /// The settings flags in force: flag > variable, and of two flags, the one after
+    /// the subcommand.
+    pub fn settings_args(&self) -> SettingsArgs {
+        let mut given = SettingsArgs::default();
+        self.command.apply(&mut given);
+        let early = &self.settings;
+        let from_env = |id: &str| self.from_env.iter().any(|e| e == id);
+        macro_rules! pick {
+            ($($field:ident),*) => {
+                SettingsArgs {
+                    $($field: match early.$field.is_some() && from_env(stringify!($field)) {
+                        true => early.$field.clone(),
+                        false => given.$field.clone().or_else(|| early.$field.clone()),
+                    },)*
+                }
+            };
+        }
+        pick!(
+            settings,
+            schedule,
+            store,
+            redis_prefix,
+            state_dir,
+            workers,
+            log_format,
+            lease,
+            stop_grace,
+            containment,
+            metrics_addr,
+            http
+        )
+    }
+}
+
+impl Apply for Command {
+    fn apply(&self, to: &mut SettingsArgs) {
+        match self {
+            Command::Daemon(args) => {
+                args.host.apply(to);
+                args.http.apply(to);
+            }
+            Command::Worker(args) => args.host.apply(to),
+            Command::Serve(args) => {
+                args.located.apply(to);
+                args.lease.apply(to);
+                args.http.apply(to);
+            }
+            Command::Run(args) => args.located.apply(to),
+            Command::Status(args) => {
+                args.located.apply(to);
+                args.lease.apply(to);
+            }
+            Command::History(args) => args.located.apply(to),
+            Command::Show(args) => args.located.apply(to),
+            Command::Logs(args) => args.located.apply(to),
+            Command::Cancel(args) => args.located.apply(to),
+            Command::Pause(args) => args.located.apply(to),
+            Command::Resume(args) => args.located.apply(to),
+            Command::Check(args) => {
+                args.file.apply(to);
+                args.schedule.apply(to);
+                args.workers.apply(to);
+            }
+            Command::Next(args) => args.located.apply(to),
+            Command::Complete(args) => args.located.apply(to),
+            Command::Progress(_) | Command::Import(_) | Command::Completions(_) => {}
         }
     }
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::args::CancelArgs;
 use super::runs::{Naming, find};
-use super::{CliError, Loaded, output};
+use super::{CliError, Loaded, output, signals};
 pub use crate::manual::wait_for_end;
 use crate::schedule::DEFAULT_KILL_GRACE;
 use crate::settings::Settings;
@@ -39,7 +39,15 @@ pub fn run(
                 let asked = Instant::now();
                 let job = store.run(&id).await?.job;
                 let patience = patience(settings, env, &job);
-                match wait_for_end(&*store, &id, asked + patience).await? {
+                let interrupt = signals::interrupt()?;
+                let ended = tokio::select! {
+                    ended = wait_for_end(&*store, &id, asked + patience) => ended?,
+                    () = interrupt => {
+                        output::note!("cronq: not waiting any longer; run {id} is being stopped");
+                        return Err(CliError::Exit(signals::INTERRUPTED).into());
+                    }
+                };
+                match ended {
                     Some(run) if run.status == RunStatus::Cancelled => {
                         output::say!("{}", how_it_ended(&run, asked.elapsed()))?;
                     }
@@ -134,6 +142,7 @@ mod tests {
             lock: None,
             cancel_requested: true,
             by: None,
+            forced: false,
         }
     }
 

@@ -27,7 +27,7 @@ pub fn run(
         // Which store was read, so that an empty history cannot pass for another's.
         output::say!("store: {}", settings.store.shown())?;
         if runs.is_empty() {
-            eprintln!("no runs");
+            output::note!("no runs");
         } else {
             let rows: Vec<Vec<String>> = runs.iter().map(|run| row(run, now, zone)).collect();
             output::table(
@@ -105,16 +105,12 @@ fn row(run: &Run, now: DateTime<Utc>, zone: output::Zone) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// `cronq history` with no flags.
     fn args() -> HistoryArgs {
-        HistoryArgs {
-            job: None,
-            status: None,
-            failed: false,
-            since: None,
-            limit: 20,
-            local: false,
-            json: false,
-        }
+        use clap::{Args, FromArgMatches};
+        let command = HistoryArgs::augment_args(clap::Command::new("history"));
+        HistoryArgs::from_arg_matches(&command.get_matches_from(["history"]))
+            .expect("no flags parse")
     }
 
     #[test]

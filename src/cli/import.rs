@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::CliError;
 use super::args::ImportArgs;
+use super::{CliError, output};
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
@@ -30,24 +30,24 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     std::io::Write::write_all(&mut std::io::stdout().lock(), imported.yaml.as_bytes())
         .map_err(super::output::stdout_error)?;
     for note in &imported.notes {
-        eprintln!("{file}:{}: note: {}", note.line, note.message);
+        output::note!("{file}:{}: note: {}", note.line, note.message);
     }
     let host_zone =
         settings::host_zone(&|name| std::env::var(name).ok()).map_err(CliError::Usage)?;
     for job in &imported.schedules {
         for surprise in surprises(job, host_zone, Utc::now()) {
-            eprintln!("{file}:{}: note: {surprise}", job.line);
+            output::note!("{file}:{}: note: {surprise}", job.line);
         }
     }
     for problem in &imported.problems {
-        eprintln!("{file}:{}: {}", problem.line, problem.message);
+        output::note!("{file}:{}: {}", problem.line, problem.message);
     }
     let converted = imported.schedules.len();
     match &imported.ignored {
-        Some(reason) => eprintln!(
+        Some(reason) => output::note!(
             "{file}: warning: Debian cron ignores this whole file, because {reason}; none of its jobs ran under cron"
         ),
-        None if converted > 0 => eprintln!(
+        None if converted > 0 => output::note!(
             "{file}: warning: cron still runs the {converted} imported job(s) until they are removed from {}",
             removal(path, &real, format)
         ),

@@ -4,6 +4,7 @@
 pub mod args;
 mod cancel;
 mod check;
+mod check_host;
 mod completions;
 mod daemon;
 mod history;
@@ -11,10 +12,12 @@ mod import;
 mod logs;
 mod next;
 mod output;
+mod pause;
 mod progress;
 mod run;
 mod runs;
 mod serve;
+mod settings_args;
 mod show;
 mod signals;
 mod status;
@@ -84,9 +87,22 @@ pub fn print_error(error: &anyhow::Error) {
         (Some(CliError::Invalid(diagnostics)), _) => diagnostics,
         (_, Some(settings::SettingsError::Invalid(diagnostics))) => diagnostics,
         (Some(CliError::Exit(_) | CliError::ClosedPipe), _) => return,
-        _ => return eprintln!("cronq: {error}"),
+        _ => return output::note!("cronq: {}", plain_words(&error.to_string())),
     };
-    eprintln!("{}", render(diagnostics));
+    output::note!("{}", render(diagnostics));
+}
+
+/// A message as one line in cronq's words: the OS's error numbers and the standard
+/// library's phrasing dropped, line breaks (a server's multi-line answer) folded.
+fn plain_words(message: &str) -> String {
+    let mut text = message.replace("stream did not contain valid UTF-8", "it is not UTF-8 text");
+    while let Some(at) = text.find(" (os error ") {
+        match text[at..].find(')') {
+            Some(end) => text.replace_range(at..at + end + 1, ""),
+            None => break,
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs one command; output goes to stdout, problems to stderr.
@@ -99,6 +115,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     let env = |name: &str| std::env::var(name).ok();
+    let settings_args = cli.settings_args();
+    let cli = Cli {
+        settings: settings_args,
+        command: cli.command,
+        from_env: Vec::new(),
+    };
     match cli.command {
         Command::Import(args) => import::run(&args),
         Command::Next(args) => next::run(&args, &cli.settings, &env),
@@ -113,7 +135,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => logs::run(&args, &settings(&cli.settings, &env)?),
         Command::Cancel(args) => cancel::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Progress(args) => progress::run(&args, &env),
+        Command::Pause(args) => pause::pause(&args, &cli.settings, &env),
+        Command::Resume(args) => pause::resume(&args, &cli.settings, &env),
         Command::Completions(args) => completions::run(&args),
+        Command::Complete(args) => completions::complete(&args, &cli.settings, &env),
     }
 }
 

@@ -36,6 +36,9 @@ pub fn run(
         },
         (None, None) => unreachable!("clap requires EXPR or --job"),
     };
+    if let Some(name) = &args.job {
+        super::pause::note_next(&Settings::resolve(settings_args.overrides(), env)?, name);
+    }
     let written = match args.json {
         true => write_json(&fires, args.explain),
         false => write_lines(&fires, args.explain),
@@ -43,7 +46,8 @@ pub fn run(
     match written {
         // `cronq next … | head -1`: the reader has all it wanted.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+        Err(error) => Err(output::stdout_error(error)),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -206,7 +210,7 @@ fn published_job_fires(
         if count == 0 {
             return Ok(Fires::of(Source::Nothing, after, count));
         }
-        eprintln!(
+        output::note!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         );
         return Ok(Fires::of(Source::Nothing, after, count));
@@ -227,9 +231,9 @@ fn published_job_fires(
 fn parse_after(text: &str) -> Result<DateTime<Utc>, CliError> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| {
+        .map_err(|_| {
             CliError::Usage(format!(
-                "--after `{text}` is not an RFC 3339 instant such as 2026-03-08T01:30:00-05:00 ({e})"
+                "--after `{text}` is not an RFC 3339 instant; expected a date, a time and an offset, such as 2026-03-08T01:30:00-05:00 or 2026-03-08T06:30:00Z"
             ))
         })
 }
@@ -249,7 +253,7 @@ fn expression_fires(
         None => settings::host_zone(env).map_err(CliError::Usage)?,
     };
     if timing == Timing::Reboot && count > 0 {
-        eprintln!("`@reboot` has no instants: it fires once each time the daemon starts");
+        output::note!("`@reboot` has no instants: it fires once each time the daemon starts");
     }
     // `-n 0` asks for nothing, so it is never told the expression never fires.
     if count > 0 && timing != Timing::Reboot && timing.next_after(after, zone).is_none() {
@@ -280,11 +284,11 @@ fn job_fires(
     match job.schedule.as_ref().map(|s| &s.timing) {
         // `-n 0` asks for no instant: nothing to say about why there are none.
         _ if count == 0 => {}
-        None => eprintln!(
+        None => output::note!(
             "job `{name}` has no schedule: it runs only when triggered, with `cronq run {name}`"
         ),
         Some(Timing::Reboot) => {
-            eprintln!("job `{name}` is `@reboot`: it fires once each time the daemon starts")
+            output::note!("job `{name}` is `@reboot`: it fires once each time the daemon starts")
         }
         Some(_) => {}
     }

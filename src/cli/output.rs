@@ -1,6 +1,7 @@
 //! Printing: aligned tables for people, one JSON document for scripts. Every write to
 //! stdout returns its error: a closed pipe (`cronq status | head -3`) ends the command
 //! quietly through [`CliError::ClosedPipe`](super::CliError::ClosedPipe), never a panic.
+//! Every write to stderr goes through [`note!`], which cannot fail the command.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -21,6 +22,27 @@ macro_rules! say {
     }};
 }
 pub(crate) use say;
+
+/// `eprintln!` that never panics: cronq's own words on stderr (a warning, a note, an
+/// error) are dropped when stderr cannot take them (`2>/dev/full`, a closed pipe), since
+/// the command's outcome does not depend on them; its exit code still tells.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use note;
+
+/// `eprint!` without the newline, for a line redrawn in place; it never panics either.
+macro_rules! note_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, $($arg)*).and_then(|()| stderr.flush());
+    }};
+}
+pub(crate) use note_part;
 
 /// A failed write to stdout: a closed pipe is the reader having read enough, anything
 /// else a real failure.

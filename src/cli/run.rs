@@ -3,7 +3,9 @@
 //! stderr to stderr), and exit with the job's code.
 //!
 //! Thin glue: the job is looked up (`manual`) in the schedule the daemons published,
-//! else in the local file; the run is queued and then only read back from the store. Nothing here
+//! else in the local file; the run is queued under the job's `concurrency` as a fire is
+//! (`replace` stops the running run, `forbid` refuses while one runs or waits, `--force`
+//! aside) and then only read back from the store. Nothing here
 //! executes the job: a worker runs the command of its own copy of the schedule.
 
 use std::collections::BTreeMap;
@@ -16,9 +18,11 @@ use super::args::{RunArgs, SettingsArgs};
 use super::{CliError, Loaded, output};
 use crate::eta::{self, TimeLeft};
 use crate::manual;
-use crate::schedule::Schedule;
+use crate::schedule::{Concurrency, Schedule};
 use crate::settings::Settings;
-use crate::store::{Cancelled, Chunk, NewRun, Run, RunStatus, Store, StoreError, Stream};
+use crate::store::{
+    Cancelled, Chunk, NewRun, PublishedSchedule, Run, RunStatus, Store, StoreError, Stream,
+};
 
 /// How often `--wait` reads the run and its output.
 const POLL: Duration = Duration::from_millis(100);
@@ -27,7 +31,7 @@ const NO_WORKER_AFTER: Duration = Duration::from_secs(3);
 /// How often it looks again, until it has said so once.
 const WORKER_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The exit code of a command stopped by Ctrl-C, as shells report it.
-const INTERRUPTED: i32 = 130;
+const INTERRUPTED: i32 = super::signals::INTERRUPTED as i32;
 /// The progress line is cut to this many characters, so that `\r` redraws it in place.
 const PROGRESS_WIDTH: usize = 79;
 
@@ -41,14 +45,26 @@ pub fn run(
     let runtime = tokio::runtime::Runtime::new()?;
     let code = runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
-        let new_run = new_run(&*store, args, &run_env, &settings, env).await?;
-        let run = store.enqueue(new_run).await?;
+        let (new_run, concurrency) = new_run(&*store, args, &run_env, &settings, env).await?;
+        super::pause::note_manual_run(&*store, &args.job).await?;
+        let queued = manual::queue_by_policy(&*store, new_run, concurrency, args.force).await?;
+        for id in &queued.replaced {
+            output::note!("cronq: asked run {id} to stop (concurrency: replace)");
+        }
+        let run = match queued.run {
+            Ok(run) => run,
+            Err(busy) => {
+                // The words the history records for a fire skipped this way.
+                output::note!("skipped: {busy}");
+                return Ok(1);
+            }
+        };
         if !args.wait {
             print_id(&run.id, args.json)?;
             return Ok(0);
         }
         // stdout carries the job's stdout alone, so the id goes to stderr.
-        eprintln!("cronq: run {} of {} queued", run.id, run.job);
+        output::note!("cronq: run {} of {} queued", run.id, run.job);
         let patience = |job: &str| super::cancel::patience(&settings, env, job);
         let on_interrupt = args.cancel_on_interrupt.then_some(&patience as &Patience);
         follow(&*store, run, on_interrupt).await
@@ -91,16 +107,16 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
         .collect()
 }
 
-/// The run to queue for `args.job` (`manual::new_run`), with the published schedule
-/// and the local file. A local file that does not load is passed over, with a warning,
-/// when the published schedule has the job.
+/// The run to queue for `args.job` (`manual::new_run`) and the job's `concurrency`,
+/// with the published schedule and the local file. A local file that does not load is
+/// passed over, with a warning, when the published schedule has the job.
 async fn new_run(
     store: &dyn Store,
     args: &RunArgs,
     run_env: &BTreeMap<String, String>,
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<NewRun> {
+) -> anyhow::Result<(NewRun, Option<Concurrency>)> {
     let published = store.published().await?;
     let published_job = published
         .as_ref()
@@ -108,7 +124,7 @@ async fn new_run(
     let local = match local_schedule(settings, env) {
         Ok(local) => local,
         Err(error) if published_job.is_some() => {
-            eprintln!("cronq: warning: {error}; using the schedule the daemons published");
+            output::note!("cronq: warning: {error}; using the schedule the daemons published");
             None
         }
         Err(error) => return Err(error.into()),
@@ -125,7 +141,7 @@ async fn new_run(
 
 /// The local schedule file, loaded as every command loads it; `None` when there is no
 /// such file.
-fn local_schedule(
+pub(super) fn local_schedule(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Schedule>, CliError> {
@@ -134,6 +150,16 @@ fn local_schedule(
         Err(CliError::NoSchedule(_)) => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Exit 2: says where the job was looked for, and the closest name known.
+pub(super) fn unknown_job(
+    name: &str,
+    published: Option<&PublishedSchedule>,
+    local: Option<&Schedule>,
+    settings: &Settings,
+) -> CliError {
+    CliError::Usage(manual::unknown_job(name, published, local, settings).to_string())
 }
 
 /// How long a cancelled run of a job may take to end (`cancel::patience`).
@@ -372,24 +398,24 @@ impl Screen {
     fn say(&mut self, text: &str) {
         self.clear();
         if !self.at_line_start {
-            eprintln!();
+            output::note!("");
             self.at_line_start = true;
         }
-        eprintln!("cronq: {text}");
+        output::note!("cronq: {text}");
     }
 
     fn progress(&mut self, line: &str) {
         if !self.terminal || !self.at_line_start || self.shown.as_deref() == Some(line) {
             return;
         }
-        eprint!("\r\x1b[K{line}");
+        output::note_part!("\r\x1b[K{line}");
         let _ = std::io::stderr().flush();
         self.shown = Some(line.to_string());
     }
 
     fn clear(&mut self) {
         if self.shown.take().is_some() {
-            eprint!("\r\x1b[K");
+            output::note_part!("\r\x1b[K");
             let _ = std::io::stderr().flush();
         }
     }

@@ -95,6 +95,18 @@ fn fields(
         ("queue", run.queue.clone()),
         ("status", run.status.to_string()),
         ("trigger", run.trigger.as_str().to_string()),
+    ];
+    if let Some(by) = &run.by {
+        // Who asked for a run by hand; a fired run has no such line.
+        fields.push(("by", by.clone()));
+    }
+    if run.forced {
+        fields.push((
+            "forced",
+            "yes: `cronq run --force` started it past `concurrency: forbid`".into(),
+        ));
+    }
+    fields.extend([
         ("scheduled for", at(&run.scheduled_for)),
         ("attempt", format!("{}/{}", run.attempt, run.max_attempts)),
         ("retry of", text(&run.retry_of)),
@@ -114,11 +126,7 @@ fn fields(
             run.progress.map_or_else(dash, |p| format!("{p}%")),
         ),
         ("message", text(&run.message)),
-    ];
-    if let Some(by) = &run.by {
-        // Who asked for a run by hand; a fired run has no such line.
-        fields.insert(5, ("by", by.clone()));
-    }
+    ]);
     if let Some(left) = left {
         let left = match left {
             TimeLeft::Seconds(secs) => output::seconds(secs),

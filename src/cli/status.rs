@@ -1,12 +1,16 @@
 //! `cronq status`: what runs now and how long it still needs, what is queued and when it
-//! should start, the workers, the next fires, and the watchdog's problems (`--check`).
+//! should start, the workers, the next fires, and the watchdog's problems (`--check`),
+//! among them a local schedule file that is not what the live daemons run.
 //! The report itself is `report::status`; this prints it.
 
 use super::args::{SettingsArgs, StatusArgs};
 use super::{CliError, Loaded, output};
 use crate::eta::{TimeLeft, WhyUnknown};
-use crate::report::status::{Report, Timed, gather};
+use crate::pause::Pauses;
+use crate::report::status::{Report, Timed, compare_schedules, gather};
+use crate::schedule::Schedule;
 use crate::settings::Settings;
+use crate::store::{PauseScope, Paused, PublishedSchedule};
 
 pub fn run(
     args: &StatusArgs,
@@ -21,22 +25,27 @@ pub fn run(
         Err(error) => return Err(error.into()),
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(async {
+    let file = settings.schedule.0.display().to_string();
+    let (report, source) = runtime.block_on(async {
         let store = settings.store.open_to_read(&settings.redis_prefix).await?;
-        let timed = match &local {
-            Some(loaded) => loaded
+        let published = store.published().await?;
+        let timed = match (&local, &published) {
+            (Some(loaded), _) => loaded
                 .schedule
                 .jobs
                 .iter()
                 .filter_map(Timed::from_job)
                 .collect(),
-            None => store
-                .published()
-                .await?
-                .map(|p| Timed::from_published(&p))
-                .unwrap_or_default(),
+            (None, Some(published)) => Timed::from_published(published),
+            (None, None) => Vec::new(),
         };
-        gather(&*store, &timed, &settings, args.grace).await
+        let mut report = gather(&*store, &timed, &settings, args.grace).await?;
+        let local = local.as_ref().map(|loaded| &loaded.schedule);
+        let source = ScheduleSource::of(&file, local, published.as_ref());
+        report
+            .problems
+            .extend(compare_schedules(&file, local, published.as_ref(), &*store).await?);
+        Ok::<_, anyhow::Error>((report, source))
     })?;
     if args.check {
         for problem in &report.problems {
@@ -50,6 +59,9 @@ pub fn run(
     if args.json {
         output::json(&report.json())?;
     } else {
+        if let Some(line) = source.line() {
+            output::say!("{line}")?;
+        }
         print(
             &report,
             &settings.store.shown(),
@@ -57,6 +69,59 @@ pub fn run(
         )?;
     }
     Ok(())
+}
+
+/// Which schedule `status` shows, said in one line when it is not simply the local file.
+enum ScheduleSource {
+    /// The local file, the same as the published one, or with none published.
+    File,
+    /// No local file: the schedule the daemons published, with its hash.
+    Published { file: String, hash: String },
+    /// The local file, which is not the schedule the daemons published.
+    Differs {
+        file: String,
+        hash: String,
+        published: String,
+    },
+}
+
+impl ScheduleSource {
+    fn of(
+        file: &str,
+        local: Option<&Schedule>,
+        published: Option<&PublishedSchedule>,
+    ) -> ScheduleSource {
+        match (local, published) {
+            (None, Some(published)) => ScheduleSource::Published {
+                file: file.to_string(),
+                hash: published.hash.clone(),
+            },
+            (Some(local), Some(published)) if local.hash != published.hash => {
+                ScheduleSource::Differs {
+                    file: file.to_string(),
+                    hash: local.hash.clone(),
+                    published: published.hash.clone(),
+                }
+            }
+            _ => ScheduleSource::File,
+        }
+    }
+
+    fn line(&self) -> Option<String> {
+        match self {
+            ScheduleSource::File => None,
+            ScheduleSource::Published { file, hash } => Some(format!(
+                "no {file} here; showing the schedule published by the daemons (hash {hash})"
+            )),
+            ScheduleSource::Differs {
+                file,
+                hash,
+                published,
+            } => Some(format!(
+                "{file} here (hash {hash}) differs from the schedule published by the daemons (hash {published}); showing {file}"
+            )),
+        }
+    }
 }
 
 /// The report as tables, for people, after a line naming the store they were read from
@@ -163,12 +228,40 @@ fn print(report: &Report, store: &str, zone: output::Zone) -> anyhow::Result<()>
     section(&["HOST", "PID", "QUEUES", "LAST SEEN", "RUNS"], &rows)?;
 
     output::say!("\nNEXT")?;
+    let pauses = Pauses::new(report.paused.clone());
     let rows: Vec<Vec<String>> = report
         .next
         .iter()
-        .map(|(job, at)| vec![zone.clock(at), job.clone()])
+        .map(|(job, at)| match pauses.holding(job, *at) {
+            Some(_) => vec![zone.clock(at), format!("{job} (paused)")],
+            None => vec![zone.clock(at), job.clone()],
+        })
         .collect();
     section(&["AT", "JOB"], &rows)?;
+
+    if !report.paused.is_empty() {
+        output::say!("\nPAUSED")?;
+        let rows: Vec<Vec<String>> = report
+            .paused
+            .iter()
+            .map(|Paused { scope, pause }| {
+                vec![
+                    match scope {
+                        PauseScope::All => "(every job)".to_string(),
+                        PauseScope::Job(job) => job.clone(),
+                    },
+                    pause.by.clone(),
+                    zone.clock(&pause.since),
+                    pause
+                        .until
+                        .as_ref()
+                        .map_or_else(|| "resumed".to_string(), |at| zone.clock(at)),
+                    pause.reason.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        output::table(&["JOB", "BY", "SINCE", "UNTIL", "REASON"], &rows)?;
+    }
 
     if !report.problems.is_empty() {
         output::say!("\nPROBLEMS")?;

@@ -6,6 +6,7 @@
 //! fires once, because the store's `fire` claims it atomically.
 
 pub mod fire;
+pub mod paused;
 mod timer;
 pub mod timing;
 
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -26,8 +27,9 @@ use crate::store::{
     DaemonInfo, PublishedJob, PublishedJson, Retention, Store, StoreError, Trigger,
 };
 use crate::worker::{self, WorkerConfig};
+use paused::PauseWatch;
 use timer::Timer;
-use timing::{Gap, Missed, after_outage, is_missed, missed, next_instant, resume_after};
+use timing::{Gap, Missed, after_outage, missed, next_instant, on_wake, pass_of, resume};
 
 /// The longest the timer sleeps without looking at the wall clock: a clock jump or a
 /// suspend is noticed within it, and waking this often costs nothing measurable.
@@ -117,6 +119,8 @@ struct Firing {
     started: DateTime<Utc>,
     /// Every instant up to here has been handled; a reload plans from here.
     handled_through: DateTime<Utc>,
+    /// The pauses in force: a paused job's instants are passed, not fired.
+    pauses: PauseWatch,
     /// While the store fails: since when. Nothing is fired then, and the jobs that come
     /// due wait in `stalled` until it answers.
     outage: Option<DateTime<Utc>>,
@@ -124,15 +128,31 @@ struct Firing {
     /// first of them. The timer holds no instant of theirs: once the store answers, each
     /// is planned as after a daemon's start ([`after_outage`]), never as a backlog.
     stalled: HashMap<String, DateTime<Utc>>,
+    /// Each wildcard job whose last fire the wall clock was stepped back behind, with
+    /// that fire: its instants up to it are fired a second time, in this pass.
+    passes: HashMap<String, DateTime<Utc>>,
+    /// When a step back of the clock was last logged, so a clock that keeps stepping
+    /// cannot flood the log.
+    stepped_warned: Option<std::time::Instant>,
 }
 
 impl Firing {
     /// Catches up what was missed while no daemon ran, fires `@reboot` jobs, and sets
     /// every job's next instant.
     async fn start(store: Arc<dyn Store>, schedule: Arc<Schedule>) -> Result<Firing, StoreError> {
-        let started = truncate_ms(Utc::now());
+        Firing::start_at(store, schedule, truncate_ms(Utc::now())).await
+    }
+
+    /// [`Firing::start`] with the wall clock at `started`.
+    async fn start_at(
+        store: Arc<dyn Store>,
+        schedule: Arc<Schedule>,
+        started: DateTime<Utc>,
+    ) -> Result<Firing, StoreError> {
         let last_fires = store.last_fires().await?;
+        let pauses = PauseWatch::start(&*store).await?;
         let mut firing = Firing {
+            pauses,
             store,
             schedule: Arc::clone(&schedule),
             timer: Timer::default(),
@@ -141,12 +161,20 @@ impl Firing {
             handled_through: started,
             outage: None,
             stalled: HashMap::new(),
+            passes: HashMap::new(),
+            stepped_warned: None,
         };
         for job in &schedule.jobs {
             match job.schedule.as_ref().map(|s| &s.timing) {
-                Some(Timing::Reboot) => {
-                    fire::fire(&firing.store, job, started, Trigger::Schedule, None).await?;
-                }
+                Some(Timing::Reboot) => match firing.pauses.holding(&job.name, started) {
+                    Some((scope, pause)) => {
+                        paused::pass(&firing.store, job, started, &scope, &pause).await?;
+                    }
+                    None => {
+                        fire::fire(&firing.store, job, started, None, Trigger::Schedule, None)
+                            .await?;
+                    }
+                },
                 Some(_) => {
                     if let Some(last) = last_fires.get(&job.name) {
                         let anchor = firing.anchor(&job.name);
@@ -195,6 +223,11 @@ impl Firing {
                 self.replace(Arc::new(schedule));
                 publish.send_replace(Arc::clone(&self.schedule));
             }
+            // On a wake-up made anyway, before the instants due are fired; during an
+            // outage, once the store answers again (`recover`).
+            if self.outage.is_none() {
+                self.pauses.look(&*self.store, false).await;
+            }
             self.fire_due(truncate_ms(Utc::now())).await;
         }
         tracing::info!("daemon stopping");
@@ -207,6 +240,9 @@ impl Firing {
     /// starts an outage: the job waits in `stalled`, and so does each one due meanwhile,
     /// until the store answers again ([`Firing::recover`]).
     async fn fire_due(&mut self, now: DateTime<Utc>) {
+        if now < self.handled_through && self.outage.is_none() {
+            self.stepped_back(now).await;
+        }
         if self.outage.is_some() && !self.recover(now).await {
             self.stall_due(now);
             return;
@@ -218,21 +254,26 @@ impl Firing {
                 self.stall(job, instant);
                 continue;
             }
-            let late = is_missed(job, instant, now);
-            let outcome = if late {
-                let anchor = self.anchor(&job.name);
-                let from = instant - TimeDelta::milliseconds(1);
-                let plan = missed(job, from, now, anchor, Gap::Late);
-                self.handle_all(job, plan).await
-            } else {
-                fire::fire(&self.store, job, instant, Trigger::Schedule, None)
-                    .await
-                    .map(|_| ())
+            let plan = on_wake(job, instant, now, self.anchor(&job.name));
+            let late = plan.is_some();
+            let outcome = match plan {
+                Some(plan) => self.handle_all(job, plan).await,
+                None => match self.pauses.holding(&job.name, instant) {
+                    Some((scope, pause)) => {
+                        paused::pass(&self.store, job, instant, &scope, &pause).await
+                    }
+                    None => {
+                        let pass = self.pass(job, instant);
+                        fire::fire(&self.store, job, instant, pass, Trigger::Schedule, None)
+                            .await
+                            .map(|_| ())
+                    }
+                },
             };
             match outcome {
                 Ok(()) => {
                     let last = if late { now } else { instant };
-                    self.anchors.insert(job.name.clone(), last.max(instant));
+                    self.fired(job, last.max(instant));
                     if let Some(next) = next_instant(job, last, self.anchor(&job.name)) {
                         self.timer.set(next, index);
                     }
@@ -278,6 +319,8 @@ impl Firing {
         let Ok(last_fires) = self.store.last_fires().await else {
             return false;
         };
+        // A pause made during the outage holds before its instants are planned.
+        self.pauses.look(&*self.store, true).await;
         let schedule = Arc::clone(&self.schedule);
         for (index, job) in schedule.jobs.iter().enumerate() {
             let Some(first) = self.stalled.get(&job.name).copied() else {
@@ -289,7 +332,7 @@ impl Firing {
                 return false;
             }
             self.stalled.remove(&job.name);
-            let after = resume_after(self.anchors.get(&job.name).copied(), now);
+            let after = self.resume(job, now);
             if let Some(next) = next_instant(job, after, self.anchor(&job.name)) {
                 self.timer.set(next, index);
             }
@@ -317,22 +360,110 @@ impl Firing {
         Ok(())
     }
 
+    /// Fires, records or passes one missed instant. A job paused now runs nothing: a
+    /// missed instant from before the pause keeps its reason, and any other, or one
+    /// that `catch_up` would run, is passed under the pause.
     async fn handle_missed(
         &mut self,
         job: &schedule::Job,
         instant: DateTime<Utc>,
         what: Missed,
     ) -> Result<(), StoreError> {
-        match what {
-            Missed::CatchUp => {
-                fire::fire(&self.store, job, instant, Trigger::CatchUp, None).await?
+        let pass = self.pass(job, instant);
+        let held = self.pauses.holding(&job.name, Utc::now());
+        match (held, what) {
+            (Some((_, pause)), Missed::Skip(reason)) if instant < pause.since => {
+                let skip = Some(reason);
+                fire::fire(&self.store, job, instant, pass, Trigger::Schedule, skip).await?
             }
-            Missed::Skip(reason) => {
-                fire::fire(&self.store, job, instant, Trigger::Schedule, Some(reason)).await?
+            (Some((scope, pause)), _) => {
+                paused::pass(&self.store, job, instant, &scope, &pause).await?;
+                true
+            }
+            (None, Missed::CatchUp) => {
+                fire::fire(&self.store, job, instant, pass, Trigger::CatchUp, None).await?
+            }
+            (None, Missed::Skip(reason)) => {
+                let skip = Some(reason);
+                fire::fire(&self.store, job, instant, pass, Trigger::Schedule, skip).await?
             }
         };
-        self.anchors.insert(job.name.clone(), instant);
+        self.fired(job, instant);
         Ok(())
+    }
+
+    /// The pass `instant` of `job` is fired in: a second one while the wall clock is
+    /// behind the job's last fire, after a step back.
+    fn pass(&self, job: &schedule::Job, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        pass_of(self.passes.get(&job.name).copied(), instant)
+    }
+
+    /// Notes that `job` was handled through `instant`; past its second pass, the job
+    /// is back to first passes.
+    fn fired(&mut self, job: &schedule::Job, instant: DateTime<Utc>) {
+        self.anchors.insert(job.name.clone(), instant);
+        if self
+            .passes
+            .get(&job.name)
+            .is_some_and(|pass| instant > *pass)
+        {
+            self.passes.remove(&job.name);
+        }
+    }
+
+    /// The wall clock went back behind the last moment handled (NTP stepping a clock
+    /// that ran fast, `date -s`): each wildcard job whose last fire is now ahead of the
+    /// clock fires by it again, its returning instants in a second pass named by that
+    /// last fire as the store holds it, so every daemon on the store claims the same
+    /// (job, instant, pass); fixed-time jobs wait for their first instant after their
+    /// last fire (see [`timing::resume`]).
+    async fn stepped_back(&mut self, now: DateTime<Utc>) {
+        let back_s = (self.handled_through - now).num_milliseconds() as f64 / 1000.0;
+        let markers = match self.store.last_fires().await {
+            Ok(markers) => markers,
+            // This daemon's own last fires: the store takes the same ones unless
+            // another daemon fired later, and then that one's claims stand.
+            Err(_) => self.anchors.clone(),
+        };
+        let schedule = Arc::clone(&self.schedule);
+        for job in schedule
+            .jobs
+            .iter()
+            .filter(|job| timing::fires_by_wall_clock(job))
+        {
+            if let Some(last) = markers.get(&job.name).copied().filter(|last| *last > now) {
+                let pass = self.passes.entry(job.name.clone()).or_insert(last);
+                *pass = (*pass).max(last);
+            }
+        }
+        if self
+            .stepped_warned
+            .is_none_or(|at| at.elapsed() >= WARN_EVERY)
+        {
+            self.stepped_warned = Some(std::time::Instant::now());
+            tracing::warn!(
+                back_s,
+                "the wall clock was stepped back: wildcard jobs fire by it again, each instant that comes round again once more; fixed-time jobs are not re-run"
+            );
+        }
+        self.timer = Timer::default();
+        self.handled_through = now;
+        self.set_timer(now);
+    }
+
+    /// Where `job`'s plan resumes at `after`, noting the second pass it enters when the
+    /// clock is behind its last fire (see [`timing::resume`]).
+    fn resume(&mut self, job: &schedule::Job, after: DateTime<Utc>) -> DateTime<Utc> {
+        let last = self
+            .passes
+            .get(&job.name)
+            .or_else(|| self.anchors.get(&job.name))
+            .copied();
+        let from = resume(job, last, after);
+        if let Some(pass) = from.pass {
+            self.passes.insert(job.name.clone(), pass);
+        }
+        from.after
     }
 
     /// Takes a new schedule: removed jobs stop, changed ones start over from the last
@@ -344,9 +475,9 @@ impl Firing {
         self.set_timer(self.handled_through);
     }
 
-    /// Sets each job's next instant after `after`, or after its last fire when that is
-    /// later (a clock stepped back), so no instant is planned twice. A stalled job is
-    /// left to [`Firing::recover`].
+    /// Sets each job's next instant after `after`, or, for a fixed-time job, after its
+    /// last fire when that is later (a clock stepped back), so no instant is fired twice
+    /// in one pass. A stalled job is left to [`Firing::recover`].
     fn set_timer(&mut self, after: DateTime<Utc>) {
         let schedule = Arc::clone(&self.schedule);
         self.stalled.retain(|name, _| schedule.job(name).is_some());
@@ -354,7 +485,7 @@ impl Firing {
             if self.stalled.contains_key(&job.name) {
                 continue;
             }
-            let from = resume_after(self.anchors.get(&job.name).copied(), after);
+            let from = self.resume(job, after);
             if let Some(next) = next_instant(job, from, self.anchor(&job.name)) {
                 self.timer.set(next, index);
             }
@@ -598,6 +729,9 @@ async fn prune(
 fn truncate_ms(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
+
+#[cfg(test)]
+mod clock_tests;
 
 #[cfg(test)]
 mod tests {

@@ -93,13 +93,79 @@ pub fn is_missed(job: &Job, instant: DateTime<Utc>, now: DateTime<Utc>) -> bool 
     late > ON_TIME.min(job.starting_deadline)
 }
 
+/// Where a job's plan resumes at `now` after the wall clock was stepped back behind
+/// its last fire, and the pass its instants up to that fire are fired in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resume {
+    /// The plan resumes at the job's first instant strictly after this one.
+    pub after: DateTime<Utc>,
+    /// For a wildcard job whose last fire is ahead of the clock: that last fire. Each
+    /// instant up to it comes round a second time and is fired in this pass, claimed in
+    /// the store as (job, instant, pass), so that it fires once more and only once.
+    pub pass: Option<DateTime<Utc>>,
+}
+
+/// Where a job's plan resumes at `now`, given the last instant fired for it (the
+/// store's marker, the same for every daemon). A wall clock stepped back (NTP correcting
+/// a clock that ran fast, an operator's `date -s`) brings instants back that were fired
+/// already. As in Vixie cron (cron.c: "wildcard jobs run as usual for time changes
+/// backward"), a *wildcard* job keeps firing by the wall clock, each returning instant
+/// in a second pass; a *fixed-time* job (and `@every`, counted from its last fire) is
+/// not re-run: it fires again at its first instant after its last fire. Vixie re-runs
+/// fixed-time jobs after a step back of 3 h or more, taking it for a new time; cronq
+/// never does, whatever the size of the step.
+pub fn resume(job: &Job, last_fired: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Resume {
+    match last_fired {
+        Some(last) if last > now && fires_by_wall_clock(job) => Resume {
+            after: now,
+            pass: Some(last),
+        },
+        Some(last) => Resume {
+            after: last.max(now),
+            pass: None,
+        },
+        None => Resume {
+            after: now,
+            pass: None,
+        },
+    }
+}
+
 /// Where a job's plan resumes at `now`: after the later of `now` and the last instant
-/// this daemon fired for it. A wall clock stepped back (NTP correcting a clock that ran
-/// fast) brings instants back that were fired already; each was claimed in the store,
-/// on every daemon's behalf, and is never fired a second time, whether the job is
-/// wildcard or fixed-time: the job fires again at its first instant after the last one.
+/// this daemon fired for it, the rule of a fixed-time job after a step back.
 pub fn resume_after(last_fired: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
     last_fired.map_or(now, |last| last.max(now))
+}
+
+/// The pass `instant` is fired in: `pass` while the instant is not past it (it came
+/// round again), none once the clock has caught up with the job's last fire.
+pub fn pass_of(pass: Option<DateTime<Utc>>, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pass.filter(|last| instant <= *last)
+}
+
+/// Debian's wildcard class (a minute or hour field starting with `*`): such a job fires
+/// by the wall clock, through DST and through a clock stepped back.
+pub fn fires_by_wall_clock(job: &Job) -> bool {
+    matches!(
+        job.schedule.as_ref().map(|s| &s.timing),
+        Some(Timing::Cron(expr)) if expr.is_wildcard()
+    )
+}
+
+/// What one wake-up does with `instant`, due and taken from the timer at `now`: `None`
+/// fires it on time; else it was missed, and the plan covers it and every later instant
+/// up to `now` under the job's `catch_up`, so a suspend or a forward clock jump never
+/// fires more than `catch_up` allows in one go.
+pub fn on_wake(
+    job: &Job,
+    instant: DateTime<Utc>,
+    now: DateTime<Utc>,
+    anchor: DateTime<Utc>,
+) -> Option<Vec<(DateTime<Utc>, Missed)>> {
+    is_missed(job, instant, now).then(|| {
+        let from = instant - TimeDelta::milliseconds(1);
+        missed(job, from, now, anchor, Gap::Late)
+    })
 }
 
 /// The job's first instant strictly after `after`, jitter included. `@every` counts
@@ -397,22 +463,138 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_stepped_back_never_fires_an_instant_twice() {
+    fn a_clock_stepped_back_refires_wildcards_in_a_second_pass_but_not_fixed_times() {
         // The clock ran 10 minutes fast; the daemon fired 12:00, then NTP stepped the
         // clock back to 11:50:30.
         let last = at("2026-01-01T12:00:00Z");
         let now = at("2026-01-01T11:50:30Z");
+        for text in ["* * * * *", "*/5 * * * *", "30 * * * * *", "0 */2 * * *"] {
+            let s = schedule(&format!("    schedule: \"{text}\"\n"));
+            let job = s.job("j").unwrap();
+            let from = resume(job, Some(last), now);
+            assert_eq!(from.after, now, "{text}: a wildcard goes by the wall clock");
+            assert_eq!(from.pass, Some(last), "{text}");
+        }
         let wildcard = schedule("    schedule: \"* * * * *\"\n");
-        let fixed = schedule("    schedule: \"55 11 * * *\"\n");
-        let from = resume_after(Some(last), now);
-        assert_eq!(from, last);
-        let next = next_instant(wildcard.job("j").unwrap(), from, last);
-        assert_eq!(next, Some(at("2026-01-01T12:01:00Z")));
+        let job = wildcard.job("j").unwrap();
+        let from = resume(job, Some(last), now);
+        // Every minute from 11:51 to 12:00 comes round again, in the pass of 12:00;
+        // 12:01 is a first pass again.
+        let mut instants = Vec::new();
+        let mut after = from.after;
+        while let Some(next) =
+            next_instant(job, after, last).filter(|n| *n <= last + TimeDelta::minutes(1))
+        {
+            instants.push((next, pass_of(from.pass, next)));
+            after = next;
+        }
+        assert_eq!(instants.len(), 11);
+        assert_eq!(instants[0], (at("2026-01-01T11:51:00Z"), Some(last)));
+        assert_eq!(instants[9], (last, Some(last)));
+        assert_eq!(instants[10], (at("2026-01-01T12:01:00Z"), None));
+
         // 11:55 was fired before the step (on the fast clock): not again today.
-        let next = next_instant(fixed.job("j").unwrap(), from, last);
-        assert_eq!(next, Some(at("2026-01-02T11:55:00Z")));
-        // Forward of the last fire, the plan goes by the clock.
-        assert_eq!(resume_after(Some(now), last), last);
-        assert_eq!(resume_after(None, now), now);
+        let fixed = schedule("    schedule: \"55 11 * * *\"\n");
+        let job = fixed.job("j").unwrap();
+        let from = resume(job, Some(last), now);
+        assert_eq!(
+            from,
+            Resume {
+                after: last,
+                pass: None
+            }
+        );
+        assert_eq!(
+            next_instant(job, from.after, last),
+            Some(at("2026-01-02T11:55:00Z"))
+        );
+        // Nor is a fixed-time job re-run after a step of a day (Vixie would, past 3 h).
+        let far = resume(job, Some(last), at("2025-12-31T11:00:00Z"));
+        assert_eq!(
+            far,
+            Resume {
+                after: last,
+                pass: None
+            }
+        );
+        // `@every` counts from its last fire: it waits for the clock too.
+        let every = schedule("    schedule: \"@every 30s\"\n");
+        assert_eq!(resume(every.job("j").unwrap(), Some(last), now).pass, None);
+    }
+
+    #[test]
+    fn a_clock_ahead_of_the_last_fire_is_no_second_pass() {
+        let wildcard = schedule("    schedule: \"* * * * *\"\n");
+        let job = wildcard.job("j").unwrap();
+        let (last, now) = (at("2026-01-01T11:00:00Z"), at("2026-01-01T11:30:00Z"));
+        assert_eq!(
+            resume(job, Some(last), now),
+            Resume {
+                after: now,
+                pass: None
+            }
+        );
+        assert_eq!(
+            resume(job, None, now),
+            Resume {
+                after: now,
+                pass: None
+            }
+        );
+        assert_eq!(
+            resume(job, Some(now), now),
+            Resume {
+                after: now,
+                pass: None
+            }
+        );
+        assert_eq!(resume_after(Some(now), last), now);
+        assert_eq!(pass_of(Some(last), now), None);
+        assert_eq!(pass_of(None, last), None);
+    }
+
+    #[test]
+    fn one_wake_up_fires_no_more_than_catch_up_allows() {
+        let start = at("2026-01-01T00:00:00Z");
+        // Suspends and forward jumps from a second past on time to ten days.
+        let jumps_s = [2, 3, 59, 61, 600, 3_599, 3_601, 86_400, 864_000];
+        for catch_up in ["none", "once", "all"] {
+            for deadline in ["5s", "10m", "1h"] {
+                let s = schedule(&format!(
+                    "    schedule: \"* * * * * *\"\n    catch_up: {catch_up}\n    starting_deadline: {deadline}\n"
+                ));
+                let job = s.job("j").unwrap();
+                for jump in jumps_s {
+                    let now = start + TimeDelta::seconds(jump) + TimeDelta::milliseconds(300);
+                    let plan = on_wake(job, start, now, start).expect("missed");
+                    let fired = plan.iter().filter(|(_, w)| *w == Missed::CatchUp).count();
+                    // Whole seconds in (now - deadline, now], the wake-up being 300 ms past one.
+                    let within = (job.starting_deadline.as_secs() as usize).min(jump as usize + 1);
+                    let allowed = match catch_up {
+                        "none" => 0,
+                        "once" => 1,
+                        _ => within.min(MAX_MISSED),
+                    };
+                    assert_eq!(
+                        fired, allowed,
+                        "catch_up: {catch_up}, deadline {deadline}, jump {jump} s"
+                    );
+                    assert!(
+                        plan.len() <= 2 * MAX_MISSED,
+                        "{jump} s: {} planned",
+                        plan.len()
+                    );
+                    assert!(plan.iter().all(|(i, _)| *i <= now && *i >= start));
+                    let mut instants: Vec<_> = plan.iter().map(|(i, _)| *i).collect();
+                    instants.dedup();
+                    assert_eq!(instants.len(), plan.len(), "an instant planned twice");
+                }
+                // On time: fired as it is, nothing else.
+                assert_eq!(
+                    on_wake(job, start, start + TimeDelta::milliseconds(900), start),
+                    None
+                );
+            }
+        }
     }
 }

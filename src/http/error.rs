@@ -46,7 +46,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unreachable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::NotFound(_) => StatusCode::NOT_FOUND,
             StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
-            StoreError::WrongStatus { .. } => StatusCode::CONFLICT,
+            StoreError::WrongStatus { .. } | StoreError::Busy { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())

@@ -23,7 +23,7 @@ use crate::manual::{self, Refusal, Request};
 use crate::report::jobs::JobView;
 use crate::report::run_json;
 use crate::settings::Scope;
-use crate::store::{KeyClaim, Run};
+use crate::store::{KeyClaim, Run, StoreError};
 
 /// How long `?wait=true` holds a request when no `timeout` is given.
 const WAIT: Duration = Duration::from_secs(30);
@@ -84,6 +84,9 @@ pub struct TriggerQuery {
     wait: bool,
     /// With `wait`: `30s`, `5m`.
     timeout: Option<String>,
+    /// Queue the run even while `concurrency: forbid` would refuse it, as `run --force`.
+    #[serde(default)]
+    force: bool,
 }
 
 pub async fn trigger(
@@ -125,7 +128,7 @@ pub async fn trigger(
             }
         }
     }
-    let queued = queue(&api, &caller, &name, body).await;
+    let queued = queue(&api, &caller, &name, body, query.force).await;
     if let Some(key) = &key {
         let made = queued.as_ref().ok().map(|run| run.id.as_str());
         api.store
@@ -137,8 +140,15 @@ pub async fn trigger(
     respond(&api, run, wait, StatusCode::CREATED, false).await
 }
 
-/// Looks the job up and queues its run, as `cronq run` does.
-async fn queue(api: &Api, caller: &Caller, name: &str, body: TriggerBody) -> Result<Run, ApiError> {
+/// Looks the job up and queues its run under the job's `concurrency`, as `cronq run`
+/// does: 409 with the run that holds the job when `forbid` refuses it.
+async fn queue(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    body: TriggerBody,
+    force: bool,
+) -> Result<Run, ApiError> {
     let published = api.published().await?;
     let local = api.local_schedule();
     let request = Request {
@@ -147,12 +157,31 @@ async fn queue(api: &Api, caller: &Caller, name: &str, body: TriggerBody) -> Res
         env: body.env,
         by: caller.by(),
     };
-    let new_run = manual::new_run(request, published.as_ref(), local.as_deref(), &api.settings)
-        .map_err(|refusal| match refusal {
-            Refusal::UnknownJob(text) => ApiError::not_found(text),
-            Refusal::NotAllowed(text) => ApiError::bad_request(text),
-        })?;
-    Ok(api.store.enqueue(new_run).await?)
+    let (new_run, concurrency) =
+        manual::new_run(request, published.as_ref(), local.as_deref(), &api.settings).map_err(
+            |refusal| match refusal {
+                Refusal::UnknownJob(text) => ApiError::not_found(text),
+                Refusal::NotAllowed(text) => ApiError::bad_request(text),
+            },
+        )?;
+    let queued = manual::queue_by_policy(&*api.store, new_run, concurrency, force).await?;
+    for id in &queued.replaced {
+        tracing::info!(job = %name, run = %id, "asked the running run to stop (concurrency: replace)");
+    }
+    match queued.run {
+        Ok(run) => Ok(run),
+        Err(busy @ StoreError::Busy { .. }) => {
+            let StoreError::Busy { holder, .. } = &busy else {
+                unreachable!("matched as Busy")
+            };
+            let holding = api.store.run(holder).await?;
+            Err(
+                ApiError::new(StatusCode::CONFLICT, format!("skipped: {busy}"))
+                    .with(json!({ "run": run_json(&holding, Utc::now(), None) })),
+            )
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The run, after following it to its end when asked to wait: `status` when it ended

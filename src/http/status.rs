@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::state::Api;
-use crate::report::status::{Timed, gather};
+use crate::report::status::{Timed, compare_schedules, gather};
 use crate::settings::Scope;
 
 /// How long `/readyz` waits for the store before it calls it not ready.
@@ -65,14 +65,17 @@ pub async fn status(
         })?,
     };
     // The local schedule when there is one; else what the daemons published.
-    let timed: Vec<Timed> = match api.local_schedule() {
-        Some(local) => local.jobs.iter().filter_map(Timed::from_job).collect(),
-        None => api
-            .published()
-            .await?
-            .map(|p| Timed::from_published(&p))
-            .unwrap_or_default(),
+    let local = api.local_schedule();
+    let published = api.published().await?;
+    let timed: Vec<Timed> = match (&local, &published) {
+        (Some(local), _) => local.jobs.iter().filter_map(Timed::from_job).collect(),
+        (None, Some(published)) => Timed::from_published(published),
+        (None, None) => Vec::new(),
     };
-    let report = gather(&*api.store, &timed, &api.settings, grace).await?;
+    let mut report = gather(&*api.store, &timed, &api.settings, grace).await?;
+    let file = api.settings.schedule.0.display().to_string();
+    report
+        .problems
+        .extend(compare_schedules(&file, local.as_deref(), published.as_ref(), &*api.store).await?);
     Ok(Json(report.json()))
 }

@@ -21,7 +21,8 @@ where
 
 /// A run as every `--json` document shows it (DESIGN §6): the same object everywhere,
 /// so scripts can rely on its fields, plus `"by"` (`cli:USER`, `token:NAME`) for a run
-/// asked for by hand. `time_left` is given for running runs.
+/// asked for by hand and `"forced": true` for a run started by `cronq run --force`.
+/// `time_left` is given for running runs.
 pub fn run_json(run: &Run, now: DateTime<Utc>, time_left: Option<TimeLeft>) -> Value {
     let (eta_s, overdue) = match time_left {
         Some(TimeLeft::Seconds(secs)) => (Some(secs), false),
@@ -53,6 +54,10 @@ pub fn run_json(run: &Run, now: DateTime<Utc>, time_left: Option<TimeLeft>) -> V
     // Only a run asked for by hand has it, so a fired run keeps the fields of DESIGN §6.
     if let Some(by) = &run.by {
         value["by"] = by.as_str().into();
+    }
+    // Only a run started by `cronq run --force` has it, likewise.
+    if run.forced {
+        value["forced"] = true.into();
     }
     value
 }

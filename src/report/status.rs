@@ -1,8 +1,9 @@
 //! The status of the installation, as `cronq status` prints it and `GET /api/v1/status`
 //! sends it: what runs now and how long it still needs, what is queued and when it
-//! should start, the workers, the next fires, and the watchdog's problems.
+//! should start, the workers, the next fires, the pauses, and the watchdog's problems,
+//! among them a local schedule file that is not what the live daemons run.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -10,11 +11,12 @@ use serde_json::{Value, json};
 use super::{TimeLeftOf, instant, run_json};
 use crate::cron::Timing;
 use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
-use crate::schedule::{Job, parse_zone};
+use crate::pause::Pauses;
+use crate::schedule::{Job, Schedule, parse_zone};
 use crate::settings::Settings;
 use crate::store::{
-    HistoryFilter, PublishedJob, PublishedSchedule, QueuedRun, Run, RunStatus, Store, StoreError,
-    WorkerInfo,
+    HistoryFilter, Pause, PauseScope, Paused, PublishedJob, PublishedSchedule, QueuedRun, Run,
+    RunStatus, Store, StoreError, WorkerInfo,
 };
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
@@ -78,11 +80,13 @@ pub struct Report {
     /// Each worker, and whether it is stale (missed its heartbeats).
     pub workers: Vec<(WorkerInfo, bool)>,
     pub next: Vec<(String, DateTime<Utc>)>,
+    /// The pauses in force, the pause of every job first.
+    pub paused: Vec<Paused>,
     pub problems: Vec<Problem>,
 }
 
 /// One of the watchdog's problems: `stalled`, `failing`, `dead_letters`,
-/// `mixed_schedules`.
+/// `mixed_schedules`, `unknown_to_daemon`.
 pub struct Problem {
     pub kind: &'static str,
     pub job: Option<String>,
@@ -132,11 +136,17 @@ pub async fn gather(
     next.sort_by_key(|(_, at)| *at);
     next.truncate(NEXT_FIRES);
 
+    let paused = store.pauses().await?;
+    let pauses = Pauses::new(paused.clone());
     let mut problems = Vec::new();
     let daemons = store.daemons().await?;
     let last_fires = store.last_fires().await?;
     let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
-    for job in timed {
+    // A paused job fires nothing, as asked: it is not stalled.
+    for job in timed
+        .iter()
+        .filter(|job| pauses.holding(&job.name, now).is_none())
+    {
         if let Some(text) = stalled(
             job,
             last_fires.get(&job.name),
@@ -183,34 +193,82 @@ pub async fn gather(
             ),
         });
     }
-    let hashes: HashMap<&str, Vec<String>> = daemons.iter().fold(HashMap::new(), |mut by, d| {
-        by.entry(d.schedule_hash.as_str())
-            .or_default()
-            .push(format!("{} ({})", d.host, d.pid));
-        by
-    });
-    if hashes.len() > 1 {
-        let detail: Vec<String> = hashes
-            .iter()
-            .map(|(hash, who)| format!("{hash} on {}", who.join(", ")))
-            .collect();
-        problems.push(Problem {
-            kind: "mixed_schedules",
-            job: None,
-            text: format!(
-                "mixed schedules: live daemons run different files: {}",
-                detail.join("; ")
-            ),
-        });
-    }
     Ok(Report {
         now,
         running,
         queued,
         workers,
         next,
+        paused,
         problems,
     })
+}
+
+/// The local file against what the live daemons run: `mixed_schedules` when the
+/// daemons' hashes differ from each other or from the file's, and `unknown_to_daemon`
+/// for each job of the file that is not in the schedule the daemons published. Nothing
+/// while no daemon is live: `stalled` says that.
+pub async fn compare_schedules(
+    file: &str,
+    local: Option<&Schedule>,
+    published: Option<&PublishedSchedule>,
+    store: &dyn Store,
+) -> Result<Vec<Problem>, StoreError> {
+    let daemons = store.daemons().await?;
+    if daemons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_hash: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for daemon in &daemons {
+        by_hash
+            .entry(daemon.schedule_hash.as_str())
+            .or_default()
+            .push(format!("{} ({})", daemon.host, daemon.pid));
+    }
+    let file_differs = local.is_some_and(|local| by_hash.keys().any(|hash| *hash != local.hash));
+    let mut problems = Vec::new();
+    if by_hash.len() > 1 || file_differs {
+        let detail: Vec<String> = by_hash
+            .iter()
+            .map(|(hash, who)| format!("{hash} on {}", who.join(", ")))
+            .collect();
+        let text = match local {
+            Some(local) => format!(
+                "mixed schedules: {file} here is {}; live daemons run {}",
+                local.hash,
+                detail.join("; ")
+            ),
+            None => format!(
+                "mixed schedules: live daemons run different files: {}",
+                detail.join("; ")
+            ),
+        };
+        problems.push(Problem {
+            kind: "mixed_schedules",
+            job: None,
+            text,
+        });
+    }
+    if let (Some(local), Some(published)) = (local, published)
+        && local.hash != published.hash
+    {
+        let known: HashSet<&str> = published.jobs.iter().map(|job| job.name.as_str()).collect();
+        for job in local
+            .jobs
+            .iter()
+            .filter(|job| !known.contains(job.name.as_str()))
+        {
+            problems.push(Problem {
+                kind: "unknown_to_daemon",
+                job: Some(job.name.clone()),
+                text: format!(
+                    "unknown to daemon: job `{}` is in {file} but not in the schedule the live daemons run (hash {})",
+                    job.name, published.hash
+                ),
+            });
+        }
+    }
+    Ok(problems)
 }
 
 /// Each queued run's estimate (`eta::queue_eta`), queue by queue: the live workers that
@@ -352,16 +410,41 @@ impl Report {
                 })
             })
             .collect();
+        let pauses = Pauses::new(self.paused.clone());
         let next: Vec<Value> = self
             .next
             .iter()
-            .map(|(job, at)| json!({"job": job, "at": instant(at)}))
+            .map(|(job, at)| {
+                let paused = pauses.holding(job, *at).map(|(_, p)| pause_json(p));
+                json!({"job": job, "at": instant(at), "paused": paused})
+            })
+            .collect();
+        let paused: Vec<Value> = self
+            .paused
+            .iter()
+            .map(|Paused { scope, pause }| {
+                let job = match scope {
+                    PauseScope::All => None,
+                    PauseScope::Job(job) => Some(job),
+                };
+                json!({"job": job, "paused": pause_json(pause)})
+            })
             .collect();
         let problems: Vec<Value> = self
             .problems
             .iter()
             .map(|p| json!({"kind": p.kind, "job": p.job, "message": p.text}))
             .collect();
-        json!({"running": running, "queued": queued, "workers": workers, "next": next, "problems": problems})
+        json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems})
     }
+}
+
+/// A pause in `--json`: `{"reason", "by", "since", "until"}`, `until` null until resumed.
+fn pause_json(pause: &Pause) -> Value {
+    json!({
+        "reason": pause.reason,
+        "by": pause.by,
+        "since": instant(&pause.since),
+        "until": pause.until.as_ref().map(instant),
+    })
 }

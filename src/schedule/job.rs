@@ -31,6 +31,8 @@ pub struct Job {
     pub name: String,
     /// Where the job's name stands in the file, for warnings about the job as a whole.
     pub at: Position,
+    /// Where the keys that `check` looks at on this host were written.
+    pub keys_at: KeysAt,
     /// `None`: the job runs only when triggered by hand.
     pub schedule: Option<JobSchedule>,
     pub timezone: Tz,
@@ -86,6 +88,16 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// Where a job's `command`, `workdir`, `user` and `on_failure` keys stand: in the job,
+/// or in `defaults:` when it gave them; the job's name when neither did.
+#[derive(Clone, Copy, Debug)]
+pub struct KeysAt {
+    pub command: Position,
+    pub workdir: Position,
+    pub user: Position,
+    pub on_failure: Position,
 }
 
 /// A `schedule:` value: the text as written and what it means.

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use super::diagnostic::{Diagnostic, Report, closest};
 use super::job::{
     CatchUp, Command, Concurrency, DEFAULT_KEEP, DEFAULT_KILL_GRACE, DEFAULT_QUEUE,
-    DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, Lock, Schedule,
+    DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, KeysAt, Lock, Schedule,
 };
 use super::node::{self, Key, Node, Piece, Position, Value};
 use super::run_env;
@@ -228,6 +228,16 @@ struct Spec {
     allow_env: Option<Vec<String>>,
     keep: KeepSpec,
     on_failure: Option<Command>,
+    keys_at: KeysAtSpec,
+}
+
+/// Where the keys of [`KeysAt`] were written, as far as they were.
+#[derive(Clone, Copy, Default)]
+struct KeysAtSpec {
+    command: Option<Position>,
+    workdir: Option<Position>,
+    user: Option<Position>,
+    on_failure: Option<Position>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -240,6 +250,7 @@ struct KeepSpec {
 fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Spec {
     let mut spec = Spec::default();
     for (key, value) in report.entries(node, what, known) {
+        spec.keys_at.note(&key.name, key.at);
         match key.name.as_str() {
             "schedule" => spec.schedule = report.read(value, read_schedule),
             "command" => spec.command = report.read(value, |n| read_command(n, "command")),
@@ -440,6 +451,20 @@ fn read_keep(report: &mut Report, node: &Node, what: &str) -> KeepSpec {
     keep
 }
 
+impl KeysAtSpec {
+    /// Notes where `key` was written, if it is one of [`KeysAt`]'s.
+    fn note(&mut self, key: &str, at: Position) {
+        let slot = match key {
+            "command" => &mut self.command,
+            "workdir" => &mut self.workdir,
+            "user" => &mut self.user,
+            "on_failure" => &mut self.on_failure,
+            _ => return,
+        };
+        *slot = Some(at);
+    }
+}
+
 impl Spec {
     /// These settings with `job`'s on top: a job's own key wins; `env` merges by name.
     fn overlaid_by(self, job: Spec) -> Spec {
@@ -470,14 +495,27 @@ impl Spec {
                 max_age: job.keep.max_age.or(self.keep.max_age),
             },
             on_failure: job.on_failure.or(self.on_failure),
+            keys_at: KeysAtSpec {
+                command: job.keys_at.command.or(self.keys_at.command),
+                workdir: job.keys_at.workdir.or(self.keys_at.workdir),
+                user: job.keys_at.user.or(self.keys_at.user),
+                on_failure: job.keys_at.on_failure.or(self.keys_at.on_failure),
+            },
         }
     }
 
     /// The job with cronq's defaults for whatever neither it nor `defaults:` set.
     fn into_job(self, name: String, at: Position, command: Command, host_zone: Tz) -> Job {
+        let keys_at = KeysAt {
+            command: self.keys_at.command.unwrap_or(at),
+            workdir: self.keys_at.workdir.unwrap_or(at),
+            user: self.keys_at.user.unwrap_or(at),
+            on_failure: self.keys_at.on_failure.unwrap_or(at),
+        };
         Job {
             name,
             at,
+            keys_at,
             schedule: self.schedule,
             timezone: self.timezone.unwrap_or(host_zone),
             command,

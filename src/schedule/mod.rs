@@ -10,8 +10,8 @@ pub mod run_env;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use job::{
-    CatchUp, Command, Concurrency, DEFAULT_KILL_GRACE, Job, JobSchedule, Keep, Lock, Schedule,
-    fnv1a,
+    CatchUp, Command, Concurrency, DEFAULT_KILL_GRACE, Job, JobSchedule, Keep, KeysAt, Lock,
+    Schedule, fnv1a,
 };
 pub use load::{load, parse_zone};
 

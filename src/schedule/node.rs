@@ -137,6 +137,10 @@ fn syntax_error(error: serde_saphyr::Error) -> SyntaxError {
 fn syntax_message(error: &serde_saphyr::Error) -> String {
     let text = error.to_string();
     let first_line = text.lines().next().unwrap_or_default();
+    // The parser's advice names its own functions.
+    if first_line.starts_with("multiple YAML documents") {
+        return "the file holds more than one YAML document (a second `---`); expected one".into();
+    }
     match first_line.find(" at line ") {
         Some(cut) => first_line[..cut].to_string(),
         None => first_line.to_string(),

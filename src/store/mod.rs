@@ -11,12 +11,14 @@
 //! with the clock of the process that calls it. Instants are kept to the millisecond.
 
 mod output;
+mod pause;
 pub mod redis;
 pub mod sqlite;
 pub mod unreadable;
 
 pub use output::{Chunk, Output, Stream};
 pub(crate) use output::{cut_front, push_merged};
+pub use pause::{ALL_JOBS, Pause, PauseScope, Paused};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -99,6 +101,9 @@ pub struct NewRun {
     pub lock: Option<RunLock>,
     /// Who asked for a run by hand: `cli:USER` or `token:NAME`; `None` for a fire.
     pub by: Option<String>,
+    /// `cronq run --force`: started though `concurrency: forbid` would have skipped it.
+    /// Its reserve takes the cluster lock when it is free and runs without it when not.
+    pub forced: bool,
 }
 
 impl NewRun {
@@ -115,6 +120,7 @@ impl NewRun {
             not_before: None,
             lock: None,
             by: None,
+            forced: false,
         }
     }
 }
@@ -153,6 +159,8 @@ pub struct Run {
     pub cancel_requested: bool,
     /// Who asked for it by hand: `cli:USER` or `token:NAME`.
     pub by: Option<String>,
+    /// Started by `cronq run --force` past its job's `concurrency: forbid`.
+    pub forced: bool,
 }
 
 /// The right to work on a run until `expires_at`; only its holder may extend or end it.
@@ -386,6 +394,14 @@ pub enum StoreError {
     /// The store answered with something cronq did not write.
     #[error("the store is corrupt or from another version: {0}")]
     Corrupt(String),
+    /// `concurrency: forbid` (`cronq run`): another run of the job is running (it holds
+    /// the job's lock) or queued, so this one is not queued.
+    #[error("job `{job}` is {status} (run {holder})")]
+    Busy {
+        job: String,
+        holder: RunId,
+        status: RunStatus,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -396,15 +412,39 @@ pub trait Store: Send + Sync {
     /// Records a new run and puts it at the end of its queue: `queued`, attempt 1.
     async fn enqueue(&self, run: NewRun) -> Result<Run>;
 
+    /// [`Store::enqueue`] for a run whose lock is `OnBusy::Skip` (`concurrency:
+    /// forbid`): `Busy` when another run with that lock holds it (is running) or is
+    /// queued, and then nothing is recorded; the check and the enqueue are one atomic
+    /// step, so of two at once only one is queued. A run without such a lock, or
+    /// `forced`, is queued as `enqueue` queues it.
+    async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run>;
+
     /// Fires a job at a scheduled instant, at most once per (job, instant) however many
     /// processes share the store: claims the instant, records the run and queues it (or,
     /// with `skip`, records it `skipped` with that reason), and moves the job's
     /// last-fired marker to `instant` if that is later, all in one atomic step. `None`
-    /// when the instant was already claimed, by this process or another.
+    /// when the instant was already claimed, by this process or another. A run whose
+    /// lock is `OnBusy::Skip` is recorded `skipped` in the same step when another run
+    /// holds that lock (is running), with `skipped: ` and the words of
+    /// [`StoreError::Busy`] as its reason, as its reserve would record it. A run queued
+    /// with the lock does not count here: the fire is queued behind it, and its reserve
+    /// skips it if that run holds the lock by then.
     async fn fire(
         &self,
         run: NewRun,
         instant: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>>;
+
+    /// Fires a job at an instant the wall clock shows a second time, once it was stepped
+    /// back behind `pass`, the job's last fire then: as [`Store::fire`], claimed once per
+    /// (job, instant, pass) rather than per (job, instant), and leaving the job's
+    /// last-fired marker where it is. `None` when this pass of the instant was claimed.
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
         skip: Option<String>,
     ) -> Result<Option<Run>>;
 
@@ -420,7 +460,8 @@ pub trait Store: Send + Sync {
     ///
     /// A run with a cluster lock takes the lock (owner: the run's id) in the same step.
     /// When another owner holds it, the run is recorded `skipped` (`OnBusy::Skip`) or
-    /// stays queued (`OnBusy::Wait`), and the next run is considered.
+    /// stays queued (`OnBusy::Wait`), and the next run is considered; a `forced` run is
+    /// taken without the lock.
     async fn reserve(
         &self,
         queues: &[String],
@@ -568,6 +609,39 @@ pub trait Store: Send + Sync {
     /// successes and `failed` others are kept, and none older than `max_age`. Returns
     /// how many went. One call serves many jobs, as a daemon prunes them all at once.
     async fn prune(&self, jobs: &[(&str, Retention)]) -> Result<u64>;
+
+    /// Pauses one job or every job, replacing a pause of the same scope (and its count
+    /// of recorded instants), and changes the [`Store::pause_version`].
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> Result<()>;
+
+    /// Ends the pause of `scope` and changes the [`Store::pause_version`]: the pause it
+    /// ended, or `None` when none was in force (one whose `until` passed goes too).
+    async fn resume(&self, scope: &PauseScope) -> Result<Option<Pause>>;
+
+    /// The pauses in force now, the pause of every job first, then by job; one whose
+    /// `until` passed is left out.
+    async fn pauses(&self) -> Result<Vec<Paused>>;
+
+    /// A value that changes with every pause and resume (`None` before the first): what
+    /// a daemon reads each second, a few bytes, to know when to read the pauses again.
+    async fn pause_version(&self) -> Result<Option<String>>;
+
+    /// Passes an instant of a job held by the pause of `scope` instead of firing it:
+    /// moves the job's last-fired marker to `instant` if that is later, as a fire
+    /// does, so that neither catch-up nor the watchdog takes it for missed. While the
+    /// pause has recorded fewer than `record_limit` instants (or is gone: it was just
+    /// resumed), the instant is also claimed and recorded `skipped` with `reason`, as
+    /// [`Store::fire`] with a skip does, and counted on the pause; past the limit it
+    /// passes without a record. All in one atomic step. The run recorded, or `None`
+    /// (past the limit, or the instant was claimed already).
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> Result<Option<Run>>;
 }
 
 impl RunStatus {

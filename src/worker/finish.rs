@@ -172,6 +172,7 @@ mod tests {
             lock: None,
             cancel_requested: false,
             by: None,
+            forced: false,
         }
     }
 

@@ -36,6 +36,13 @@ const READ_BYTES: usize = 16 * 1024;
 /// ...but the first is small: most jobs write little or nothing, and glibc tidies its
 /// free lists at each allocation of 1 KiB or more (a few µs per run, measured).
 const FIRST_READ_BYTES: usize = 512;
+/// Once the pipes' patience is over, they are read on while each look finds that data
+/// came since the last one, this often...
+const DRAIN_CHECK: Duration = Duration::from_millis(100);
+/// ...for at most this long: what the job wrote before it ended is not dropped because
+/// the capture was held up (a send through a store outage), and a process that left
+/// the job's group cannot keep the run open by writing forever.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// A line longer than this is logged in pieces.
 const LINE_BYTES: usize = 8 * 1024;
 
@@ -114,6 +121,7 @@ async fn read_and_send(
     let mut abandon = pin!(sleep_until(Instant::now()));
     let mut told = false;
     let mut deadline = None;
+    let mut read_since_look = false;
     while out.open || err.open {
         if let Some(due) = batch.due
             && due != flush.deadline()
@@ -123,9 +131,11 @@ async fn read_and_send(
         // Not biased: when both pipes have data, neither may wait on the other for long.
         tokio::select! {
             read = stdout.read_buf(&mut out.buffer), if out.open => {
+                read_since_look |= matches!(read, Ok(n) if n > 0);
                 out.take(read, source, &mut batch);
             }
             read = stderr.read_buf(&mut err.buffer), if err.open => {
+                read_since_look |= matches!(read, Ok(n) if n > 0);
                 err.take(read, source, &mut batch);
             }
             _ = &mut flush, if batch.due.is_some() => batch.send(&sender).await,
@@ -138,13 +148,23 @@ async fn read_and_send(
                 }
             }
             _ = &mut abandon, if deadline.is_some() => {
+                let now = Instant::now();
+                if read_since_look && deadline.is_some_and(|at| now < at + DRAIN_LIMIT) {
+                    read_since_look = false;
+                    abandon.as_mut().reset(now + DRAIN_CHECK);
+                    continue;
+                }
                 tracing::warn!(
                     "a process outside the job's group holds its output open: the rest is dropped"
                 );
                 break;
             }
         }
-        if batch.bytes >= FLUSH_BYTES {
+        // A full batch goes at once, unless the store failed the last send: then the
+        // pipes are read on (the batch keeps the tail) and the next try waits for the
+        // flush timer, so a job that writes through an outage is not held up by a
+        // failing call per read.
+        if batch.bytes >= FLUSH_BYTES && !batch.failing {
             batch.send(&sender).await;
         }
     }
@@ -250,6 +270,8 @@ struct Batch {
     due: Option<Instant>,
     /// The lease is gone: the run is someone else's now, its output is dropped.
     lost: bool,
+    /// The last send failed: the next waits for `due`.
+    failing: bool,
     warning: Option<Throttle>,
 }
 
@@ -281,13 +303,17 @@ impl Batch {
         }
         let lease = sender.lease.borrow().clone();
         match sender.store.append_output(&lease, &self.chunks).await {
-            Ok(()) => self.clear(),
+            Ok(()) => {
+                self.failing = false;
+                self.clear();
+            }
             Err(StoreError::LeaseLost(_) | StoreError::NotFound(_)) => {
                 self.lost = true;
                 self.clear();
             }
             Err(error) => {
                 // Kept, and tried again with the next batch.
+                self.failing = true;
                 self.due = Some(Instant::now() + FLUSH_EVERY);
                 let warning = self
                     .warning

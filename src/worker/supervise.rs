@@ -291,9 +291,10 @@ async fn watch_child(
 
 /// The job's host lock, taken before its child starts, when it has `lock: host` and a
 /// policy other than `allow` (`None` otherwise). When another run holds it, `forbid`
-/// records this run `skipped`; `queue` and `replace` (whose running run the daemon has
-/// already asked to stop) wait for it, while the lease is kept, until a cancel, the
-/// worker's stop or the loss of the lease ends the wait.
+/// records this run `skipped` (a forced run runs without the lock instead); `queue` and
+/// `replace` (whose running run the daemon or `cronq run` has already asked to stop)
+/// wait for it, while the lease is kept, until a cancel, the worker's stop or the loss
+/// of the lease ends the wait.
 async fn take_host_lock(
     shared: &Shared,
     job: &Job,
@@ -313,6 +314,8 @@ async fn take_host_lock(
                 }
                 return Ok(Some(lock));
             }
+            // `cronq run --force` starts it anyway, without the lock.
+            Ok(None) if run.forced => return Ok(None),
             Ok(None) if job.concurrency == Concurrency::Forbid => {
                 let reason = format!(
                     "skipped: job `{}` is still running on this host (lock: host)",

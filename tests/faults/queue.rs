@@ -26,7 +26,10 @@ async fn a_run_key_of_the_wrong_type_is_dead_lettered_and_the_queue_goes_on() {
     let url = server.url();
     let prefix = server.unique_prefix();
     let scratch = Scratch::new();
-    scratch.write("crontab.yaml", "jobs:\n  hello:\n    command: [\"true\"]\n");
+    scratch.write(
+        "crontab.yaml",
+        "jobs:\n  hello:\n    command: [\"true\"]\n    concurrency: allow\n",
+    );
     let cronq = |args: &[&str]| {
         scratch
             .cronq()
@@ -46,6 +49,36 @@ async fn a_run_key_of_the_wrong_type_is_dead_lettered_and_the_queue_goes_on() {
     server.cli(&["DEL", &key]);
     server.cli(&["RPUSH", &key, "a", "b"]);
     let good = printed_id(&cronq(&["run", "hello"]));
+
+    // While they sit in the queue, status lists the rest instead of failing with
+    // WRONGTYPE, and history too.
+    let output = cronq(&["status", "--json"]);
+    let (stdout, stderr) = texts(&output);
+    assert!(
+        output.status.success(),
+        "status fails on a bad entry: {stderr}"
+    );
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let queued: Vec<&str> = status["queued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(queued, [good.as_str()], "{stdout}");
+    assert_eq!(status["queued"][0]["position"], 1);
+    assert!(
+        stderr.contains(&bad) && stderr.contains("not a hash"),
+        "{stderr}"
+    );
+    let output = cronq(&["status"]);
+    assert!(output.status.success(), "{}", texts(&output).1);
+    assert!(texts(&output).0.contains(&good));
+    let output = cronq(&["history", "--json"]);
+    assert!(output.status.success(), "{}", texts(&output).1);
+    // One run by its id still says what is wrong with it.
+    let output = cronq(&["show", &bad]);
+    assert!(!output.status.success());
 
     let store = RedisStore::connect(&url, &prefix, 1 << 20).await.unwrap();
     let mut worker = Process::start(

@@ -171,3 +171,59 @@ pub async fn eight_concurrent_fires_of_one_instant_enqueue_one_run(env: &Env) {
     assert_eq!(store.history(&of_job("j")).await.unwrap().len(), 5);
     assert_eq!(store.last_fired("j").await.unwrap(), Some(instant(4)));
 }
+
+pub async fn a_second_pass_fires_each_instant_once_more_and_leaves_the_marker(env: &Env) {
+    let store = &*env.store;
+    // Fired through 07:05 on a clock that ran fast; the clock then went back.
+    for minute in 0..=5 {
+        let at = instant(minute);
+        assert!(
+            store
+                .fire(scheduled("j", at), at, None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    let pass = instant(5);
+    let at = instant(2);
+    let again = store
+        .fire_again(scheduled("j", at), at, pass, None)
+        .await
+        .unwrap()
+        .expect("an instant the clock shows again fires in the second pass");
+    assert_eq!(again.status, RunStatus::Queued);
+    assert_eq!(again.scheduled_for, Some(at));
+    let twice = store.fire_again(scheduled("j", at), at, pass, None).await;
+    assert_eq!(twice.unwrap(), None, "the same pass of the same instant");
+    assert_eq!(
+        store.fire(scheduled("j", at), at, None).await.unwrap(),
+        None,
+        "the first pass is still claimed"
+    );
+    let skipped = store
+        .fire_again(
+            scheduled("j", instant(3)),
+            instant(3),
+            pass,
+            Some("why".into()),
+        )
+        .await
+        .unwrap()
+        .expect("a second pass may be recorded skipped");
+    assert_eq!(skipped.status, RunStatus::Skipped);
+    // Another pass (a later step back, behind a later last fire) is its own claim,
+    // and another job's second pass is its own too.
+    let later = store
+        .fire_again(scheduled("j", at), at, instant(9), None)
+        .await;
+    assert!(later.unwrap().is_some());
+    let other = store.fire_again(scheduled("k", at), at, pass, None).await;
+    assert!(other.unwrap().is_some());
+    assert_eq!(
+        store.last_fired("j").await.unwrap(),
+        Some(pass),
+        "the marker stays"
+    );
+    assert_eq!(store.history(&of_job("j")).await.unwrap().len(), 9);
+}

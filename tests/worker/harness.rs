@@ -221,6 +221,7 @@ pub fn new_run(job: &str) -> NewRun {
         not_before: None,
         lock: None,
         by: None,
+        forced: false,
     }
 }
 

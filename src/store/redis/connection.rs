@@ -106,7 +106,12 @@ impl Connection {
             return Connection::open_sentinel(url, redacted).await;
         }
         let client = Client::open(url)
-            .map_err(|e| StoreError::Invalid(format!("invalid Redis URL {redacted}: {e}")))?;
+            .map_err(|e| {
+                StoreError::Invalid(format!(
+                    "invalid Redis URL {redacted}: {}; expected redis://[user:password@]host:port/db, such as redis://127.0.0.1:6379/0",
+                    redis_words(&e).to_lowercase()
+                ))
+            })?;
         let secrets: Vec<String> = client
             .get_connection_info()
             .redis_settings()
@@ -537,8 +542,30 @@ fn cluster_refusal(url: &str) -> String {
 fn unreachable_error(url: &str, secrets: &[String], e: &RedisError) -> StoreError {
     StoreError::Unreachable {
         url: url.to_owned(),
-        reason: scrub(e.to_string(), secrets),
+        reason: scrub(redis_words(e), secrets),
     }
+}
+
+/// A Redis client error in cronq's words, on one line: without the library's kind
+/// names (`- InvalidClientConfig`), with what to do for the errors a user can fix.
+pub fn redis_words(e: &RedisError) -> String {
+    let detail = e.detail().unwrap_or_default();
+    if e.kind() == redis::ErrorKind::AuthenticationFailed || e.code() == Some("WRONGPASS") {
+        return "the server refused the user name or password".into();
+    }
+    if e.code() == Some("NOAUTH") || detail.starts_with("Authentication required") {
+        return "the server needs a password; give it in the URL (redis://:PASSWORD@host:port/db), best through CRONQ_STORE".into();
+    }
+    let mut text = e.to_string();
+    for kind in [
+        format!(" - {:?}", e.kind()),
+        format!("\"{}\": ", e.code().unwrap_or("-")),
+    ] {
+        text = text.replace(&kind, ": ");
+    }
+    let text = text.trim_start_matches(": ").replace(": : ", ": ");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    text.trim_end_matches(':').to_string()
 }
 
 /// Removes the passwords from a message, in case the client library quoted one.

@@ -30,11 +30,16 @@
 //! | `P` `schedule` | string | the schedule the daemons published (JSON) |
 //! | `P` `dead` | zset | the dead letters: runs whose key was not a hash, by the ms they were moved aside |
 //! | `P` `dead:ID` | any | what such a run's key held, moved aside |
+//! | `P` `pauses` | hash | job (or `*` for every job) → its pause (JSON) |
+//! | `P` `pauses:recorded` | hash | job (or `*`) → the instants its pause recorded `skipped` |
+//! | `P` `pauses:version` | string | a ULID set anew by every pause and resume |
 //!
 //! The store must not know the daemon, the workers or the CLI; it only keeps their state.
 
 mod connection;
+mod fire;
 mod lost_fires;
+mod pauses;
 mod queries;
 mod record;
 mod reserved;
@@ -55,8 +60,9 @@ use self::reserved::{Reserved, reserved};
 use self::scripts::Scripts;
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, Lease, NewRun, Outcome,
-    Output, PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus,
-    Store, StoreError, WorkerInfo, WorkerRef, check, new_run_id, new_token,
+    Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result,
+    Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check, new_run_id,
+    new_token,
 };
 
 pub use self::connection::redact;
@@ -126,6 +132,39 @@ impl RedisStore {
         invocation
     }
 
+    /// Records and queues `run`; with `forbid_check`, only when its forbid lock (if it has
+    /// one) is neither held nor waited for by a queued run: `Busy` otherwise.
+    async fn enqueue_checked(&self, run: NewRun, forbid_check: bool) -> Result<Run> {
+        check::payload(&run)?;
+        let (id, now) = (new_run_id(), now_ms());
+        let mut call = self.invocation(&self.scripts.enqueue, now);
+        call.arg(&id)
+            .arg(&run.job)
+            .arg(&run.queue)
+            .arg(not_before_arg(&run))
+            .arg(if forbid_check {
+                record::forbid_arg(&run)
+            } else {
+                ""
+            });
+        call.arg(new_run_fields(&run, RunStatus::Queued, now));
+        let mut items = reply(self.connection.script(&call).await?, &id)?.into_iter();
+        match items.next().unwrap_or(Value::Nil) {
+            Value::Nil if items.len() == 2 => {
+                let mut text = items.map(|v| record::text(&v).unwrap_or_default());
+                let holder = text.next().unwrap_or_default();
+                let status = text.next().and_then(|s| RunStatus::parse(&s));
+                Err(StoreError::Busy {
+                    job: run.job,
+                    holder,
+                    status: status.unwrap_or(RunStatus::Running),
+                })
+            }
+            Value::Nil => record::described_run(id, run, RunStatus::Queued, now),
+            replayed => record::run(replayed),
+        }
+    }
+
     /// One reserve attempt: the run and its lease, or the earliest delayed run's instant.
     /// A run it cannot hand out is recorded failed, and the attempt goes on.
     async fn try_reserve(
@@ -175,7 +214,7 @@ fn warn_lost(job: &str, lost: &LostFires) {
         lost_through = %through,
         "the store lost fires of job `{job}`: it has none {since} though this daemon fired it through {through}; \
          a Redis failover dropped writes not yet replicated (or Redis restarted without persistence), \
-         so the runs of those instants are gone from the history and are not fired again"
+         so the runs of those instants are gone from the history (a `skipped` record at the last one names them) and are not fired again"
     );
 }
 
@@ -237,25 +276,14 @@ fn optional_run(value: Value) -> Result<Option<Run>> {
     }
 }
 
-fn first(items: Vec<Value>) -> Value {
-    items.into_iter().next().unwrap_or(Value::Nil)
-}
-
 #[async_trait]
 impl Store for RedisStore {
     async fn enqueue(&self, run: NewRun) -> Result<Run> {
-        check::payload(&run)?;
-        let (id, now) = (new_run_id(), now_ms());
-        let mut call = self.invocation(&self.scripts.enqueue, now);
-        call.arg(&id)
-            .arg(&run.job)
-            .arg(&run.queue)
-            .arg(not_before_arg(&run));
-        call.arg(new_run_fields(&run, RunStatus::Queued, now));
-        match first(reply(self.connection.script(&call).await?, &id)?) {
-            Value::Nil => record::described_run(id, run, RunStatus::Queued, now),
-            replayed => record::run(replayed),
-        }
+        self.enqueue_checked(run, false).await
+    }
+
+    async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run> {
+        self.enqueue_checked(run, true).await
     }
 
     async fn fire(
@@ -264,44 +292,17 @@ impl Store for RedisStore {
         instant: DateTime<Utc>,
         skip: Option<String>,
     ) -> Result<Option<Run>> {
-        let (id, now) = (new_run_id(), now_ms());
-        let status = if skip.is_some() {
-            RunStatus::Skipped
-        } else {
-            RunStatus::Queued
-        };
-        let mut fields = new_run_fields(&run, status, now);
-        if let Some(reason) = &skip {
-            fields.extend([
-                "reason".to_owned(),
-                reason.clone(),
-                "finished_at".to_owned(),
-                now.to_string(),
-            ]);
-        }
-        let mut call = self.invocation(&self.scripts.fire, now);
-        call.arg(&id)
-            .arg(&run.job)
-            .arg(ms(instant))
-            .arg(duration_ms(CLAIM_TTL));
-        call.arg(&run.queue)
-            .arg(not_before_arg(&run))
-            .arg(if skip.is_some() { "1" } else { "0" });
-        call.arg(fields);
-        let mut items = reply(self.connection.script(&call).await?, &id)?.into_iter();
-        match items.next().unwrap_or(Value::Nil) {
-            Value::Nil => Ok(None),
-            Value::Array(replayed) => record::run(Value::Array(replayed)).map(Some),
-            _ => {
-                let marker = items.next().and_then(|v| record::text(&v)?.parse().ok());
-                if let Some(lost) = self.fire_marks.fired(&run.job, ms(instant), marker) {
-                    warn_lost(&run.job, &lost);
-                }
-                let mut fired = record::described_run(id, run, status, now)?;
-                fired.reason = skip;
-                Ok(Some(fired))
-            }
-        }
+        self.claim_fire(run, instant, None, skip).await
+    }
+
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>> {
+        self.claim_fire(run, instant, Some(pass), skip).await
     }
 
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
@@ -741,6 +742,34 @@ impl Store for RedisStore {
             rest = &rest[done.min(rest.len())..];
         }
         Ok(deleted)
+    }
+
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> Result<()> {
+        self.put_pause(scope, pause).await
+    }
+
+    async fn resume(&self, scope: &PauseScope) -> Result<Option<Pause>> {
+        self.end_pause(scope).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<Paused>> {
+        self.list_pauses().await
+    }
+
+    async fn pause_version(&self) -> Result<Option<String>> {
+        self.read_pause_version().await
+    }
+
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> Result<Option<Run>> {
+        self.pass_paused_instant(run, instant, scope, reason, record_limit)
+            .await
     }
 }
 

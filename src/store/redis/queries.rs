@@ -18,30 +18,52 @@ const HISTORY_CHUNK: usize = 500;
 const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
 
 impl RedisStore {
-    /// The records of these runs, in order; pruned ones are left out.
+    /// The records of these runs, in order, for a listing; pruned ones are left out, and
+    /// so is a key that is not a hash (something else wrote it), with a warning: a
+    /// listing goes on, and the reserve that reaches the run moves it aside, dead.
     async fn records(&self, ids: &[String]) -> Result<Vec<Record>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for id in ids {
             pipe.cmd("HGETALL").arg(self.key(&format!("run:{id}")));
         }
-        let values: Vec<Value> = self.connection.pipeline(&pipe).await?;
-        values
-            .into_iter()
-            .filter(|v| !matches!(v, Value::Array(items) if items.is_empty()))
-            .filter(|v| !matches!(v, Value::Map(items) if items.is_empty()))
-            .map(Record::from_value)
-            .collect()
+        let values: Vec<redis::RedisResult<Value>> = self.connection.pipeline(&pipe).await?;
+        let mut records = Vec::with_capacity(values.len());
+        for (id, value) in ids.iter().zip(values) {
+            match value {
+                Ok(Value::Array(items)) if items.is_empty() => {}
+                Ok(Value::Map(items)) if items.is_empty() => {}
+                Ok(value) => records.push(Record::from_value(value)?),
+                Err(error) if error.code() == Some("WRONGTYPE") => {
+                    tracing::warn!(
+                        run = %id,
+                        "run {id} is left out: its key is not a hash (something else wrote it); the reserve that reaches it moves it aside, dead"
+                    );
+                }
+                Err(error) => return Err(self.connection.error(error)),
+            }
+        }
+        Ok(records)
     }
 
     async fn runs(&self, ids: &[String]) -> Result<Vec<Run>> {
         self.records(ids).await?.iter().map(Record::run).collect()
     }
 
+    /// One run, whatever its key holds: a key that is not a hash is an error here.
     pub(super) async fn fetch_run(&self, id: &str) -> Result<Option<Run>> {
-        Ok(self.runs(&[id.to_owned()]).await?.pop())
+        let value: Value = self
+            .connection
+            .query(redis::cmd("HGETALL").arg(self.key(&format!("run:{id}"))))
+            .await?;
+        match value {
+            Value::Array(items) if items.is_empty() => Ok(None),
+            Value::Map(items) if items.is_empty() => Ok(None),
+            value => Record::from_value(value)?.run().map(Some),
+        }
     }
 
     pub(super) async fn read_output(&self, id: &str, from: u64) -> Result<Output> {

@@ -50,8 +50,18 @@ pub(super) fn new_run_fields(run: &NewRun, status: RunStatus, now_ms: i64) -> Ve
         "lock_on_busy",
         run.lock.as_ref().map(|l| l.on_busy.as_str().to_owned()),
     );
+    field("forced", run.forced.then(|| "1".to_owned()));
     field("by", run.by.clone());
     fields
+}
+
+/// The lock a store-side `concurrency: forbid` check guards, as a script argument: the
+/// lock's name for a run whose lock is `OnBusy::Skip` and that is not forced, else ''.
+pub(super) fn forbid_arg(run: &NewRun) -> &str {
+    match &run.lock {
+        Some(lock) if lock.on_busy == OnBusy::Skip && !run.forced => &lock.name,
+        _ => "",
+    }
 }
 
 /// The run that `new_run_fields` records, as the caller can tell without reading it back.
@@ -92,6 +102,7 @@ pub(super) fn described_run(
         env: run.env,
         lock: run.lock,
         cancel_requested: false,
+        forced: run.forced,
         by: run.by,
     })
 }
@@ -216,11 +227,10 @@ impl Record {
             not_before: fields.optional("not_before", expected::TIME, time),
             lock,
             cancel_requested: fields
-                .optional("cancel_requested", expected::FLAG, |v| match v {
-                    "0" => Some(false),
-                    "1" => Some(true),
-                    _ => None,
-                })
+                .optional("cancel_requested", expected::FLAG, flag)
+                .unwrap_or(false),
+            forced: fields
+                .optional("forced", expected::FLAG, flag)
                 .unwrap_or(false),
             by: text("by"),
         };
@@ -280,6 +290,14 @@ impl Fields<'_> {
                 default
             }
         }
+    }
+}
+
+fn flag(value: &str) -> Option<bool> {
+    match value {
+        "0" => Some(false),
+        "1" => Some(true),
+        _ => None,
     }
 }
 

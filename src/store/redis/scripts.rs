@@ -33,6 +33,9 @@ pub(super) struct Scripts {
     pub unregister: Script,
     pub index_ids: Script,
     pub claim_key: Script,
+    pub pause: Script,
+    pub resume: Script,
+    pub pass_paused: Script,
 }
 
 fn with_prelude(body: &str) -> Script {
@@ -70,6 +73,9 @@ impl Scripts {
             unregister: with_prelude(include_str!("scripts/unregister.lua")),
             index_ids: with_prelude(include_str!("scripts/index_ids.lua")),
             claim_key: with_prelude(include_str!("scripts/claim_key.lua")),
+            pause: with_prelude(include_str!("scripts/pause.lua")),
+            resume: with_prelude(include_str!("scripts/resume.lua")),
+            pass_paused: with_prelude(include_str!("scripts/pass_paused.lua")),
         }
     }
 }

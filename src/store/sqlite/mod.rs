@@ -11,8 +11,10 @@
 mod calls;
 mod cancel_requests;
 mod file_mode;
+mod fire;
 mod group_commit;
 mod output;
+mod pauses;
 mod queries;
 mod read_only;
 mod reject;
@@ -34,12 +36,12 @@ use tokio::sync::Notify;
 
 use cancel_requests::CancelRequests;
 use rows::{duration_ms, from_ms, insert_run, load_run, ms};
-use transitions::{check_lease, end_run, finish_held, take_lock, try_reserve};
+use transitions::{busy, check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, Lease, NewRun, Outcome,
-    Output, PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunId, RunStatus,
-    Store, StoreError, WorkerInfo, WorkerRef, check,
+    Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result,
+    Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
 };
 
 /// The longest a waiting reserve sleeps before it looks again.
@@ -86,6 +88,13 @@ impl SqliteStore {
                 .mode(0o700)
                 .create(dir)
                 .map_err(|e| unreachable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        if path.is_dir() {
+            return Err(StoreError::Invalid(format!(
+                "the store sqlite:{} is a directory; expected the path of a file, such as sqlite:{}",
+                path.display(),
+                path.join("cronq.db").display()
+            )));
         }
         // Created here, not by SQLite, so that it never exists with a looser mode.
         std::fs::OpenOptions::new()
@@ -149,45 +158,35 @@ impl Store for SqliteStore {
         Ok(run)
     }
 
+    async fn enqueue_if_idle(&self, run: NewRun) -> Result<Run> {
+        check::payload(&run)?;
+        let run = self
+            .write(move |tx, _| match busy(tx, &run, true)? {
+                Some(busy) => Err(busy),
+                None => insert_run(tx, &run, RunStatus::Queued, 1, None, None),
+            })
+            .await?;
+        self.inner.enqueued.notify_waiters();
+        Ok(run)
+    }
+
     async fn fire(
         &self,
         run: NewRun,
         instant: DateTime<Utc>,
         skip: Option<String>,
     ) -> Result<Option<Run>> {
-        let fired = self
-            .write(move |tx, _| {
-                // The write lock is held from BEGIN IMMEDIATE: no other process can
-                // claim between this check and the insert.
-                let claimed: bool = tx
-                    .prepare_cached("SELECT 1 FROM fires WHERE job = ?1 AND instant = ?2")?
-                    .exists(params![run.job, ms(instant)])?;
-                if claimed {
-                    return Ok(None);
-                }
-                let status = if skip.is_some() {
-                    RunStatus::Skipped
-                } else {
-                    RunStatus::Queued
-                };
-                let recorded = insert_run(tx, &run, status, 1, None, skip.as_deref())?;
-                tx.prepare_cached("INSERT INTO fires (job, instant, run_id) VALUES (?1, ?2, ?3)")?
-                    .execute(params![run.job, ms(instant), recorded.id])?;
-                tx.prepare_cached(
-                    "INSERT INTO last_fired (job, instant) VALUES (?1, ?2) \
-                     ON CONFLICT (job) DO UPDATE SET instant = max(instant, excluded.instant)",
-                )?
-                .execute(params![run.job, ms(instant)])?;
-                Ok(Some(recorded))
-            })
-            .await?;
-        if fired
-            .as_ref()
-            .is_some_and(|run| run.status == RunStatus::Queued)
-        {
-            self.inner.enqueued.notify_waiters();
-        }
-        Ok(fired)
+        self.claim_fire(run, instant, None, skip).await
+    }
+
+    async fn fire_again(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        pass: DateTime<Utc>,
+        skip: Option<String>,
+    ) -> Result<Option<Run>> {
+        self.claim_fire(run, instant, Some(pass), skip).await
     }
 
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>> {
@@ -628,6 +627,34 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn pause(&self, scope: &PauseScope, pause: &Pause) -> Result<()> {
+        self.put_pause(scope, pause).await
+    }
+
+    async fn resume(&self, scope: &PauseScope) -> Result<Option<Pause>> {
+        self.end_pause(scope).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<Paused>> {
+        self.list_pauses().await
+    }
+
+    async fn pause_version(&self) -> Result<Option<String>> {
+        self.read_pause_version().await
+    }
+
+    async fn pass_paused(
+        &self,
+        run: NewRun,
+        instant: DateTime<Utc>,
+        scope: &PauseScope,
+        reason: String,
+        record_limit: u32,
+    ) -> Result<Option<Run>> {
+        self.pass_paused_instant(run, instant, scope, reason, record_limit)
+            .await
+    }
 }
 
 /// Deletes one job's finished runs beyond `keep`, and its fire claims as old.
@@ -654,6 +681,11 @@ fn prune_job(tx: &Transaction, job: &str, keep: &Retention, now: i64) -> Result<
     }
     tx.prepare_cached("DELETE FROM fires WHERE job = ?1 AND instant < ?2")?
         .execute(params![job, oldest_kept])?;
+    // Second-pass claims, `JOB@PASS_MS`: the names between `JOB@` and `JOBA`.
+    tx.prepare_cached(
+        "DELETE FROM fires WHERE job > ?1 || '@' AND job < ?1 || 'A' AND instant < ?2",
+    )?
+    .execute(params![job, oldest_kept])?;
     Ok(ids.len() as u64)
 }
 

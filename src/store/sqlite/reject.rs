@@ -13,7 +13,7 @@ use crate::store::unreadable::{self, Unreadable};
 use crate::store::{Result, WorkerRef, new_run_id};
 
 /// The columns of a run, each with the field of [`crate::store::Run`] it holds.
-const FIELDS: [(&str, &str); 25] = [
+const FIELDS: [(&str, &str); 26] = [
     ("id", "id"),
     ("job", "job"),
     ("queue", "queue"),
@@ -39,6 +39,7 @@ const FIELDS: [(&str, &str); 25] = [
     ("lock_name", "lock_name"),
     ("lock_on_busy", "lock_on_busy"),
     ("cancel_requested", "cancel_requested"),
+    ("forced", "forced"),
 ];
 
 /// The bytes a run's row holds in all its columns, measured without reading them (the
@@ -55,7 +56,7 @@ pub(super) const ROW_BYTES: &str = "coalesce(octet_length(id), 0) + coalesce(oct
     + coalesce(octet_length(reason), 0) + coalesce(octet_length(args), 0) \
     + coalesce(octet_length(env), 0) + coalesce(octet_length(not_before), 0) \
     + coalesce(octet_length(lock_name), 0) + coalesce(octet_length(lock_on_busy), 0) \
-    + coalesce(octet_length(cancel_requested), 0)";
+    + coalesce(octet_length(cancel_requested), 0) + coalesce(octet_length(forced), 0)";
 
 /// What makes run `seq` too large to read, measured column by column: the first
 /// column over its bound, else `args` and `env` together over theirs.
@@ -123,7 +124,7 @@ fn repair(tx: &Transaction, seq: i64, problems: &[Unreadable], queue: &str) -> R
             "queued_at" => Value::Integer(ms(Utc::now())),
             "args" => Value::Text("[]".into()),
             "env" => Value::Text("{}".into()),
-            "cancel_requested" => Value::Integer(0),
+            "cancel_requested" | "forced" => Value::Integer(0),
             // `status` is set by `reject` itself.
             "status" => continue,
             _ => Value::Null,

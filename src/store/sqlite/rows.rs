@@ -16,7 +16,7 @@ use crate::store::{
 pub(super) const RUN_COLUMNS: &str = "id, job, queue, status, trigger_kind, scheduled_for, attempt, \
     max_attempts, retry_of, host, worker, exit_code, signal, queued_at, started_at, \
     finished_at, progress, message, reason, args, env, not_before, lock_name, lock_on_busy, \
-    cancel_requested, requested_by";
+    cancel_requested, forced, requested_by";
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -120,18 +120,9 @@ pub(super) fn decode_run(row: &Row) -> rusqlite::Result<(Run, Vec<Unreadable>)> 
         env: columns.required(20, "env", expected::ENV, json, Default::default())?,
         not_before: columns.optional(21, "not_before", expected::TIME, time)?,
         lock,
-        cancel_requested: columns.required(
-            24,
-            "cancel_requested",
-            expected::FLAG,
-            |v| match v {
-                ValueRef::Integer(0) => Some(false),
-                ValueRef::Integer(1) => Some(true),
-                _ => None,
-            },
-            false,
-        )?,
-        by: columns.optional(25, "requested_by", expected::TEXT, text)?,
+        cancel_requested: columns.required(24, "cancel_requested", expected::FLAG, flag, false)?,
+        forced: columns.required(25, "forced", expected::FLAG, flag, false)?,
+        by: columns.optional(26, "requested_by", expected::TEXT, text)?,
     };
     Ok((run, columns.problems))
 }
@@ -195,6 +186,15 @@ fn text(value: ValueRef<'_>) -> Option<String> {
     }
 }
 
+/// A flag column: 0 or 1.
+fn flag(value: ValueRef<'_>) -> Option<bool> {
+    match value {
+        ValueRef::Integer(0) => Some(false),
+        ValueRef::Integer(1) => Some(true),
+        _ => None,
+    }
+}
+
 fn integer<T: TryFrom<i64>>(value: ValueRef<'_>) -> Option<T> {
     match value {
         ValueRef::Integer(n) => T::try_from(n).ok(),
@@ -253,9 +253,9 @@ pub(super) fn insert_run(
         .prepare_cached(&format!(
             "INSERT INTO runs (id, job, queue, status, trigger_kind, scheduled_for, attempt, \
          max_attempts, retry_of, queued_at, finished_at, reason, args, env, not_before, \
-         lock_name, lock_on_busy, requested_by) \
+         lock_name, lock_on_busy, forced, requested_by) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-         ?18) \
+         ?18, ?19) \
          RETURNING {RUN_COLUMNS}"
         ))?
         .query_row(
@@ -277,6 +277,7 @@ pub(super) fn insert_run(
                 run.not_before.map(ms),
                 lock_name,
                 on_busy,
+                run.forced,
                 run.by,
             ],
             run_from_row,

@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::{Result, StoreError};
 
-pub(super) const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 /// Version 1; a new file gets it, then each later version in turn. The partial index
 /// `runs_ready` lets a reserve read the head of one queue without sorting the queue.
@@ -119,10 +119,35 @@ const VERSION_4: &str = "
 ALTER TABLE workers ADD COLUMN concurrency INTEGER NOT NULL DEFAULT 1;
 ";
 
-/// Version 5: who asked for a run by hand (`cli:USER`, `token:NAME`), and the
+/// Version 5: whether a run was forced past `concurrency: forbid` (`cronq run --force`),
+/// and an index of the queued runs by lock, which a forbid fire or run looks at.
+const VERSION_5: &str = "
+ALTER TABLE runs ADD COLUMN forced INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_queued_lock ON runs (lock_name, seq) WHERE status = 'queued';
+";
+
+/// Version 6: pauses, one per job and one for every job (`job` = `*`), with how many of
+/// the instants each held back were recorded; and the value that changes with each
+/// pause and resume, for daemons to poll.
+const VERSION_6: &str = "
+CREATE TABLE pauses (
+    job       TEXT PRIMARY KEY,
+    reason    TEXT,
+    paused_by TEXT NOT NULL,
+    since     INTEGER NOT NULL,
+    until     INTEGER,
+    recorded  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE pause_version (
+    one     INTEGER PRIMARY KEY CHECK (one = 1),
+    version TEXT NOT NULL
+);
+";
+
+/// Version 7: who asked for a run by hand (`cli:USER`, `token:NAME`), and the
 /// Idempotency-Keys of the HTTP API, each naming the run its first request queued (an
 /// empty `run_id` while that request is under way).
-const VERSION_5: &str = "
+const VERSION_7: &str = "
 ALTER TABLE runs ADD COLUMN requested_by TEXT;
 CREATE TABLE idempotency_keys (
     key        TEXT PRIMARY KEY,
@@ -132,8 +157,9 @@ CREATE TABLE idempotency_keys (
 ";
 
 /// Each version's changes; a file at version N gets the ones after the Nth.
-const VERSIONS: [&str; SCHEMA_VERSION as usize] =
-    [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5];
+const VERSIONS: [&str; SCHEMA_VERSION as usize] = [
+    VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6, VERSION_7,
+];
 
 /// A database newer than this cronq is refused rather than misread.
 pub(super) fn refuse_newer(version: i64) -> Result<()> {

@@ -96,6 +96,7 @@ pub(super) fn end_run(
                 not_before: Some(now + chrono::Duration::milliseconds(duration_ms(delay))),
                 lock: run.lock.clone(),
                 by: run.by.clone(),
+                forced: run.forced,
             };
             Some(insert_run(
                 tx,
@@ -129,9 +130,9 @@ pub(super) fn try_reserve(
         loop {
             // Read as values: a row written by hand may hold anything. A `not_before`
             // that is no time is due, so that its run is read (and refused) too.
-            let batch: Vec<(i64, i64, Value, Value, Value)> = tx
+            let batch: Vec<(i64, i64, Value, Value, Value, bool)> = tx
                 .prepare_cached(&format!(
-                    "SELECT seq, {ROW_BYTES}, id, lock_name, lock_on_busy FROM runs \
+                    "SELECT seq, {ROW_BYTES}, id, lock_name, lock_on_busy, forced = 1 FROM runs \
                      WHERE status = 'queued' AND queue = ?1 AND seq > ?2 \
                      AND (not_before IS NULL OR not_before <= ?3 \
                           OR typeof(not_before) != 'integer') \
@@ -144,13 +145,14 @@ pub(super) fn try_reserve(
                         row.get(2)?,
                         row.get(3)?,
                         row.get(4)?,
+                        row.get(5).unwrap_or(false),
                     ))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             let Some(last) = batch.last() else { break };
             after_seq = last.0;
             batch_size = (batch_size * 8).min(64);
-            for (seq, bytes, id, lock_name, on_busy) in batch {
+            for (seq, bytes, id, lock_name, on_busy, forced) in batch {
                 if bytes as u64 > MAX_FIELD_BYTES.min(MAX_PAYLOAD_BYTES)
                     && let Some(problem) = oversized(tx, seq)?
                 {
@@ -166,7 +168,8 @@ pub(super) fn try_reserve(
                     Some(lock) => take_lock(tx, &lock.name, &id, lease_until)?,
                     None => None,
                 };
-                if let Some(holder) = holder {
+                // A forced run goes without the lock another run holds.
+                if let Some(holder) = holder.filter(|_| !forced) {
                     if lock.as_ref().map(|l| l.on_busy) == Some(OnBusy::Skip) {
                         let name = lock.map(|l| l.name).unwrap_or_default();
                         let reason = format!("skipped: lock `{name}` is held by run {holder}");
@@ -209,6 +212,42 @@ pub(super) fn try_reserve(
         }
     }
     Ok(None)
+}
+
+/// `concurrency: forbid`: why `run` may not be queued now, as `StoreError::Busy`: the
+/// run holding its lock (running), else, `with_queued`, the first run queued with that
+/// lock. `None` for a run with no `OnBusy::Skip` lock, a forced run, or a lock with no
+/// other run.
+pub(super) fn busy(tx: &Connection, run: &NewRun, with_queued: bool) -> Result<Option<StoreError>> {
+    let Some(lock) = &run.lock else {
+        return Ok(None);
+    };
+    if lock.on_busy != OnBusy::Skip || run.forced {
+        return Ok(None);
+    }
+    let busy = |holder: String, status: RunStatus| StoreError::Busy {
+        job: run.job.clone(),
+        holder,
+        status,
+    };
+    let holder: Option<String> = tx
+        .prepare_cached("SELECT owner FROM locks WHERE name = ?1 AND expires_at > ?2")?
+        .query_row(params![lock.name, ms(Utc::now())], |row| row.get(0))
+        .optional()?;
+    if let Some(holder) = holder {
+        return Ok(Some(busy(holder, RunStatus::Running)));
+    }
+    if !with_queued {
+        return Ok(None);
+    }
+    let queued: Option<String> = tx
+        .prepare_cached(
+            "SELECT id FROM runs WHERE status = 'queued' AND lock_name = ?1 \
+             AND lock_on_busy = 'skip' ORDER BY seq LIMIT 1",
+        )?
+        .query_row([&lock.name], |row| row.get(0))
+        .optional()?;
+    Ok(queued.map(|id| busy(id, RunStatus::Queued)))
 }
 
 /// The cluster lock of a row's `lock_name` and `lock_on_busy`: `Some(None)` for none,

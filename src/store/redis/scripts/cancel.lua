@@ -4,12 +4,16 @@
 -- ARGV: now, id, requests_ttl_ms. Returns {'ok', 'dequeued' | 'requested'}.
 local id = ARGV[2]
 local key = run_key(id)
-local status, queue, worker = unpack(redis.call('HMGET', key, 'status', 'queue', 'worker'))
+local status, queue, worker, lock_name = unpack(redis.call('HMGET', key, 'status', 'queue',
+  'worker', 'lock_name'))
 if not status then
   return { 'err', 'not_found' }
 elseif status == 'queued' then
   redis.call('ZREM', P .. 'ready:' .. queue, id)
   redis.call('ZREM', P .. 'delayed:' .. queue, id)
+  if lock_name then
+    redis.call('SREM', queued_forbid_key(lock_name), id)
+  end
   end_run(id, 'cancelled', { 'reason', 'cancelled while queued' })
   return { 'ok', 'dequeued' }
 elseif status == 'running' then

@@ -29,9 +29,50 @@ local function create_run(id, job, ...)
   return seq
 end
 
+-- The runs queued with lock `name` and `lock_on_busy` skip (`concurrency: forbid`),
+-- which hold back the next forbid fire or run of the job. A run that has left the queue
+-- is taken out when it is reserved or cancelled, and by `forbid_busy` in any case.
+local function queued_forbid_key(name) return P .. 'queued_forbid:' .. name end
+
+-- `concurrency: forbid`: what keeps a run with lock `name` from being queued now:
+-- {owner, 'running'} for the lock's holder, else, with `with_queued`, {id, 'queued'} for
+-- the oldest run queued with it; false when neither is.
+local function forbid_busy(name, with_queued)
+  local owner = redis.call('GET', P .. 'lock:' .. name)
+  if owner then
+    return { owner, 'running' }
+  elseif not with_queued then
+    return false
+  end
+  local key = queued_forbid_key(name)
+  local first, first_seq = false, nil
+  for _, id in ipairs(redis.call('SMEMBERS', key)) do
+    local fields = redis.pcall('HMGET', run_key(id), 'status', 'seq')
+    local status, seq = false, nil
+    if type(fields) == 'table' and not fields.err then
+      status, seq = fields[1], tonumber(fields[2])
+    end
+    if status ~= 'queued' or not seq then
+      redis.call('SREM', key, id)
+    elseif not first_seq or seq < first_seq then
+      first, first_seq = id, seq
+    end
+  end
+  return first and { first, 'queued' }
+end
+
+-- The reason a forbid run found busy is recorded with, as `StoreError::Busy` words it.
+local function busy_reason(job, busy)
+  return 'skipped: job `' .. job .. '` is ' .. busy[2] .. ' (run ' .. busy[1] .. ')'
+end
+
 -- Puts a queued run where reserve finds it: ready now (by seq), or delayed (by not_before,
 -- ms, or false for none).
 local function place(id, queue, seq, not_before)
+  local name, on_busy = unpack(redis.call('HMGET', run_key(id), 'lock_name', 'lock_on_busy'))
+  if name and on_busy == 'skip' then
+    redis.call('SADD', queued_forbid_key(name), id)
+  end
   redis.call('SADD', P .. 'queues', queue)
   if not_before and tonumber(not_before) > now then
     redis.call('ZADD', P .. 'delayed:' .. queue, not_before, id)
@@ -85,12 +126,12 @@ end
 -- Queues the next attempt of `id` as run `new_id`, not before `not_before` (ms, or false).
 local function queue_retry(id, new_id, not_before)
   local f = redis.call('HMGET', run_key(id), 'job', 'queue', 'attempt', 'max_attempts', 'args',
-    'env', 'scheduled_for', 'lock_name', 'lock_on_busy', 'by')
+    'env', 'scheduled_for', 'lock_name', 'lock_on_busy', 'forced', 'by')
   local fields = { 'job', f[1], 'queue', f[2], 'status', 'queued', 'trigger', 'retry',
     'attempt', tonumber(f[3]) + 1, 'max_attempts', f[4], 'retry_of', id,
     'queued_at', now }
   local optional = { 'args', f[5], 'env', f[6], 'scheduled_for', f[7], 'lock_name', f[8],
-    'lock_on_busy', f[9], 'not_before', not_before, 'by', f[10] }
+    'lock_on_busy', f[9], 'forced', f[10], 'not_before', not_before, 'by', f[11] }
   for i = 1, #optional, 2 do
     if optional[i + 1] then
       fields[#fields + 1] = optional[i]

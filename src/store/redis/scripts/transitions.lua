@@ -72,12 +72,12 @@ local function reserve_first(expires, lease_ms, token, worker, host, queues)
     end
     for _, id in ipairs(redis.call('ZRANGE', ready, 0, SCAN - 1)) do
       local key = run_key(id)
-      local fields = redis.pcall('HMGET', key, 'status', 'lock_name', 'lock_on_busy')
+      local fields = redis.pcall('HMGET', key, 'status', 'lock_name', 'lock_on_busy', 'forced')
       local dead = wrong_type(fields)
       if dead then
         fields = {}
       end
-      local status, name, on_busy = unpack(fields)
+      local status, name, on_busy, forced = unpack(fields)
       local big = status == 'queued' and oversized(key)
       if dead then
         redis.call('ZREM', ready, id)
@@ -90,7 +90,12 @@ local function reserve_first(expires, lease_ms, token, worker, host, queues)
         return { 'oversized', id, big[1], big[2], big[3] }
       else
         local owner = name and take_lock(id, name, lease_ms)
-        if not owner then
+        if name and on_busy == 'skip' then
+          -- Taken or skipped now: it holds back no forbid fire as a queued run.
+          redis.call('SREM', queued_forbid_key(name), id)
+        end
+        -- A forced run goes without the lock another run holds.
+        if not owner or forced == '1' then
           take(id, key, ready, expires, token, worker, host)
           return { 'ok', run_record(id), id }
         elseif on_busy == 'skip' then
