@@ -79,14 +79,8 @@ const SHOW_FIELDS: [&str; 10] = [
 
 impl Setup {
     /// `cronq ARGS` on this setup's store; its exit code, stdout and stderr.
-    fn cronq(&self, args: &[&str]) -> (i32, String, String) {
-        let output = self
-            .scratch
-            .cronq()
-            .args(args)
-            .args(self.store_args())
-            .output()
-            .unwrap();
+    fn cronq_texts(&self, args: &[&str]) -> (i32, String, String) {
+        let output = self.cronq(args);
         let (stdout, stderr) = texts(&output);
         (output.status.code().unwrap(), stdout, stderr)
     }
@@ -95,7 +89,7 @@ impl Setup {
     fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut args = args.to_vec();
         args.push("--json");
-        let (code, stdout, stderr) = self.cronq(&args);
+        let (code, stdout, stderr) = self.cronq_texts(&args);
         assert_eq!(code, 0, "{args:?}: {stderr}");
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
     }
@@ -168,7 +162,7 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
     let runs = setup.finished_runs().await;
     let (hello, oops) = (of(&runs, "hello"), of(&runs, "oops"));
 
-    let (code, stdout, stderr) = setup.cronq(&["history"]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["history"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
     // The first line names the store read, the table follows.
     let (store_line, stdout) = stdout.split_once('\n').unwrap();
@@ -197,7 +191,7 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
     assert!(failed["duration_s"].is_f64(), "{failed}");
 
     // --failed: only the failed run, with its exit code.
-    let (code, stdout, _) = setup.cronq(&["history", "--failed"]);
+    let (code, stdout, _) = setup.cronq_texts(&["history", "--failed"]);
     assert_eq!(code, 0);
     let rows: Vec<&str> = stdout.lines().skip(2).collect();
     assert_eq!(rows.len(), 1, "{stdout}");
@@ -222,7 +216,7 @@ async fn history_lists_the_runs_newest_first_and_filters_them(backend: Backend) 
     assert_eq!(ids_of(&setup.json(&["history", "--since", "1h"])).len(), 2);
     // The runs were queued before the daemon stopped, well over 10 ms ago.
     assert!(ids_of(&setup.json(&["history", "--since", "10ms"])).is_empty());
-    let (code, stdout, stderr) = setup.cronq(&["history", "--job", "nothing-of-that-name"]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["history", "--job", "nothing-of-that-name"]);
     assert_eq!(
         (code, stdout, stderr.as_str()),
         (0, format!("store: {}\n", setup.store_shown()), "no runs\n")
@@ -235,7 +229,7 @@ async fn show_and_logs_print_a_runs_fields_and_exact_output(backend: Backend) {
     let (hello, oops) = (of(&runs, "hello"), of(&runs, "oops"));
 
     // Ids are ULIDs, uppercase; any case is accepted.
-    let (code, stdout, stderr) = setup.cronq(&["show", &oops.id.to_lowercase()]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["show", &oops.id.to_lowercase()]);
     assert_eq!((code, stderr.as_str()), (0, ""));
     insta::assert_snapshot!("show_failed_run", redact_fields(&stdout));
     assert!(
@@ -342,7 +336,7 @@ async fn an_unknown_run_id_is_exit_2_in_one_sentence(backend: Backend) {
     setup.store().await;
     let missing = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
     for command in ["show", "logs"] {
-        let (code, stdout, stderr) = setup.cronq(&[command, missing]);
+        let (code, stdout, stderr) = setup.cronq_texts(&[command, missing]);
         assert_eq!((code, stdout.as_str()), (2, ""), "{command}: {stderr}");
         assert_eq!(
             stderr,
@@ -358,7 +352,7 @@ async fn an_empty_history_says_no_runs(backend: Backend) {
     let setup = Setup::new(backend);
     setup.store().await;
     // Which store is empty, so that another one's emptiness cannot pass for it.
-    let (code, stdout, stderr) = setup.cronq(&["history"]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["history"]);
     assert_eq!(
         (code, stdout, stderr.as_str()),
         (0, format!("store: {}\n", setup.store_shown()), "no runs\n")
@@ -473,11 +467,11 @@ async fn a_run_is_named_by_the_start_of_its_id_or_by_its_job(backend: Backend) {
         unique.to_lowercase(),
         hello.id[..20].into(),
     ] {
-        let (code, stdout, stderr) = setup.cronq(&["show", &typed]);
+        let (code, stdout, stderr) = setup.cronq_texts(&["show", &typed]);
         assert_eq!((code, stderr.as_str()), (0, ""), "{typed}");
         assert_eq!(id_of(&stdout), hello.id, "{typed}");
     }
-    let (code, stdout, _) = setup.cronq(&["logs", &oops.id[..(common + 1).max(6)]]);
+    let (code, stdout, _) = setup.cronq_texts(&["logs", &oops.id[..(common + 1).max(6)]]);
     assert_eq!(
         (code, stdout.as_str()),
         (0, ""),
@@ -485,10 +479,10 @@ async fn a_run_is_named_by_the_start_of_its_id_or_by_its_job(backend: Backend) {
     );
 
     // A job's name is its latest run, for show and logs.
-    let (code, stdout, stderr) = setup.cronq(&["show", "oops"]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["show", "oops"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
     assert_eq!(id_of(&stdout), oops.id);
-    let (code, stdout, stderr) = setup.cronq(&["logs", "hello"]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["logs", "hello"]);
     assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "hello\n", ""));
     let document = setup.json(&["show", "hello"]);
     assert_eq!(document["id"], hello.id.as_str());
@@ -497,7 +491,7 @@ async fn a_run_is_named_by_the_start_of_its_id_or_by_its_job(backend: Backend) {
     if common >= 6 {
         let shared = &hello.id[..common];
         for command in ["show", "logs", "cancel"] {
-            let (code, stdout, stderr) = setup.cronq(&[command, shared]);
+            let (code, stdout, stderr) = setup.cronq_texts(&[command, shared]);
             assert_eq!((code, stdout.as_str()), (2, ""), "{command}: {stderr}");
             assert_eq!(
                 stderr,
@@ -510,7 +504,7 @@ async fn a_run_is_named_by_the_start_of_its_id_or_by_its_job(backend: Backend) {
     }
     // Fewer than 6 characters name no run, however few runs there are.
     for command in ["show", "logs", "cancel"] {
-        let (code, stdout, stderr) = setup.cronq(&[command, &hello.id[..5]]);
+        let (code, stdout, stderr) = setup.cronq_texts(&[command, &hello.id[..5]]);
         assert_eq!((code, stdout.as_str()), (2, ""), "{command}: {stderr}");
         assert!(
             stderr.starts_with(&format!(
@@ -523,13 +517,13 @@ async fn a_run_is_named_by_the_start_of_its_id_or_by_its_job(backend: Backend) {
     }
     // cancel takes the short id too (this run has ended); a job's name is not a run
     // to cancel.
-    let (code, stdout, stderr) = setup.cronq(&["cancel", unique]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["cancel", unique]);
     assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
     assert_eq!(
         stderr,
         format!("cronq: run {} already succeeded\n", hello.id)
     );
-    let (code, _, stderr) = setup.cronq(&["cancel", "hello"]);
+    let (code, _, stderr) = setup.cronq_texts(&["cancel", "hello"]);
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(
         stderr,
@@ -537,7 +531,7 @@ async fn a_run_is_named_by_the_start_of_its_id_or_by_its_job(backend: Backend) {
          `cronq history` lists the runs it keeps\n"
     );
     // Neither an id's start nor a job with runs.
-    let (code, _, stderr) = setup.cronq(&["show", "nightly-backup"]);
+    let (code, _, stderr) = setup.cronq_texts(&["show", "nightly-backup"]);
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(
         stderr,
@@ -564,7 +558,7 @@ async fn show_prints_stdout_and_stderr_in_the_order_written(backend: Backend) {
     })
     .await;
     assert_eq!(daemon.stop(PATIENCE), Some(0), "{}", daemon.logs());
-    let (code, stdout, stderr) = setup.cronq(&["show", "turns"]);
+    let (code, stdout, stderr) = setup.cronq_texts(&["show", "turns"]);
     assert_eq!((code, stderr.as_str()), (0, ""));
     let written = "out-1\nerr-1\nout-2\nerr-2\n";
     assert!(stdout.ends_with(&format!("output:\n{written}")), "{stdout}");

@@ -13,17 +13,6 @@ use common::{redact_table, texts};
 const PATIENCE: Duration = Duration::from_secs(20);
 
 impl Setup {
-    /// `cronq STORE ARGS`: the store first, since `run` takes what follows `--` as the
-    /// job's arguments.
-    fn cronq(&self, args: &[&str]) -> std::process::Output {
-        self.scratch
-            .cronq()
-            .args(self.store_args())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
     /// `cronq STORE ARGS` left running, e.g. `daemon` or `worker`, once it has made the
     /// store: until then `status` says there is none (exit 3), as it should.
     fn start(&self, name: &str, args: &[&str]) -> Process {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,16 +47,6 @@ jobs:
 ";
 
 impl Setup {
-    /// `cronq ARGS` on this setup's store.
-    fn cronq(&self, args: &[&str]) -> Output {
-        self.scratch
-            .cronq()
-            .args(self.store_args())
-            .args(args)
-            .output()
-            .expect("cronq runs")
-    }
-
     /// The same store as the commands, through the library.
     async fn store(&self) -> Arc<dyn Store> {
         match &self.redis {

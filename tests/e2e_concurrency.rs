@@ -32,15 +32,6 @@ const JOBS: &str = r#"jobs:
 "#;
 
 impl Setup {
-    fn cronq(&self, args: &[&str]) -> std::process::Output {
-        self.scratch
-            .cronq()
-            .args(self.store_args())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
     /// `cronq daemon` with four built-in workers, so that runs can overlap.
     fn daemon(&self) -> Process {
         let store_args = self.store_args();

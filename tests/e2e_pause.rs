@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,15 +37,6 @@ jobs:
 ";
 
 impl Setup {
-    fn cronq(&self, args: &[&str]) -> Output {
-        self.scratch
-            .cronq()
-            .args(self.store_args())
-            .args(args)
-            .output()
-            .expect("cronq runs")
-    }
-
     /// `cronq ARGS`, which must succeed: its stdout.
     fn ok(&self, args: &[&str]) -> String {
         let output = self.cronq(args);

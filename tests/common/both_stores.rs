@@ -53,6 +53,17 @@ impl Setup {
         }
     }
 
+    /// `cronq STORE ARGS`: the store first, since `run` takes what follows `--` as the
+    /// job's arguments.
+    pub fn cronq(&self, args: &[&str]) -> std::process::Output {
+        self.scratch
+            .cronq()
+            .args(self.store_args())
+            .args(args)
+            .output()
+            .expect("cronq runs")
+    }
+
     /// `--store URL --redis-prefix P` for Redis; nothing for the default SQLite file.
     pub fn store_args(&self) -> Vec<String> {
         match &self.redis {
