@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     cronq::memory::give_back_freed_memory();
     let cli = Cli::from_command_line().unwrap_or_else(|error| usage_error(error));
-    // Only `daemon` and `worker` take `--log-format`; the rest read CRONQ_LOG_FORMAT.
+    // Only `daemon`, `worker` and `serve` take `--log-format`; the rest read CRONQ_LOG_FORMAT.
     let log_format = cli.settings_args().log_format.or_else(|| {
         let value = std::env::var("CRONQ_LOG_FORMAT").ok()?;
         clap::ValueEnum::from_str(&value, true).ok()
