@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 
+use super::pause::{pause_json, paused_json};
 use super::{TimeLeftOf, instant, run_json};
 use crate::cron::Timing;
 use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
@@ -15,8 +16,8 @@ use crate::pause::Pauses;
 use crate::schedule::{Job, Schedule, parse_zone};
 use crate::settings::Settings;
 use crate::store::{
-    HistoryFilter, Pause, PauseScope, Paused, PublishedJob, PublishedSchedule, QueuedRun, Run,
-    RunStatus, Store, StoreError, WorkerInfo,
+    HistoryFilter, Paused, PublishedJob, PublishedSchedule, QueuedRun, Run, RunStatus, Store,
+    StoreError, WorkerInfo,
 };
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
@@ -33,6 +34,16 @@ pub struct Timed {
 }
 
 impl Timed {
+    /// The jobs whose fires `status` looks at: those of the local schedule file when
+    /// there is one, else those the daemons published.
+    pub fn of(local: Option<&Schedule>, published: Option<&PublishedSchedule>) -> Vec<Timed> {
+        match (local, published) {
+            (Some(local), _) => local.jobs.iter().filter_map(Timed::from_job).collect(),
+            (None, Some(published)) => Timed::from_published(published),
+            (None, None) => Vec::new(),
+        }
+    }
+
     pub fn from_job(job: &Job) -> Option<Timed> {
         let timing = &job.schedule.as_ref()?.timing;
         if *timing == Timing::Reboot {
@@ -419,17 +430,7 @@ impl Report {
                 json!({"job": job, "at": instant(at), "paused": paused})
             })
             .collect();
-        let paused: Vec<Value> = self
-            .paused
-            .iter()
-            .map(|Paused { scope, pause }| {
-                let job = match scope {
-                    PauseScope::All => None,
-                    PauseScope::Job(job) => Some(job),
-                };
-                json!({"job": job, "paused": pause_json(pause)})
-            })
-            .collect();
+        let paused = paused_json(&self.paused);
         let problems: Vec<Value> = self
             .problems
             .iter()
@@ -437,14 +438,4 @@ impl Report {
             .collect();
         json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems})
     }
-}
-
-/// A pause in `--json`: `{"reason", "by", "since", "until"}`, `until` null until resumed.
-fn pause_json(pause: &Pause) -> Value {
-    json!({
-        "reason": pause.reason,
-        "by": pause.by,
-        "since": instant(&pause.since),
-        "until": pause.until.as_ref().map(instant),
-    })
 }
