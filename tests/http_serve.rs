@@ -1,6 +1,7 @@
 //! `cronq serve` end to end, on both stores: the API alone, answering from the local
 //! schedule file and the store while firing and running nothing, its logs in the format
-//! `--log-format` asks for, and a clean stop on SIGTERM.
+//! `--log-format` (or the settings file's `log_format:`) asks for, and a clean stop on
+//! SIGTERM.
 
 mod common;
 
@@ -69,6 +70,26 @@ async fn serve_answers_fires_nothing_and_logs_json(backend: Backend) {
         let event: Value =
             serde_json::from_str(line).unwrap_or_else(|_| panic!("every log line is JSON: {line}"));
         assert!(event["level"].is_string(), "{line}");
+    }
+
+    // `log_format:` in the settings file does the same, without the flag.
+    setup
+        .scratch
+        .write("config/cronq.yaml", "log_format: json\n");
+    let mut args = setup.store_args();
+    args.extend(["serve".into(), "--http".into(), addr.clone()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut serve = Process::start(setup.dir(), "serve-again", &args);
+    eventually("serve to log", PATIENCE, || async {
+        serve.logs().contains("serving the HTTP API")
+    })
+    .await;
+    assert_eq!(serve.stop(PATIENCE), Some(0), "{}", serve.logs());
+    for line in serve.logs().lines() {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "JSON as the settings say: {line}"
+        );
     }
 
     let bad = setup.cronq(&["serve", "--log-format", "xml", "--http", &addr]);
