@@ -4,9 +4,9 @@
 //!
 //! A face of its own beside `cli/`: both call the layers below (`report`, `manual`,
 //! `store`) and only serialize what those return; neither calls into the other. One
-//! small file per resource (`jobs`, `runs`, `output`, `status`, `pause`), the
-//! bearer-token check (`auth`), the JSON errors (`error`), the OpenAPI document
-//! (`openapi`) and the listener with its routes (`server`).
+//! small file per resource (`jobs`, `runs`, `output`, `status`, `pause`, `repeat`:
+//! rerun and backfill), the bearer-token check (`auth`), the JSON errors (`error`), the
+//! OpenAPI document (`openapi`) and the listener with its routes (`server`).
 
 mod auth;
 mod error;
@@ -14,6 +14,7 @@ mod jobs;
 mod openapi;
 mod output;
 mod pause;
+mod repeat;
 mod runs;
 mod server;
 mod state;

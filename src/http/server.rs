@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use super::error::ApiError;
 use super::state::Api;
-use super::{jobs, openapi, output, pause, runs, status};
+use super::{jobs, openapi, output, pause, repeat, runs, status};
 use crate::settings::ApiToken;
 
 /// Listens on `addr`, once the loopback rule holds: the one sentence why not, else.
@@ -58,6 +58,11 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<Api>>)> {
         (Method::POST, "/api/v1/jobs/{job}/runs", post(jobs::trigger)),
         (
             Method::POST,
+            "/api/v1/jobs/{job}/backfill",
+            post(repeat::backfill),
+        ),
+        (
+            Method::POST,
             "/api/v1/jobs/{job}/pause",
             post(pause::pause_job),
         ),
@@ -71,6 +76,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<Api>>)> {
         (Method::GET, "/api/v1/runs", get(runs::list)),
         (Method::GET, "/api/v1/runs/{id}", get(runs::one)),
         (Method::POST, "/api/v1/runs/{id}/cancel", post(runs::cancel)),
+        (Method::POST, "/api/v1/runs/{id}/rerun", post(repeat::rerun)),
         (Method::GET, "/api/v1/runs/{id}/output", get(output::output)),
     ]
 }

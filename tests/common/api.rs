@@ -34,6 +34,9 @@ jobs:
     command: ["sleep", "30"]
     concurrency: forbid
     kill_grace: 1s
+  hourly:
+    schedule: "0 * * * *"
+    command: ["true"]
 "#;
 
 pub const TOKENS: &str = r#"
