@@ -4,17 +4,18 @@
 //!
 //! A face of its own beside `cli/`: both call the layers below (`report`, `manual`,
 //! `store`) and only serialize what those return; neither calls into the other. One
-//! small file per resource (`jobs`, `runs`, `output`, `status`), the bearer-token check
+//! small file per resource (`jobs`, `runs`, `output`, `status`, `metrics`), the bearer-token check
 //! (`auth`), the JSON errors (`error`) and the listener with its routes (`server`).
 
 mod auth;
 mod error;
 mod jobs;
+mod metrics;
 mod output;
 mod runs;
 mod server;
 mod state;
 mod status;
 
-pub use server::{bind, serve};
+pub use server::{bind, serve, serve_metrics};
 pub use state::Api;

@@ -10,12 +10,14 @@
 //! Time: the store stamps `queued_at`, `started_at`, `finished_at` and lease expiries
 //! with the clock of the process that calls it. Instants are kept to the millisecond.
 
+mod counted;
 mod output;
 mod pause;
 pub mod redis;
 pub mod sqlite;
 pub mod unreadable;
 
+pub use counted::Counted;
 pub use output::{Chunk, Output, Stream};
 pub(crate) use output::{cut_front, push_merged};
 pub use pause::{ALL_JOBS, Pause, PauseScope, Paused};
