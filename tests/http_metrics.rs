@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::both_stores::{Backend, Setup};
 use common::daemon::Process;
+use common::redis_server::RedisServer;
 use prometheus_parse::{Sample, Scrape, Value};
 use reqwest::StatusCode;
 
@@ -330,10 +331,119 @@ async fn counts_are_per_process_and_figures_are_the_clusters(backend: Backend) {
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
 }
 
+/// A run whose worker is killed is found lost by the daemon's reaper, which counts it.
+async fn the_reaper_counts_a_lost_run(backend: Backend) {
+    let setup = Setup::new(backend);
+    setup.scratch.write("crontab.yaml", SCHEDULE);
+    let lease = ["--lease", "1s"];
+    let daemon = Served::start(
+        &setup,
+        "daemon",
+        &["daemon", "--no-workers", lease[0], lease[1]],
+        &[],
+    );
+    let mut args = setup.store_args();
+    args.extend(["worker", "--queue", "default", lease[0], lease[1]].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut worker = Process::start(setup.dir(), "worker", &args);
+    daemon.scrape().await;
+    assert_eq!(cronq(&setup, &["run", "slow"]), Some(0));
+    let served = &daemon;
+    until("slow to run", || async move {
+        let m = served.scrape().await;
+        (m.value("cronq_running", &[("queue", "default")]) == Some(1.0)).then_some(())
+    })
+    .await;
+    worker.kill();
+    let m = until("slow to be lost", || async move {
+        let m = served.scrape().await;
+        m.value("cronq_lost_total", &[("cronjob", "slow")])
+            .map(|_| m)
+    })
+    .await;
+    assert_eq!(m.must("cronq_lost_total", &[("cronjob", "slow")]), 1.0);
+    let lost = [
+        ("cronjob", "slow"),
+        ("status", "lost"),
+        ("trigger", "manual"),
+    ];
+    assert_eq!(m.must("cronq_runs_total", &lost), 1.0);
+    assert_eq!(
+        m.must(
+            "cronq_last_run_timestamp_seconds",
+            &[("cronjob", "slow"), ("status", "lost")]
+        )
+        .floor(),
+        last_finished(&setup, "slow")
+    );
+}
+
 crate::both_stores!(
     a_scrape_counts_the_runs_that_were_made,
     counts_are_per_process_and_figures_are_the_clusters,
+    the_reaper_counts_a_lost_run,
 );
+
+/// While the store does not answer, `/metrics` still serves the process's own
+/// families, its failed store calls among them; the store's figures come back with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failures_are_counted_and_served_while_the_store_is_down() {
+    let server = RedisServer::start_persistent();
+    let prefix = server.unique_prefix();
+    let mut setup = Setup {
+        scratch: common::Scratch::new(),
+        redis: Some((std::sync::Arc::new(server), prefix)),
+    };
+    setup.scratch.write("crontab.yaml", SCHEDULE);
+    let daemon = Served::start(&setup, "daemon", &["daemon", "--no-workers"], &[]);
+    let up = daemon.scrape().await;
+    assert_eq!(up.must("cronq_queue_length", &[("queue", "default")]), 0.0);
+    assert!(
+        up.series("cronq_store_errors_total", &[]).is_empty(),
+        "{}",
+        up.text
+    );
+
+    let server = setup.redis.as_mut().expect("redis");
+    std::sync::Arc::get_mut(&mut server.0)
+        .expect("the one owner")
+        .stop();
+    let served = &daemon;
+    let down = until("store errors to be counted", || async move {
+        let m = served.scrape().await;
+        let errors: f64 = m
+            .series("cronq_store_errors_total", &[])
+            .iter()
+            .map(|s| match s.value {
+                Value::Counter(v) | Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum();
+        (errors >= 1.0).then_some(m)
+    })
+    .await;
+    assert!(
+        down.series("cronq_queue_length", &[]).is_empty(),
+        "{}",
+        down.text
+    );
+    assert!(
+        down.declares("cronq_store_errors", "counter"),
+        "{}",
+        down.text
+    );
+
+    let server = setup.redis.as_mut().expect("redis");
+    std::sync::Arc::get_mut(&mut server.0)
+        .expect("the one owner")
+        .restart();
+    until("the store's figures again", || async move {
+        let m = served.scrape().await;
+        m.value("cronq_queue_length", &[("queue", "default")])
+            .map(|_| ())
+    })
+    .await;
+}
 
 /// On the API's address `/metrics` is a read: with tokens configured it needs one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -363,6 +473,11 @@ async fn metrics_on_the_api_need_a_token_when_tokens_are_configured() {
     // `cronq serve` fires and runs nothing: the store's figures, no counts of its own.
     assert_eq!(m.must("cronq_job_paused", &[("cronjob", "ok")]), 0.0);
     assert!(m.series("cronq_runs_total", &[]).is_empty(), "{}", m.text);
+    assert!(
+        m.series("cronq_daemons", &[]).is_empty(),
+        "no daemon: {}",
+        m.text
+    );
 }
 
 /// `metrics_addr` on the API's own address is refused at start, in one sentence.

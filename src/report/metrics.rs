@@ -60,10 +60,19 @@ struct Last {
     success: Option<DateTime<Utc>>,
 }
 
-/// The registry of one scrape: the cluster's figures for `jobs` (the local schedule, or
-/// the one the daemons published) read from `store` as of `now`, and this process's
-/// own families. A worker is live until `stale_after` past its last heartbeat.
-pub async fn gather(
+/// The registry of one scrape: this process's own families, and the cluster's figures
+/// for `jobs` (the local schedule, or the one the daemons published) when `cluster`
+/// read them. The process's own are served either way: when the store does not
+/// answer, its failures are what a scrape should show.
+pub fn registry(cluster: Option<Registry>) -> Registry {
+    let mut registry = cluster.unwrap_or_default();
+    observed().register(&mut registry);
+    registry
+}
+
+/// The cluster's figures for `jobs`, read from `store` as of `now`. A worker is live
+/// until `stale_after` past its last heartbeat.
+pub async fn cluster(
     store: &dyn Store,
     jobs: &[JobView],
     stale_after: TimeDelta,
@@ -85,7 +94,6 @@ pub async fn gather(
         "Live daemons, by the hash of the schedule they run",
         daemons,
     );
-    observed().register(&mut registry);
     Ok(registry)
 }
 
