@@ -37,6 +37,11 @@ jobs:
     command: ["true"]
     queue: nobody
     concurrency: allow
+  hostlocked:
+    command: ["sleep", "30"]
+    lock: host
+    concurrency: forbid
+    kill_grace: 1s
 "#;
 
 fn free_port() -> u16 {
@@ -175,7 +180,14 @@ fn cronq(setup: &Setup, args: &[&str]) -> Option<i32> {
 /// The `finished_at` of the job's newest run, from `history --json`, which gives it to
 /// the second: a metric's Unix time (to the millisecond) is compared with its floor.
 fn last_finished(setup: &Setup, job: &str) -> f64 {
-    let output = setup.cronq(&["history", "--job", job, "--limit", "1", "--json"]);
+    last_finished_of(setup, job, &[])
+}
+
+/// [`last_finished`] among the runs `history` picks with `filter`.
+fn last_finished_of(setup: &Setup, job: &str, filter: &[&str]) -> f64 {
+    let mut args = vec!["history", "--job", job, "--limit", "1", "--json"];
+    args.extend(filter);
+    let output = setup.cronq(&args);
     let history: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let at = history["runs"][0]["finished_at"]
         .as_str()
@@ -204,9 +216,13 @@ async fn a_scrape_counts_the_runs_that_were_made(backend: Backend) {
     for _ in 0..2 {
         assert_eq!(cronq(&setup, &["run", "waiting"]), Some(0));
     }
+    // The second finds the first holding the host lock: its worker skips it.
+    for _ in 0..2 {
+        assert_eq!(cronq(&setup, &["run", "hostlocked"]), Some(0));
+    }
     // `slow` runs for 30 s: its next instants are skipped, and `held` is paused.
     let served = &daemon;
-    let m = until("skips of slow and held", || async move {
+    let m = until("skips of slow, held and hostlocked", || async move {
         let scrape = served.scrape().await;
         let skipped = |job, reason| {
             scrape
@@ -216,7 +232,9 @@ async fn a_scrape_counts_the_runs_that_were_made(backend: Backend) {
                 )
                 .unwrap_or(0.0)
         };
-        let done = skipped("slow", "overlap") >= 1.0 && skipped("held", "paused") >= 1.0;
+        let done = skipped("slow", "overlap") >= 1.0
+            && skipped("held", "paused") >= 1.0
+            && skipped("hostlocked", "host_lock") >= 1.0;
         done.then_some(scrape)
     })
     .await;
@@ -278,7 +296,18 @@ async fn a_scrape_counts_the_runs_that_were_made(backend: Backend) {
     assert!(m.must("cronq_queue_oldest_seconds", &queue("nobody")) > 0.0);
     assert_eq!(m.must("cronq_workers", &queue("nobody")), 0.0);
     assert_eq!(m.must("cronq_workers", &queue("default")), 1.0);
-    assert_eq!(m.must("cronq_running", &queue("default")), 1.0, "slow");
+    assert_eq!(
+        m.must("cronq_running", &queue("default")),
+        2.0,
+        "slow and hostlocked"
+    );
+    assert_eq!(
+        m.must(
+            "cronq_skipped_total",
+            &[("cronjob", "hostlocked"), ("reason", "host_lock")]
+        ),
+        1.0
+    );
     assert_eq!(m.must("cronq_running", &queue("nobody")), 0.0);
     let daemons = m.series("cronq_daemons", &[]);
     assert_eq!(daemons.len(), 1, "{}", m.text);
@@ -334,7 +363,11 @@ async fn counts_are_per_process_and_figures_are_the_clusters(backend: Backend) {
 /// A run whose worker is killed is found lost by the daemon's reaper, which counts it.
 async fn the_reaper_counts_a_lost_run(backend: Backend) {
     let setup = Setup::new(backend);
-    setup.scratch.write("crontab.yaml", SCHEDULE);
+    // `long` alone: nothing else is fired for the worker to take.
+    setup.scratch.write(
+        "crontab.yaml",
+        "jobs:\n  long:\n    command: [\"sleep\", \"30\"]\n    kill_grace: 1s\n",
+    );
     let lease = ["--lease", "1s"];
     let daemon = Served::start(
         &setup,
@@ -347,23 +380,23 @@ async fn the_reaper_counts_a_lost_run(backend: Backend) {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut worker = Process::start(setup.dir(), "worker", &args);
     daemon.scrape().await;
-    assert_eq!(cronq(&setup, &["run", "slow"]), Some(0));
+    assert_eq!(cronq(&setup, &["run", "long"]), Some(0));
     let served = &daemon;
-    until("slow to run", || async move {
+    until("long to run", || async move {
         let m = served.scrape().await;
         (m.value("cronq_running", &[("queue", "default")]) == Some(1.0)).then_some(())
     })
     .await;
     worker.kill();
-    let m = until("slow to be lost", || async move {
+    let m = until("long to be lost", || async move {
         let m = served.scrape().await;
-        m.value("cronq_lost_total", &[("cronjob", "slow")])
+        m.value("cronq_lost_total", &[("cronjob", "long")])
             .map(|_| m)
     })
     .await;
-    assert_eq!(m.must("cronq_lost_total", &[("cronjob", "slow")]), 1.0);
+    assert_eq!(m.must("cronq_lost_total", &[("cronjob", "long")]), 1.0);
     let lost = [
-        ("cronjob", "slow"),
+        ("cronjob", "long"),
         ("status", "lost"),
         ("trigger", "manual"),
     ];
@@ -371,14 +404,41 @@ async fn the_reaper_counts_a_lost_run(backend: Backend) {
     assert_eq!(
         m.must(
             "cronq_last_run_timestamp_seconds",
-            &[("cronjob", "slow"), ("status", "lost")]
+            &[("cronjob", "long"), ("status", "lost")]
         )
         .floor(),
-        last_finished(&setup, "slow")
+        last_finished_of(&setup, "long", &["--status", "lost"])
     );
 }
 
+/// Instants that passed while no daemon ran, and that `catch_up: none` does not run,
+/// are recorded skipped by the daemon that starts next, and counted as missed there.
+async fn a_restarted_daemon_counts_the_instants_it_missed(backend: Backend) {
+    let setup = Setup::new(backend);
+    setup.scratch.write(
+        "crontab.yaml",
+        "jobs:\n  tick:\n    schedule: \"* * * * * *\"\n    command: [\"true\"]\n    catch_up: none\n",
+    );
+    let first = Served::start(&setup, "first", &["daemon"], &[]);
+    let served = &first;
+    until("a fire", || async move {
+        let m = served.scrape().await;
+        m.value(
+            "cronq_last_success_timestamp_seconds",
+            &[("cronjob", "tick")],
+        )
+    })
+    .await;
+    drop(first);
+    std::thread::sleep(Duration::from_secs(3));
+    let second = Served::start(&setup, "second", &["daemon"], &[]);
+    let m = second.scrape().await;
+    let missed = [("cronjob", "tick"), ("reason", "missed")];
+    assert!(m.must("cronq_skipped_total", &missed) >= 2.0, "{}", m.text);
+}
+
 crate::both_stores!(
+    a_restarted_daemon_counts_the_instants_it_missed,
     a_scrape_counts_the_runs_that_were_made,
     counts_are_per_process_and_figures_are_the_clusters,
     the_reaper_counts_a_lost_run,

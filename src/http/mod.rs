@@ -4,8 +4,9 @@
 //!
 //! A face of its own beside `cli/`: both call the layers below (`report`, `manual`,
 //! `store`) and only serialize what those return; neither calls into the other. One
-//! small file per resource (`jobs`, `runs`, `output`, `status`, `metrics`), the bearer-token check
-//! (`auth`), the JSON errors (`error`) and the listener with its routes (`server`).
+//! small file per resource (`jobs`, `runs`, `output`, `status`, `metrics`), the
+//! bearer-token check (`auth`), the JSON errors (`error`) and the listener with its
+//! routes (`server`).
 
 mod auth;
 mod error;
