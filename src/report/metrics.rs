@@ -3,7 +3,7 @@
 //! families this process counted itself (`observed`). Built as a registry the HTTP
 //! face encodes; nothing here knows of HTTP.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -15,20 +15,7 @@ use prometheus_client::registry::{Registry, Unit};
 use super::jobs::JobView;
 use crate::observed::observed;
 use crate::pause::Pauses;
-use crate::store::{HistoryFilter, RunStatus, Store, StoreError};
-
-/// The newest runs read in one query to find each job's last run and last success;
-/// only when the store holds more are the jobs not among them asked one by one.
-const RECENT_RUNS: usize = 10_000;
-/// The statuses of a run that ran (or was meant to and was lost): a job's last run is
-/// the newest of these; a skipped instant never ran.
-const RAN: [RunStatus; 5] = [
-    RunStatus::Succeeded,
-    RunStatus::Failed,
-    RunStatus::TimedOut,
-    RunStatus::Cancelled,
-    RunStatus::Lost,
-];
+use crate::store::{Store, StoreError};
 
 type Seconds = Gauge<f64, AtomicU64>;
 
@@ -51,13 +38,6 @@ struct QueueLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HashLabel {
     schedule_hash: String,
-}
-
-/// A job's last run (its status and when it ended) and last success, as instants.
-#[derive(Default)]
-struct Last {
-    run: Option<(RunStatus, DateTime<Utc>)>,
-    success: Option<DateTime<Utc>>,
 }
 
 /// The registry of one scrape: this process's own families, and the cluster's figures
@@ -104,7 +84,8 @@ async fn job_figures(
     now: DateTime<Utc>,
     registry: &mut Registry,
 ) -> Result<(), StoreError> {
-    let last = last_runs(store, jobs).await?;
+    let names: Vec<&str> = jobs.iter().map(|view| view.job.name.as_str()).collect();
+    let last = store.last_runs(&names).await?;
     let pauses = Pauses::new(store.pauses().await?);
     let last_success = Family::<JobLabel, Seconds>::default();
     let last_run = Family::<JobStatus, Seconds>::default();
@@ -159,63 +140,6 @@ async fn job_figures(
         paused,
     );
     Ok(())
-}
-
-/// Each job's last run and last success among the runs the store retains: the newest
-/// runs in one query, and a query per job only for those not among them, when the store
-/// holds more.
-async fn last_runs<'a>(
-    store: &dyn Store,
-    jobs: &'a [JobView],
-) -> Result<HashMap<&'a str, Last>, StoreError> {
-    let mut last: HashMap<&str, Last> = jobs
-        .iter()
-        .map(|view| (view.job.name.as_str(), Last::default()))
-        .collect();
-    let recent = store
-        .history(&HistoryFilter {
-            statuses: RAN.to_vec(),
-            limit: RECENT_RUNS,
-            ..HistoryFilter::default()
-        })
-        .await?;
-    let complete = recent.len() < RECENT_RUNS;
-    // Newest first: the first of each job is its last.
-    for run in &recent {
-        let Some(entry) = last.get_mut(run.job.as_str()) else {
-            continue;
-        };
-        let ended = run.finished_at.unwrap_or(run.queued_at);
-        entry.run.get_or_insert((run.status, ended));
-        if run.status == RunStatus::Succeeded {
-            entry.success.get_or_insert(ended);
-        }
-    }
-    if complete {
-        return Ok(last);
-    }
-    for (job, entry) in &mut last {
-        let newest = |statuses: Vec<RunStatus>| HistoryFilter {
-            job: Some(job.to_string()),
-            statuses,
-            since: None,
-            limit: 1,
-        };
-        if entry.run.is_none()
-            && let Some(run) = store.history(&newest(RAN.to_vec())).await?.first()
-        {
-            entry.run = Some((run.status, run.finished_at.unwrap_or(run.queued_at)));
-        }
-        if entry.success.is_none()
-            && let Some(run) = store
-                .history(&newest(vec![RunStatus::Succeeded]))
-                .await?
-                .first()
-        {
-            entry.success = Some(run.finished_at.unwrap_or(run.queued_at));
-        }
-    }
-    Ok(last)
 }
 
 /// Each queue's queued, waiting, running runs and live workers: every queue the jobs

@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, Lease, NewRun, Outcome,
-    Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result,
-    Retention, Run, RunId, Store, StoreError, WorkerInfo, WorkerRef,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, LastRuns, Lease, NewRun,
+    Outcome, Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun,
+    Result, Retention, Run, RunId, Store, StoreError, WorkerInfo, WorkerRef,
 };
 
 /// [`Store`] with its failures reported to `on_error`.
@@ -176,6 +176,10 @@ impl Store for Counted {
 
     async fn durations(&self, job: &str, count: usize) -> Result<Vec<f64>> {
         self.counted("durations", self.inner.durations(job, count).await)
+    }
+
+    async fn last_runs(&self, jobs: &[&str]) -> Result<HashMap<String, LastRuns>> {
+        self.counted("last_runs", self.inner.last_runs(jobs).await)
     }
 
     async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {

@@ -1,0 +1,91 @@
+//! Every job's last run and last success for `/metrics`: the newest entries of each
+//! job's finished indexes (`done:ok:JOB`, `done:other:JOB`) in pipelines of many jobs,
+//! then the runs they name in one more; a job whose newest other runs were all skipped
+//! (a paused job) is looked up in its history.
+
+use std::collections::HashMap;
+
+use super::RedisStore;
+use crate::store::{HistoryFilter, LastRuns, Result, Run, RunStatus};
+
+/// Jobs asked about per pipeline.
+const JOBS_PER_PIPELINE: usize = 500;
+/// The newest other finished runs looked at per job for one that ran, not skipped.
+const OTHERS: isize = 8;
+
+impl RedisStore {
+    pub(super) async fn read_last_runs(&self, jobs: &[&str]) -> Result<HashMap<String, LastRuns>> {
+        let mut last = HashMap::new();
+        for chunk in jobs.chunks(JOBS_PER_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for job in chunk {
+                pipe.cmd("ZREVRANGE")
+                    .arg(self.key(&format!("done:ok:{job}")))
+                    .arg(0)
+                    .arg(0)
+                    .arg("WITHSCORES");
+                pipe.cmd("ZREVRANGE")
+                    .arg(self.key(&format!("done:other:{job}")))
+                    .arg(0)
+                    .arg(OTHERS - 1)
+                    .arg("WITHSCORES");
+            }
+            let newest: Vec<Vec<(String, f64)>> = self.connection.pipeline(&pipe).await?;
+            let ids: Vec<String> = newest.iter().flatten().map(|(id, _)| id.clone()).collect();
+            let runs: HashMap<String, Run> = self
+                .runs(&ids)
+                .await?
+                .into_iter()
+                .map(|run| (run.id.clone(), run))
+                .collect();
+            for (job, indexes) in chunk.iter().zip(newest.chunks(2)) {
+                let found = self.last_of(job, &indexes[0], &indexes[1], &runs).await?;
+                if found != LastRuns::default() {
+                    last.insert(job.to_string(), found);
+                }
+            }
+        }
+        Ok(last)
+    }
+
+    /// One job's, from the newest success `ok` and other finished runs `others` (id and
+    /// seq, newest first).
+    async fn last_of(
+        &self,
+        job: &str,
+        ok: &[(String, f64)],
+        others: &[(String, f64)],
+        runs: &HashMap<String, Run>,
+    ) -> Result<LastRuns> {
+        let ended = |run: &Run| run.finished_at.unwrap_or(run.queued_at);
+        let success = ok.first().and_then(|(id, seq)| Some((runs.get(id)?, *seq)));
+        let other = others
+            .iter()
+            .filter_map(|(id, seq)| Some((runs.get(id)?, *seq)))
+            .find(|(run, _)| RunStatus::RAN.contains(&run.status));
+        let newer = match (success, other) {
+            (Some(ok), Some(other)) => Some(if other.1 > ok.1 { other } else { ok }),
+            (ok, other) => ok.or(other),
+        };
+        let mut run = newer.map(|(run, _)| (run.status, ended(run)));
+        // The newest others were all skipped (a paused job), and newer than its last
+        // success: an older one may have run after that success.
+        let hidden = other.is_none()
+            && others.len() == OTHERS as usize
+            && success.is_none_or(|(_, ok_seq)| others[others.len() - 1].1 > ok_seq);
+        if hidden {
+            let filter = HistoryFilter {
+                job: Some(job.to_string()),
+                statuses: RunStatus::RAN.to_vec(),
+                since: None,
+                limit: 1,
+            };
+            let found = self.scan_history(&filter).await?;
+            run = found.first().map(|run| (run.status, ended(run)));
+        }
+        Ok(LastRuns {
+            run,
+            success: success.map(|(run, _)| ended(run)),
+        })
+    }
+}
