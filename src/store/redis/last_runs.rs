@@ -13,39 +13,81 @@ const JOBS_PER_PIPELINE: usize = 500;
 /// The newest other finished runs looked at per job for one that ran, not skipped.
 const OTHERS: isize = 8;
 
+/// The newest entries of a job's success index and of its other finished index: id
+/// and seq, newest first.
+type Newest = (Vec<(String, f64)>, Vec<(String, f64)>);
+
 impl RedisStore {
     pub(super) async fn read_last_runs(&self, jobs: &[&str]) -> Result<HashMap<String, LastRuns>> {
         let mut last = HashMap::new();
         for chunk in jobs.chunks(JOBS_PER_PIPELINE) {
-            let mut pipe = redis::pipe();
-            for job in chunk {
-                pipe.cmd("ZREVRANGE")
-                    .arg(self.key(&format!("done:ok:{job}")))
-                    .arg(0)
-                    .arg(0)
-                    .arg("WITHSCORES");
-                pipe.cmd("ZREVRANGE")
-                    .arg(self.key(&format!("done:other:{job}")))
-                    .arg(0)
-                    .arg(OTHERS - 1)
-                    .arg("WITHSCORES");
-            }
-            let newest: Vec<Vec<(String, f64)>> = self.connection.pipeline(&pipe).await?;
-            let ids: Vec<String> = newest.iter().flatten().map(|(id, _)| id.clone()).collect();
-            let runs: HashMap<String, Run> = self
-                .runs(&ids)
-                .await?
-                .into_iter()
-                .map(|run| (run.id.clone(), run))
+            // The newest of each index first; deeper only for a job whose newest other
+            // run was skipped, which most jobs' is not.
+            let (mut newest, mut runs) = self.newest(chunk, 1).await?;
+            let deeper: Vec<(usize, &str)> = chunk
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| {
+                    newest[*i]
+                        .1
+                        .first()
+                        .and_then(|(id, _)| runs.get(id))
+                        .is_some_and(|run| run.status == RunStatus::Skipped)
+                })
+                .map(|(i, job)| (i, *job))
                 .collect();
-            for (job, indexes) in chunk.iter().zip(newest.chunks(2)) {
-                let found = self.last_of(job, &indexes[0], &indexes[1], &runs).await?;
+            if !deeper.is_empty() {
+                let names: Vec<&str> = deeper.iter().map(|(_, job)| *job).collect();
+                let (found, more) = self.newest(&names, OTHERS).await?;
+                runs.extend(more);
+                for ((i, _), found) in deeper.iter().zip(found) {
+                    newest[*i] = found;
+                }
+            }
+            for (job, (ok, others)) in chunk.iter().zip(&newest) {
+                let found = self.last_of(job, ok, others, &runs).await?;
                 if found != LastRuns::default() {
                     last.insert(job.to_string(), found);
                 }
             }
         }
         Ok(last)
+    }
+
+    /// For each of `jobs`, its newest success and its `others` newest other finished
+    /// runs, and the runs they name, by id: two pipelines.
+    async fn newest(
+        &self,
+        jobs: &[&str],
+        others: isize,
+    ) -> Result<(Vec<Newest>, HashMap<String, Run>)> {
+        let mut pipe = redis::pipe();
+        for job in jobs {
+            pipe.cmd("ZREVRANGE")
+                .arg(self.key(&format!("done:ok:{job}")))
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES");
+            pipe.cmd("ZREVRANGE")
+                .arg(self.key(&format!("done:other:{job}")))
+                .arg(0)
+                .arg(others - 1)
+                .arg("WITHSCORES");
+        }
+        let replies: Vec<Vec<(String, f64)>> = self.connection.pipeline(&pipe).await?;
+        let ids: Vec<String> = replies.iter().flatten().map(|(id, _)| id.clone()).collect();
+        let runs = self
+            .runs(&ids)
+            .await?
+            .into_iter()
+            .map(|run| (run.id.clone(), run))
+            .collect();
+        let mut replies = replies.into_iter();
+        let mut newest = Vec::with_capacity(jobs.len());
+        while let (Some(ok), Some(other)) = (replies.next(), replies.next()) {
+            newest.push((ok, other));
+        }
+        Ok((newest, runs))
     }
 
     /// One job's, from the newest success `ok` and other finished runs `others` (id and
