@@ -4,15 +4,16 @@
 //!
 //! A face of its own beside `cli/`: both call the layers below (`report`, `manual`,
 //! `store`) and only serialize what those return; neither calls into the other. One
-//! small file per resource (`jobs`, `runs`, `output`, `status`, `metrics`), the
-//! bearer-token check (`auth`), the JSON errors (`error`) and the listener with its
-//! routes (`server`).
+//! small file per resource (`jobs`, `runs`, `output`, `status`, `repeat`: rerun and
+//! backfill, `metrics`), the bearer-token check (`auth`), the JSON errors (`error`) and
+//! the listener with its routes (`server`).
 
 mod auth;
 mod error;
 mod jobs;
 mod metrics;
 mod output;
+mod repeat;
 mod runs;
 mod server;
 mod state;

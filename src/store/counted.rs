@@ -75,6 +75,14 @@ impl Store for Counted {
         self.counted("last_fired", self.inner.last_fired(job).await)
     }
 
+    async fn claims(&self, job: &str, instants: &[DateTime<Utc>]) -> Result<Vec<Option<RunId>>> {
+        self.counted("claims", self.inner.claims(job, instants).await)
+    }
+
+    fn claims_kept(&self, keep_max_age: Duration) -> Duration {
+        self.inner.claims_kept(keep_max_age)
+    }
+
     async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>> {
         self.counted("last_fires", self.inner.last_fires().await)
     }
