@@ -378,4 +378,8 @@ pub async fn last_runs_are_each_jobs_newest_run_that_ran_and_success(env: &Env) 
     for job in ["f", "g", "h"] {
         assert!(!last.contains_key(job), "{job}: {last:?}");
     }
+    // Only jobs with nothing finished, and none at all.
+    let none = store.last_runs(&["f", "g"]).await.expect("last runs");
+    assert!(none.is_empty(), "{none:?}");
+    assert!(store.last_runs(&[]).await.expect("last runs").is_empty());
 }

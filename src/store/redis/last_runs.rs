@@ -1,17 +1,25 @@
 //! Every job's last run and last success for `/metrics`: the newest entries of each
 //! job's finished indexes (`done:ok:JOB`, `done:other:JOB`) in pipelines of many jobs,
-//! then the runs they name in one more; a job whose newest other runs were all skipped
-//! (a paused job) is looked up in its history.
+//! then three fields of the runs they name in one more; a job whose newest other runs
+//! were all skipped (a paused job) is looked up in its history.
 
 use std::collections::HashMap;
 
-use super::RedisStore;
-use crate::store::{HistoryFilter, LastRuns, Result, Run, RunStatus};
+use chrono::{DateTime, Utc};
+
+use super::{RedisStore, time};
+use crate::store::{HistoryFilter, LastRuns, Result, RunStatus};
 
 /// Jobs asked about per pipeline.
 const JOBS_PER_PIPELINE: usize = 500;
 /// The newest other finished runs looked at per job for one that ran, not skipped.
 const OTHERS: isize = 8;
+
+/// How a run ended, and when (its queued time for one that never started).
+struct Ended {
+    status: RunStatus,
+    at: DateTime<Utc>,
+}
 
 /// The newest entries of a job's success index and of its other finished index: id
 /// and seq, newest first.
@@ -60,7 +68,7 @@ impl RedisStore {
         &self,
         jobs: &[&str],
         others: isize,
-    ) -> Result<(Vec<Newest>, HashMap<String, Run>)> {
+    ) -> Result<(Vec<Newest>, HashMap<String, Ended>)> {
         let mut pipe = redis::pipe();
         for job in jobs {
             pipe.cmd("ZREVRANGE")
@@ -75,13 +83,38 @@ impl RedisStore {
                 .arg("WITHSCORES");
         }
         let replies: Vec<Vec<(String, f64)>> = self.connection.pipeline(&pipe).await?;
-        let ids: Vec<String> = replies.iter().flatten().map(|(id, _)| id.clone()).collect();
-        let runs = self
-            .runs(&ids)
-            .await?
-            .into_iter()
-            .map(|run| (run.id.clone(), run))
-            .collect();
+        let ids: Vec<&String> = replies.iter().flatten().map(|(id, _)| id).collect();
+        // Three fields of each run, not the whole hash: a scrape reads thousands.
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HMGET")
+                .arg(self.key(&format!("run:{id}")))
+                .arg("status")
+                .arg("finished_at")
+                .arg("queued_at");
+        }
+        // An empty pipeline is an error to the client: no run, nothing to ask.
+        let fields: Vec<(Option<String>, Option<i64>, Option<i64>)> = match ids.is_empty() {
+            true => Vec::new(),
+            false => self.connection.pipeline(&pipe).await?,
+        };
+        let mut runs = HashMap::with_capacity(ids.len());
+        for (id, (status, finished_at, queued_at)) in ids.into_iter().zip(fields) {
+            // A run pruned meanwhile has none of them.
+            let Some(status) = status.as_deref().and_then(RunStatus::parse) else {
+                continue;
+            };
+            let Some(at) = finished_at.or(queued_at) else {
+                continue;
+            };
+            runs.insert(
+                id.clone(),
+                Ended {
+                    status,
+                    at: time(at)?,
+                },
+            );
+        }
         let mut replies = replies.into_iter();
         let mut newest = Vec::with_capacity(jobs.len());
         while let (Some(ok), Some(other)) = (replies.next(), replies.next()) {
@@ -97,9 +130,8 @@ impl RedisStore {
         job: &str,
         ok: &[(String, f64)],
         others: &[(String, f64)],
-        runs: &HashMap<String, Run>,
+        runs: &HashMap<String, Ended>,
     ) -> Result<LastRuns> {
-        let ended = |run: &Run| run.finished_at.unwrap_or(run.queued_at);
         let success = ok.first().and_then(|(id, seq)| Some((runs.get(id)?, *seq)));
         let other = others
             .iter()
@@ -109,7 +141,7 @@ impl RedisStore {
             (Some(ok), Some(other)) => Some(if other.1 > ok.1 { other } else { ok }),
             (ok, other) => ok.or(other),
         };
-        let mut run = newer.map(|(run, _)| (run.status, ended(run)));
+        let mut run = newer.map(|(run, _)| (run.status, run.at));
         // The newest others were all skipped (a paused job), and newer than its last
         // success: an older one may have run after that success.
         let hidden = other.is_none()
@@ -123,11 +155,13 @@ impl RedisStore {
                 limit: 1,
             };
             let found = self.scan_history(&filter).await?;
-            run = found.first().map(|run| (run.status, ended(run)));
+            run = found
+                .first()
+                .map(|run| (run.status, run.finished_at.unwrap_or(run.queued_at)));
         }
         Ok(LastRuns {
             run,
-            success: success.map(|(run, _)| ended(run)),
+            success: success.map(|(run, _)| run.at),
         })
     }
 }
