@@ -388,10 +388,20 @@ async fn the_reaper_counts_a_lost_run(backend: Backend) {
     })
     .await;
     worker.kill();
+    // The store's figures are read before the process's counts in one scrape: a reap
+    // between them shows in the counts first; wait for both.
     let m = until("long to be lost", || async move {
         let m = served.scrape().await;
-        m.value("cronq_lost_total", &[("cronjob", "long")])
-            .map(|_| m)
+        let counted = m
+            .value("cronq_lost_total", &[("cronjob", "long")])
+            .is_some();
+        let recorded = m
+            .value(
+                "cronq_last_run_timestamp_seconds",
+                &[("cronjob", "long"), ("status", "lost")],
+            )
+            .is_some();
+        (counted && recorded).then_some(m)
     })
     .await;
     assert_eq!(m.must("cronq_lost_total", &[("cronjob", "long")]), 1.0);
