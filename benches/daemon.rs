@@ -1072,6 +1072,13 @@ impl Store for Probe {
             .await
     }
 
+    async fn last_runs(
+        &self,
+        jobs: &[&str],
+    ) -> StoreResult<std::collections::HashMap<String, cronq::store::LastRuns>> {
+        self.timed("last_runs", self.inner.last_runs(jobs)).await
+    }
+
     async fn queue_lengths(&self) -> StoreResult<Vec<(String, u64)>> {
         self.timed("queue_lengths", self.inner.queue_lengths())
             .await

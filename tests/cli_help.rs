@@ -4,7 +4,7 @@ mod common;
 
 use common::{Scratch, texts};
 
-const COMMANDS: [&str; 15] = [
+const COMMANDS: [&str; 16] = [
     "daemon",
     "worker",
     "run",
@@ -17,6 +17,7 @@ const COMMANDS: [&str; 15] = [
     "resume",
     "progress",
     "check",
+    "rules",
     "next",
     "import",
     "completions",
@@ -75,7 +76,7 @@ fn a_bad_flag_is_exit_2() {
 }
 
 #[test]
-fn no_help_promises_metrics_that_are_not_served() {
+fn the_metrics_address_says_what_it_serves() {
     let scratch = Scratch::new();
     for command in std::iter::once("--help").chain(COMMANDS) {
         let mut cronq = scratch.cronq();
@@ -83,9 +84,12 @@ fn no_help_promises_metrics_that_are_not_served() {
             cronq.arg(command);
         }
         let (help, _) = texts(&cronq.arg("--help").output().unwrap());
-        assert!(!help.contains("Serve Prometheus"), "{command}: {help}");
+        assert!(!help.contains("nothing is served yet"), "{command}: {help}");
         if help.contains("--metrics-addr") {
-            assert!(help.contains("nothing is served yet"), "{command}: {help}");
+            assert!(
+                help.contains("Serve Prometheus metrics at /metrics here, without a token"),
+                "{command}: {help}"
+            );
         }
     }
 }
@@ -174,6 +178,10 @@ fn a_subcommand_lists_only_the_settings_it_uses() {
         }
         names
     };
+    let rules = absent("rules", &WORKER_ONLY);
+    absent("rules", &STORE);
+    absent("rules", &["--workers"]);
+    assert!(rules.iter().any(|n| n == "--schedule"), "{rules:?}");
     for command in ["completions", "import", "progress"] {
         absent(command, &WORKER_ONLY);
         absent(command, &STORE);

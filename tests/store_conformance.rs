@@ -150,6 +150,7 @@ conformance! {
     queries::queued_puts_runs_not_yet_due_after_ready_ones,
     queries::durations_are_successes_newest_first,
     queries::queue_lengths_count_queued_runs,
+    queries::last_runs_are_each_jobs_newest_run_that_ran_and_success,
     workers::heartbeat_registers_and_updates_a_worker,
     workers::a_worker_is_forgotten_after_its_ttl,
     workers::unregister_removes_a_worker,

@@ -97,6 +97,11 @@ pub enum Command {
         long_about = "Validate the schedule and list each job: name, schedule, zone, queue and next fire.\n\nEvery problem is printed as FILE:LINE:COL: message, all of them in one pass; the exit code is then 2."
     )]
     Check(CheckArgs),
+    /// Print Prometheus alerting rules for the schedule
+    #[command(
+        long_about = "Print Prometheus alerting rules (a rules file, YAML) for the schedule, over the families cronq serves at /metrics: a job that has not succeeded within its interval plus --grace, a job whose last --failures runs failed, a queue whose oldest due run has waited over --queue-wait, and no live daemon.\n\nEach job's interval is the longest gap between its next instants, so write the file again when the schedule changes. Name it in Prometheus's rule_files."
+    )]
+    Rules(RulesArgs),
     /// Print the next fire instants of a cron expression or of a job
     #[command(
         long_about = "Print the next fire instants of a cron expression or of a job of the schedule, one RFC 3339 instant per line, with the zone's offset at that instant.\n\nDST follows Debian's cron: a fixed-time job in a spring-forward gap fires once right after the gap, and once on the first pass of a repeated hour; a job whose minute or hour starts with `*` fires at every real matching instant."
@@ -402,6 +407,29 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// How long past its interval a job may go without a success before it alerts
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// Failures in a row, with no success among them, that make a job alert
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_failures)]
+    pub failures: u32,
+    /// How long a queue's oldest due run may wait to be taken before it alerts
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub queue_wait: Duration,
+    /// What the failure rule of a job without a schedule (run only by hand) counts over
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = parse_duration)]
+    pub manual_window: Duration,
+    /// How long the daemon and queue conditions hold before their alert fires
+    #[arg(long = "for", value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub hold: Duration,
+    #[command(flatten)]
+    pub file: SettingsFile,
+    #[command(flatten)]
+    pub schedule: ScheduleFile,
+}
+
+#[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["expr", "job"]))]
 pub struct NextArgs {
     /// A cron expression: 5 fields, 6 with seconds first, @daily and friends, @every 90s
@@ -443,6 +471,14 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     // humantime's own words list its units and its spellings; a user needs an example.
     humantime::parse_duration(text)
         .map_err(|_| "expected a number and a unit, such as 30s, 5m, 2h or 2d".to_string())
+}
+
+/// `rules --failures`: a whole number, 1 or more.
+fn parse_failures(text: &str) -> Result<u32, String> {
+    match text.parse() {
+        Ok(0) | Err(_) => Err("expected a whole number of 1 or more, such as 3".to_string()),
+        Ok(n) => Ok(n),
+    }
 }
 
 /// An instant given on the command line: RFC 3339, with its offset.
@@ -544,6 +580,10 @@ impl Apply for Command {
                 args.file.apply(to);
                 args.schedule.apply(to);
                 args.workers.apply(to);
+            }
+            Command::Rules(args) => {
+                args.file.apply(to);
+                args.schedule.apply(to);
             }
             Command::Next(args) => args.located.apply(to),
             Command::Complete(args) => args.located.apply(to),

@@ -1,5 +1,5 @@
 //! `cronq daemon`: fire the schedule and, unless told not to, run the jobs too; with
-//! `http_addr`, serve the HTTP API beside them.
+//! `http_addr`, serve the HTTP API beside them, and with `metrics_addr`, `/metrics`.
 
 use super::args::DaemonArgs;
 use super::{CliError, Loaded, serve, signals, store_wait, worker};
@@ -19,6 +19,7 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
         }
         // Listening comes first, so that an address refused ends the start at once.
         let listener = serve::listen(&settings).await?;
+        let metrics = serve::listen_metrics(&settings).await?;
         let (stop, reload) = signals::listen()?;
         let Some(store) = store_wait::open(&settings, args.exit_if_unreachable, &stop).await?
         else {
@@ -26,6 +27,9 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
         };
         let api = listener.map(|listener| {
             serve::spawn(listener, &store, &settings, host_zone, &stop)
+        });
+        let metrics = metrics.map(|listener| {
+            serve::spawn_metrics(listener, &store, &settings, host_zone, &stop)
         });
         let workers = if args.no_workers {
             Vec::new()
@@ -42,8 +46,8 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
         tracing::info!(store = %settings.store, schedule = %config.schedule_path.display(), "cronq daemon");
         let fired = daemon::run(store, schedule, config, stop.clone(), reload).await;
         stop.cancel();
-        if let Some(api) = api {
-            serve::stopped(api).await;
+        for server in api.into_iter().chain(metrics) {
+            serve::stopped(server).await;
         }
         fired?;
         Ok(())

@@ -16,6 +16,7 @@ mod next;
 mod output;
 mod pause;
 mod progress;
+mod rules;
 mod run;
 mod runs;
 mod serve;
@@ -128,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(&args),
         Command::Next(args) => next::run(&args, &cli.settings, &env),
         Command::Check(args) => check::run(&args, &Loaded::read(&cli.settings, &env)?),
+        Command::Rules(args) => rules::run(&args, &Loaded::read(&cli.settings, &env)?),
         Command::Daemon(args) => daemon::run(&args, Loaded::read(&cli.settings, &env)?),
         Command::Worker(args) => worker::run(&args, Loaded::read(&cli.settings, &env)?),
         Command::Serve(args) => serve::run(&args, &settings(&cli.settings, &env)?, &env),

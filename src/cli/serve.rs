@@ -57,6 +57,44 @@ pub async fn listen(settings: &Settings) -> Result<Option<TcpListener>, CliError
         .map_err(CliError::Usage)
 }
 
+/// The listener for the settings' `metrics_addr`, if one is set; exit 2 when it is the
+/// API's own address (which serves `/metrics` already) or cannot be listened on.
+pub async fn listen_metrics(settings: &Settings) -> Result<Option<TcpListener>, CliError> {
+    let Some(addr) = settings.metrics_addr else {
+        return Ok(None);
+    };
+    if settings.http_addr == Some(addr) {
+        return Err(CliError::Usage(format!(
+            "metrics_addr {addr} is the HTTP API's address too, which serves /metrics already; give metrics_addr another port, or leave it unset"
+        )));
+    }
+    TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|error| CliError::Usage(format!("cannot listen on {addr} for /metrics: {error}")))
+}
+
+/// Serves `/metrics` alone on `listener` until `stop` is cancelled.
+pub fn spawn_metrics(
+    listener: TcpListener,
+    store: &Arc<dyn Store>,
+    settings: &Settings,
+    host_zone: Tz,
+    stop: &CancellationToken,
+) -> JoinHandle<()> {
+    let api = Arc::new(Api::new(
+        Arc::clone(store),
+        settings.clone(),
+        host_zone,
+        stop.clone(),
+    ));
+    tokio::spawn(async move {
+        if let Err(error) = http::serve_metrics(listener, api).await {
+            tracing::error!(%error, "serving /metrics stopped");
+        }
+    })
+}
+
 /// Serves the API on `listener` until `stop` is cancelled.
 pub fn spawn(
     listener: TcpListener,

@@ -109,7 +109,7 @@ pub struct Running {
         hide_env_values = true
     )]
     pub log_format: Option<LogFormat>,
-    /// Reserved for Prometheus metrics; nothing is served yet, so this is accepted and ignored
+    /// Serve Prometheus metrics at /metrics here, without a token (daemon and worker); the HTTP API serves them too [default: off]
     #[arg(
         long,
         env = "CRONQ_METRICS_ADDR",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::Settings;
-use crate::store::{Store, StoreError};
+use crate::store::{Counted, Store, StoreError};
 
 /// The first pause between two attempts; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
@@ -29,7 +29,9 @@ pub async fn open(
                 if waited {
                     tracing::info!(store = %settings.store, "the store answers again");
                 }
-                return Ok(Some(store));
+                // Its failures count in this process's `cronq_store_errors_total`.
+                let on_error = |op| crate::observed::observed().store_error(op);
+                return Ok(Some(Arc::new(Counted::new(store, on_error))));
             }
             Err(error @ StoreError::Unreachable { .. }) if !exit_if_unreachable => {
                 if !waited {

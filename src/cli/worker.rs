@@ -1,12 +1,13 @@
 //! `cronq worker`: take runs from queues and execute them; also the daemon's built-in
-//! workers, which are configured the same way.
+//! workers, which are configured the same way. With `metrics_addr`, it serves
+//! `/metrics` too.
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use super::args::WorkerArgs;
-use super::{CliError, Loaded, signals, store_wait};
+use super::{CliError, Loaded, serve, signals, store_wait};
 use crate::schedule::Schedule;
 use crate::settings::{QueueWorkers, Settings};
 use crate::worker::{self, WorkerConfig};
@@ -16,7 +17,10 @@ const DEFAULT_CONCURRENCY: usize = 4;
 
 pub fn run(args: &WorkerArgs, loaded: Loaded) -> anyhow::Result<()> {
     let Loaded {
-        settings, schedule, ..
+        settings,
+        schedule,
+        host_zone,
+        ..
     } = loaded;
     let queues = if args.queues.is_empty() {
         served(&settings, &schedule)
@@ -31,14 +35,22 @@ pub fn run(args: &WorkerArgs, loaded: Loaded) -> anyhow::Result<()> {
     let config = worker_config(&settings, queues, concurrency, "worker");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        let metrics = serve::listen_metrics(&settings).await?;
         let (stop, _reload) = signals::listen()?;
         let Some(store) = store_wait::open(&settings, args.exit_if_unreachable, &stop).await?
         else {
             return Ok(());
         };
+        let metrics = metrics
+            .map(|listener| serve::spawn_metrics(listener, &store, &settings, host_zone, &stop));
         let (_keep, copies) = watch::channel(Arc::new(schedule));
         tracing::info!(worker = %config.id, queues = ?config.queues, concurrency, "cronq worker");
-        worker::run(store, copies, config, stop).await?;
+        let worked = worker::run(store, copies, config, stop.clone()).await;
+        stop.cancel();
+        if let Some(metrics) = metrics {
+            serve::stopped(metrics).await;
+        }
+        worked?;
         Ok(())
     })
 }

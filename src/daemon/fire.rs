@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::observed::{SkipReason, observed};
 use crate::schedule::{Concurrency, Job, Lock};
 use crate::store::{NewRun, OnBusy, RunId, RunLock, RunStatus, Store, StoreError, Trigger};
 
@@ -69,6 +70,19 @@ pub async fn fire(
         Some(pass) => store.fire_again(run, instant, pass, skip_reason).await?,
     };
     let lateness_ms = (Utc::now() - instant).num_milliseconds();
+    if let Some(run) = &fired {
+        let observed = observed();
+        observed.fired(lateness_ms as f64 / 1000.0);
+        if run.status == RunStatus::Skipped {
+            // Asked to skip: an instant missed; else the store's `forbid` found it busy.
+            let why = if skip.is_some() {
+                SkipReason::missed
+            } else {
+                SkipReason::overlap
+            };
+            observed.skipped(run, why);
+        }
+    }
     match &fired {
         // The store may have recorded it skipped though it was not asked to: `forbid`
         // found another run of the job running or queued. The log says what the history

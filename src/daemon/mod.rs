@@ -575,6 +575,7 @@ async fn reap(
             Ok(lost) => {
                 let current = schedule.borrow().clone();
                 for run in lost {
+                    crate::observed::observed().lost(&run);
                     tracing::warn!(job = %run.job, run = %run.id, attempt = run.attempt, "run lost: its worker stopped heartbeating");
                     let last = run.attempt >= run.max_attempts;
                     if let Some(job) = current

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use super::WARN_EVERY;
 use super::fire::new_run;
 use super::timing::MAX_MISSED;
+use crate::observed::{SkipReason, observed};
 use crate::pause::{Pauses, skip_reason};
 use crate::schedule::Job;
 use crate::store::{Pause, PauseScope, Store, StoreError, Trigger};
@@ -122,9 +123,12 @@ pub async fn pass(
         .pass_paused(run, instant, scope, reason.clone(), RECORDED_PER_PAUSE)
         .await?
     {
-        Some(run) => tracing::info!(
-            job = %job.name, run = %run.id, instant = %instant.to_rfc3339(), reason, "skipped"
-        ),
+        Some(run) => {
+            observed().skipped(&run, SkipReason::paused);
+            tracing::info!(
+                job = %job.name, run = %run.id, instant = %instant.to_rfc3339(), reason, "skipped"
+            );
+        }
         None => tracing::debug!(
             job = %job.name, instant = %instant.to_rfc3339(), reason, "passed while paused"
         ),

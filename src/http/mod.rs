@@ -5,12 +5,14 @@
 //! A face of its own beside `cli/`: both call the layers below (`report`, `manual`,
 //! `store`) and only serialize what those return; neither calls into the other. One
 //! small file per resource (`jobs`, `runs`, `output`, `status`, `pause`, `repeat`:
-//! rerun and backfill), the bearer-token check (`auth`), the JSON errors (`error`), the
-//! OpenAPI document (`openapi`) and the listener with its routes (`server`).
+//! rerun and backfill, `metrics`), the bearer-token check (`auth`), the JSON errors
+//! (`error`), the OpenAPI document (`openapi`) and the listener with its routes
+//! (`server`).
 
 mod auth;
 mod error;
 mod jobs;
+mod metrics;
 mod openapi;
 mod output;
 mod pause;
@@ -20,5 +22,5 @@ mod server;
 mod state;
 mod status;
 
-pub use server::{bind, endpoints, serve};
+pub use server::{bind, endpoints, serve, serve_metrics};
 pub use state::Api;

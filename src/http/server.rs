@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use super::error::ApiError;
 use super::state::Api;
-use super::{jobs, openapi, output, pause, repeat, runs, status};
+use super::{jobs, metrics, openapi, output, pause, repeat, runs, status};
 use crate::settings::ApiToken;
 
 /// Listens on `addr`, once the loopback rule holds: the one sentence why not, else.
@@ -78,6 +78,7 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<Api>>)> {
         (Method::POST, "/api/v1/runs/{id}/cancel", post(runs::cancel)),
         (Method::POST, "/api/v1/runs/{id}/rerun", post(repeat::rerun)),
         (Method::GET, "/api/v1/runs/{id}/output", get(output::output)),
+        (Method::GET, "/metrics", get(metrics::metrics)),
     ]
 }
 
@@ -99,4 +100,20 @@ fn router(api: Arc<Api>) -> Router {
             ApiError::not_found("no such endpoint; see the README's HTTP API section")
         })
         .with_state(api)
+}
+
+/// Serves `/metrics` alone, without a token, until `api.stop` is cancelled: the
+/// `metrics_addr` of a daemon or worker.
+pub async fn serve_metrics(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> {
+    let stop = api.stop.clone();
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving /metrics");
+    }
+    let router = Router::new()
+        .route("/metrics", get(metrics::open_metrics))
+        .fallback(|| async { ApiError::not_found("only /metrics is served here") })
+        .with_state(api);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
 }

@@ -50,6 +50,11 @@ impl JobView {
         JobView { job, timed }
     }
 
+    /// The next instant after `now`; `None` for a job run only by hand, or never again.
+    pub fn next_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_fires(now, 1).first().copied()
+    }
+
     /// Up to `count` instants after `now`.
     fn next_fires(&self, now: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
         let Some(timed) = &self.timed else {

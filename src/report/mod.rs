@@ -1,14 +1,17 @@
 //! What the faces of cronq report, computed once below them: the run object of
 //! DESIGN §6 and a running run's time left (`run`), and the status of the whole
 //! installation with the watchdog's problems and queue positions (`status`), and a
-//! job with its next fires, its pause and how its runs went (`jobs`), and a pause
-//! (`pause`).
+//! job with its next fires, its pause and how its runs went (`jobs`), a pause
+//! (`pause`), and the figures of `/metrics` (`metrics`) with the alerting rules over
+//! them (`rules`).
 //!
 //! The CLI prints these and the HTTP API serializes them; neither computes them itself,
 //! and nothing here prints, parses arguments or knows of HTTP.
 
 pub mod jobs;
+pub mod metrics;
 pub mod pause;
+pub mod rules;
 mod run;
 pub mod status;
 

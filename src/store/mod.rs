@@ -10,12 +10,14 @@
 //! Time: the store stamps `queued_at`, `started_at`, `finished_at` and lease expiries
 //! with the clock of the process that calls it. Instants are kept to the millisecond.
 
+mod counted;
 mod output;
 mod pause;
 pub mod redis;
 pub mod sqlite;
 pub mod unreadable;
 
+pub use counted::Counted;
 pub use output::{Chunk, Output, Stream};
 pub(crate) use output::{cut_front, push_merged};
 pub use pause::{ALL_JOBS, Pause, PauseScope, Paused};
@@ -244,6 +246,27 @@ pub struct HistoryFilter {
     pub since: Option<DateTime<Utc>>,
     /// At most this many; 0 for no limit.
     pub limit: usize,
+}
+
+/// A job's last run and last success, as [`Store::last_runs`] finds them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastRuns {
+    /// How its last run that ran ended, and when.
+    pub run: Option<(RunStatus, DateTime<Utc>)>,
+    /// When its last successful run ended.
+    pub success: Option<DateTime<Utc>>,
+}
+
+impl RunStatus {
+    /// The statuses of a run that ran, or was meant to and was lost: a job's last run
+    /// is the newest of these; a skipped instant never ran.
+    pub const RAN: [RunStatus; 5] = [
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::TimedOut,
+        RunStatus::Cancelled,
+        RunStatus::Lost,
+    ];
 }
 
 /// A worker process as the registry knows it.
@@ -566,6 +589,12 @@ pub trait Store: Send + Sync {
 
     /// Each queue that holds queued runs, with how many.
     async fn queue_lengths(&self) -> Result<Vec<(String, u64)>>;
+
+    /// For each of `jobs` that has one among the runs retained: its last run that ran
+    /// (succeeded, failed, timed out, cancelled or lost; not skipped) and its last
+    /// success, by creation order, with when each ended. What `/metrics` shows of every
+    /// job at once, in a few store steps rather than a query per job.
+    async fn last_runs(&self, jobs: &[&str]) -> Result<HashMap<String, LastRuns>>;
 
     /// Takes the lock `name` for `owner` until `ttl` from now: true if it was free,
     /// expired, or already `owner`'s (then it is renewed).

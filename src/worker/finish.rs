@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::observed::{SkipReason, observed};
 use crate::schedule::fnv1a;
 use crate::store::{Finished, Lease, Outcome, Run, RunStatus, Store, StoreError, WorkerRef};
 
@@ -117,7 +118,15 @@ pub async fn record(
                 .map(|finished| (finished, None)),
         };
         match recorded {
-            Ok(recorded) => return Some(recorded),
+            Ok(recorded) => {
+                let run = &recorded.0.run;
+                match run.status {
+                    // The one skip a worker records: its host lock was busy.
+                    RunStatus::Skipped => observed().skipped(run, SkipReason::host_lock),
+                    _ => observed().run_finished(run),
+                }
+                return Some(recorded);
+            }
             Err(error @ (StoreError::Unreachable { .. } | StoreError::Failed(_)))
                 if Instant::now() + FINISH_PAUSE < deadline =>
             {

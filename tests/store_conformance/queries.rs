@@ -323,3 +323,63 @@ pub async fn a_pruned_run_is_no_longer_found_by_its_prefix(env: &Env) {
         std::slice::from_ref(&kept.id)
     );
 }
+
+pub async fn last_runs_are_each_jobs_newest_run_that_ran_and_success(env: &Env) {
+    let store = &*env.store;
+    let ended = |run: &Run| run.finished_at.expect("finished");
+    let a_ok = finished_run(store, "a", RunStatus::Succeeded).await;
+    next_instant().await;
+    let a_failed = finished_run(store, "a", RunStatus::Failed).await;
+    next_instant().await;
+    let b_failed = finished_run(store, "b", RunStatus::Failed).await;
+    next_instant().await;
+    let b_ok = finished_run(store, "b", RunStatus::Succeeded).await;
+    // c: a timeout, then more skipped instants than a quick look takes in: skips never
+    // ran, so its last run is still the timeout.
+    let c_timed_out = finished_run(store, "c", RunStatus::TimedOut).await;
+    for i in 0..12 {
+        next_instant().await;
+        let at = Utc::now() - chrono::TimeDelta::seconds(100 - i);
+        let skipped = store
+            .fire(new_run("c", "q"), at, Some("paused".into()))
+            .await
+            .unwrap()
+            .expect("recorded");
+        assert_eq!(skipped.status, RunStatus::Skipped);
+    }
+    // d: a run cancelled while queued; e: a lost run.
+    let d = store.enqueue(new_run("d", "q-d")).await.unwrap();
+    store.cancel(&d.id).await.unwrap();
+    let d = store.run(&d.id).await.unwrap();
+    let e = started(store, "e", "q-e", SHORT).await;
+    reap_until(store, &e.id).await;
+    let e = store.run(&e.id).await.unwrap();
+    // f: only queued and running; g: never ran; h: ran, but is not asked about.
+    store.enqueue(new_run("f", "q-f")).await.unwrap();
+    finished_run(store, "h", RunStatus::Succeeded).await;
+
+    let last = store
+        .last_runs(&["a", "b", "c", "d", "e", "f", "g"])
+        .await
+        .expect("last runs");
+    let of = |job: &str| last.get(job).cloned().unwrap_or_default();
+    assert_eq!(of("a").run, Some((RunStatus::Failed, ended(&a_failed))));
+    assert_eq!(of("a").success, Some(ended(&a_ok)));
+    assert_eq!(of("b").run, Some((RunStatus::Succeeded, ended(&b_ok))));
+    assert_eq!(of("b").success, Some(ended(&b_ok)));
+    assert!(ended(&b_failed) <= ended(&b_ok));
+    assert_eq!(
+        of("c").run,
+        Some((RunStatus::TimedOut, ended(&c_timed_out)))
+    );
+    assert_eq!(of("c").success, None);
+    assert_eq!(of("d").run, Some((RunStatus::Cancelled, ended(&d))));
+    assert_eq!(of("e").run, Some((RunStatus::Lost, ended(&e))));
+    for job in ["f", "g", "h"] {
+        assert!(!last.contains_key(job), "{job}: {last:?}");
+    }
+    // Only jobs with nothing finished, and none at all.
+    let none = store.last_runs(&["f", "g"]).await.expect("last runs");
+    assert!(none.is_empty(), "{none:?}");
+    assert!(store.last_runs(&[]).await.expect("last runs").is_empty());
+}

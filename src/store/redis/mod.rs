@@ -38,6 +38,7 @@
 
 mod connection;
 mod fire;
+mod last_runs;
 mod lost_fires;
 mod pauses;
 mod queries;
@@ -59,10 +60,10 @@ use self::record::{ms, new_run_fields, reply};
 use self::reserved::{Reserved, reserved};
 use self::scripts::Scripts;
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, Lease, NewRun, Outcome,
-    Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result,
-    Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check, new_run_id,
-    new_token,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, LastRuns, Lease, NewRun,
+    Outcome, Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun,
+    Result, Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
+    new_run_id, new_token,
 };
 
 pub use self::connection::redact;
@@ -554,6 +555,10 @@ impl Store for RedisStore {
 
     async fn durations(&self, job: &str, count: usize) -> Result<Vec<f64>> {
         self.last_durations(job, count).await
+    }
+
+    async fn last_runs(&self, jobs: &[&str]) -> Result<HashMap<String, LastRuns>> {
+        self.read_last_runs(jobs).await
     }
 
     async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {

@@ -13,6 +13,7 @@ mod cancel_requests;
 mod file_mode;
 mod fire;
 mod group_commit;
+mod last_runs;
 mod output;
 mod pauses;
 mod queries;
@@ -39,9 +40,9 @@ use rows::{duration_ms, from_ms, insert_run, load_run, ms};
 use transitions::{busy, check_lease, end_run, finish_held, take_lock, try_reserve};
 
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, Lease, NewRun, Outcome,
-    Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun, Result,
-    Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
+    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, LastRuns, Lease, NewRun,
+    Outcome, Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun,
+    Result, Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
 };
 
 /// The longest a waiting reserve sleeps before it looks again.
@@ -393,6 +394,10 @@ impl Store for SqliteStore {
 
     async fn durations(&self, job: &str, count: usize) -> Result<Vec<f64>> {
         self.last_durations(job, count).await
+    }
+
+    async fn last_runs(&self, jobs: &[&str]) -> Result<HashMap<String, LastRuns>> {
+        self.read_last_runs(jobs).await
     }
 
     async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {
