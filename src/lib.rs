@@ -12,4 +12,5 @@ pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod store;
+pub mod web;
 pub mod worker;

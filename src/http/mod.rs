@@ -7,10 +7,10 @@
 //! small file per resource (`jobs`, `runs`, `output`, `status`), the bearer-token check
 //! (`auth`), the JSON errors (`error`) and the listener with its routes (`server`).
 
-mod auth;
+pub(crate) mod auth;
 mod error;
-mod jobs;
-mod output;
+pub(crate) mod jobs;
+pub(crate) mod output;
 mod runs;
 mod server;
 mod state;

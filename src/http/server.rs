@@ -44,6 +44,7 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> 
 }
 
 fn router(api: Arc<Api>) -> Router {
+    let dashboard = crate::web::pages(Arc::clone(&api));
     Router::new()
         .route("/healthz", get(status::healthz))
         .route("/readyz", get(status::readyz))
@@ -59,4 +60,5 @@ fn router(api: Arc<Api>) -> Router {
             ApiError::not_found("no such endpoint; see the README's HTTP API section")
         })
         .with_state(api)
+        .merge(dashboard)
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod both_stores;
+pub mod browser;
 pub mod daemon;
 pub mod redis_sentinel;
 pub mod redis_server;

@@ -49,7 +49,7 @@ impl RedisStore {
         Ok(records)
     }
 
-    async fn runs(&self, ids: &[String]) -> Result<Vec<Run>> {
+    pub(super) async fn runs(&self, ids: &[String]) -> Result<Vec<Run>> {
         self.records(ids).await?.iter().map(Record::run).collect()
     }
 
