@@ -41,7 +41,7 @@ jobs:
     command: |
       echo '<script>document.title="owned"</script><b>bold?</b>'; printf '\033[31mred alert\033[0m then plain\n'; echo 'to stderr' >&2
   copying:
-    command: ["sh", "-c", "{cronq} progress 40 'copying files'; sleep 60"]
+    command: ["sh", "-c", "{cronq} progress 40 'copying files'; sleep 300"]
     kill_grace: 1s
   counter:
     command: ["sh", "-c", "for i in $(seq 1 40); do echo line $i; sleep 0.1; done"]
@@ -313,6 +313,27 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
         );
     }
 
+    // The page's event stream resumes after a dropped connection: with Last-Event-ID
+    // (the offset the browser had) it sends the bytes after it, none twice.
+    let (status, _, stream) = http(
+        &addr,
+        "GET",
+        &format!("/runs/{}/events?from=0", filled.noisy),
+        &[("last-event-id", "10")],
+        "",
+    );
+    assert_eq!(status, 200, "{stream}");
+    let first = stream
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .expect("an output event");
+    let first: Value = serde_json::from_str(first).expect("json");
+    let all = shown["output"].as_str().expect("the output");
+    assert!(
+        all[10..].starts_with(first["text"].as_str().expect("text")),
+        "{first} is not what follows byte 10 of {all:?}"
+    );
+
     let running = dom(&format!("/runs/{}", filled.running));
     assert!(running.contains("data-status=\"running\""), "{running}");
     assert!(
@@ -466,7 +487,9 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
             .expect("copy a screenshot to docs/");
         }
     }
-    cronq(&scratch, &["cancel", &filled.running]);
+    // The copying run would sleep on: it is cancelled before the daemon goes.
+    let _ = scratch.cronq().args(["cancel", &filled.running]).output();
+    wait_status(&scratch, &filled.running, "cancelled");
     drop(daemon);
 }
 

@@ -238,6 +238,38 @@ pub struct HistoryFilter {
     pub limit: usize,
 }
 
+/// A run as a strip of many runs shows it: enough to colour it, link to it and time it,
+/// read for far less than a whole [`Run`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunBrief {
+    pub id: RunId,
+    pub status: RunStatus,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl RunBrief {
+    /// As [`Run::duration_s`].
+    pub fn duration_s(&self, now: DateTime<Utc>) -> Option<f64> {
+        let start = self.started_at?;
+        let end = self.finished_at.unwrap_or(now);
+        Some((end - start).num_milliseconds() as f64 / 1000.0)
+    }
+}
+
+impl From<&Run> for RunBrief {
+    fn from(run: &Run) -> RunBrief {
+        RunBrief {
+            id: run.id.clone(),
+            status: run.status,
+            queued_at: run.queued_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+        }
+    }
+}
+
 /// One page of the history: the runs `filter` matches (its `limit` is the page's
 /// size), of one trigger and queued before an instant when asked, and older than the
 /// run `before`, the last one of the page before.
@@ -551,7 +583,7 @@ pub trait Store: Send + Sync {
 
     /// The last `count` runs of each of `jobs`, newest first, in the order of `jobs`:
     /// what a page of many jobs shows. A backend may answer it in one round trip.
-    async fn recent_runs(&self, jobs: &[String], count: usize) -> Result<Vec<Vec<Run>>> {
+    async fn recent_runs(&self, jobs: &[String], count: usize) -> Result<Vec<Vec<RunBrief>>> {
         let mut all = Vec::with_capacity(jobs.len());
         for job in jobs {
             let filter = HistoryFilter {
@@ -559,7 +591,13 @@ pub trait Store: Send + Sync {
                 limit: count,
                 ..HistoryFilter::default()
             };
-            all.push(self.history(&filter).await?);
+            all.push(
+                self.history(&filter)
+                    .await?
+                    .iter()
+                    .map(RunBrief::from)
+                    .collect(),
+            );
         }
         Ok(all)
     }

@@ -27,7 +27,8 @@ pub fn durations(runs: &[Run], now: DateTime<Utc>) -> Markup {
         .fold(0.0_f64, f64::max)
         .max(0.001);
     let step = WIDTH / bars.len() as f64;
-    let width = (step * 0.8).max(1.0);
+    // Bars no wider than a finger's width, however few runs there are.
+    let width = (step * 0.8).clamp(1.0, 24.0);
     let failures = bars
         .iter()
         .filter(|(r, _)| r.status != RunStatus::Succeeded)

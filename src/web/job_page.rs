@@ -23,7 +23,7 @@ use crate::pause::Pauses;
 use crate::report::status::Timed;
 use crate::schedule::Job;
 use crate::settings::Scope;
-use crate::store::{HistoryFilter, PublishedJob, RunStatus};
+use crate::store::{HistoryFilter, PublishedJob, RunBrief, RunStatus};
 
 /// Fires listed.
 const NEXT_FIRES: usize = 10;
@@ -85,6 +85,11 @@ pub async fn job(
     let paused = pauses
         .holding(&name, now)
         .map(|(scope, pause)| (scope, pause.clone()));
+    let briefs: Vec<RunBrief> = chart_runs
+        .iter()
+        .take(super::jobs_page::STRIP_RUNS)
+        .map(RunBrief::from)
+        .collect();
     let path = format!("/jobs/{}", percent_encode(&name));
     let body = html! {
         h1 { "Job " (name) }
@@ -98,14 +103,14 @@ pub async fn job(
             }
             @if let Some((scope, pause)) = &paused {
                 p.badge.paused role="status" {
-                    span aria-hidden="true" { "⏸" } " paused"
+                    span aria-hidden="true" { "‖" } " paused"
                     @if let Some(reason) = &pause.reason { ": " (reason) }
                     " (by " (pause.by) ", since " (layout::time(&pause.since)) ")"
                     @if let Some(until) = &pause.until { ", until " (layout::time(until)) }
                     @if *scope == crate::store::PauseScope::All { " — every job is paused" }
                 }
             }
-            p { "Last runs: " (strip(&chart_runs[..chart_runs.len().min(super::jobs_page::STRIP_RUNS)])) }
+            p { "Last runs: " (strip(&briefs)) }
         }
         (controls(&viewer, &published, &path, paused.is_some()))
         h2 { "Next fires" }

@@ -12,13 +12,13 @@ use serde::Deserialize;
 
 use super::layout::{self, Nav, maybe_time, page};
 use super::schedule_words::describe;
-use super::session::Viewer;
+use super::session::{Viewer, percent_encode};
 use super::{Dashboard, PageError};
 use crate::eta;
 use crate::http::jobs::jobs as job_list;
 use crate::pause::Pauses;
 use crate::report::status::Timed;
-use crate::store::{PublishedJob, Run, RunStatus};
+use crate::store::{PublishedJob, RunBrief, RunStatus};
 
 /// Runs in each job's strip, and those its rate and median are taken over.
 pub const STRIP_RUNS: usize = 20;
@@ -36,26 +36,33 @@ pub struct JobsQuery {
     /// `name`, `queue`, `status` or `next`.
     #[serde(default)]
     sort: String,
+    /// Which page of `PAGE_JOBS` jobs, from 1.
+    page: Option<usize>,
 }
+
+/// Jobs a page shows; filters and sorting span every job.
+pub const PAGE_JOBS: usize = 500;
 
 /// One row of the page.
 pub struct JobRow {
     pub job: PublishedJob,
     pub next: Option<DateTime<Utc>>,
-    /// Newest first.
-    pub runs: Vec<Run>,
+    /// The last run's status, read for every job when the filter or sort needs it.
+    pub last: Option<RunStatus>,
+    /// Newest first; read for the jobs of the page shown only.
+    pub runs: Vec<RunBrief>,
     /// Why it is paused, when it is.
     pub paused: Option<String>,
 }
 
 impl JobRow {
     fn last(&self) -> Option<RunStatus> {
-        self.runs.first().map(|run| run.status)
+        self.runs.first().map(|run| run.status).or(self.last)
     }
 
     /// Succeeded runs among the finished ones of the strip, in percent.
     fn success_percent(&self) -> Option<u32> {
-        let finished: Vec<&Run> = self
+        let finished: Vec<&RunBrief> = self
             .runs
             .iter()
             .filter(|r| r.status.is_finished() && r.status != RunStatus::Skipped)
@@ -98,12 +105,9 @@ pub async fn jobs(
         .await
         .map_err(|e| PageError::new(e.status, e.message))?;
     let pauses = Pauses::new(api.store.pauses().await?);
-    let names: Vec<String> = views.iter().map(|v| v.job.name.clone()).collect();
-    let runs = api.store.recent_runs(&names, STRIP_RUNS).await?;
-    let rows: Vec<JobRow> = views
+    let mut rows: Vec<JobRow> = views
         .into_iter()
-        .zip(runs)
-        .map(|(view, runs)| {
+        .map(|view| {
             let next = Timed::from_published_job(&view.job).and_then(|t| (t.next)(now));
             let paused = pauses.holding(&view.job.name, now).map(|(_, pause)| {
                 pause
@@ -114,25 +118,70 @@ pub async fn jobs(
             JobRow {
                 job: view.job,
                 next,
-                runs,
+                last: None,
+                runs: Vec::new(),
                 paused,
             }
         })
         .collect();
+    // Every job's last status only when the filter or the sort asks for it; the strips
+    // only for the page shown: one row per job, then 20 per job of the page.
+    if !query.status.is_empty() || query.sort == "status" {
+        let names: Vec<String> = rows.iter().map(|r| r.job.name.clone()).collect();
+        let lasts = api.store.recent_runs(&names, 1).await?;
+        for (row, last) in rows.iter_mut().zip(lasts) {
+            row.last = last.first().map(|run| run.status);
+        }
+    }
+    let total = rows.len();
+    let queues = queues_of(&rows);
+    let mut rows = select(rows, &query);
+    let matching = rows.len();
+    let page_no = query.page.unwrap_or(1).max(1);
+    rows = rows
+        .into_iter()
+        .skip((page_no - 1) * PAGE_JOBS)
+        .take(PAGE_JOBS)
+        .collect();
+    let names: Vec<String> = rows.iter().map(|r| r.job.name.clone()).collect();
+    for (row, runs) in rows
+        .iter_mut()
+        .zip(api.store.recent_runs(&names, STRIP_RUNS).await?)
+    {
+        row.runs = runs;
+    }
+    let shown = Shown {
+        total,
+        matching,
+        page: page_no,
+        queues,
+    };
     Ok(page(
         "Jobs",
         Nav::Jobs,
         &viewer,
-        render_jobs(rows, &query, now),
+        render_jobs(&rows, &shown, &query, now),
     ))
 }
 
-/// The page's body for `rows`, filtered and sorted as `query` asks.
-pub fn render_jobs(mut rows: Vec<JobRow>, query: &JobsQuery, now: DateTime<Utc>) -> Markup {
+/// How the rows of a page stand among all jobs.
+pub struct Shown {
+    pub total: usize,
+    pub matching: usize,
+    /// From 1.
+    pub page: usize,
+    pub queues: Vec<String>,
+}
+
+fn queues_of(rows: &[JobRow]) -> Vec<String> {
     let mut queues: Vec<String> = rows.iter().map(|r| r.job.queue.clone()).collect();
     queues.sort();
     queues.dedup();
-    let total = rows.len();
+    queues
+}
+
+/// The rows `query` keeps, in its order.
+fn select(mut rows: Vec<JobRow>, query: &JobsQuery) -> Vec<JobRow> {
     let needle = query.q.trim().to_lowercase();
     rows.retain(|row| {
         (needle.is_empty() || row.job.name.to_lowercase().contains(&needle))
@@ -151,6 +200,31 @@ pub fn render_jobs(mut rows: Vec<JobRow>, query: &JobsQuery, now: DateTime<Utc>)
         }),
         _ => rows.sort_by(|a, b| a.job.name.cmp(&b.job.name)),
     }
+    rows
+}
+
+/// The page's body: `rows`, one page of the jobs `query` selects.
+pub fn render_jobs(
+    rows: &[JobRow],
+    shown: &Shown,
+    query: &JobsQuery,
+    now: DateTime<Utc>,
+) -> Markup {
+    let queues = &shown.queues;
+    let pages = shown.matching.div_ceil(PAGE_JOBS).max(1);
+    let link = |page: usize| {
+        let mut url = format!(
+            "/?q={}&queue={}&status={}&sort={}",
+            percent_encode(&query.q),
+            percent_encode(&query.queue),
+            percent_encode(&query.status),
+            percent_encode(&query.sort)
+        );
+        if page > 1 {
+            url.push_str(&format!("&page={page}"));
+        }
+        url
+    };
     let statuses = [
         "succeeded",
         "failed",
@@ -170,7 +244,7 @@ pub fn render_jobs(mut rows: Vec<JobRow>, query: &JobsQuery, now: DateTime<Utc>)
             label { "Queue "
                 select name="queue" {
                     option value="" { "any" }
-                    @for queue in &queues {
+                    @for queue in queues {
                         option value=(queue) selected[*queue == query.queue] { (queue) }
                     }
                 }
@@ -193,7 +267,10 @@ pub fn render_jobs(mut rows: Vec<JobRow>, query: &JobsQuery, now: DateTime<Utc>)
             button type="submit" { "Filter" }
         }
         div id="jobs" data-live {
-            p.muted { (rows.len()) " of " (total) " jobs" }
+            p.muted {
+                (shown.matching) " of " (shown.total) " jobs"
+                @if pages > 1 { ", page " (shown.page) " of " (pages) }
+            }
             table.jobs {
                 thead { tr {
                     th scope="col" { "Job" }
@@ -206,8 +283,14 @@ pub fn render_jobs(mut rows: Vec<JobRow>, query: &JobsQuery, now: DateTime<Utc>)
                     th scope="col" { "Median" }
                 } }
                 tbody {
-                    @for row in &rows { (job_row(row, now)) }
+                    @for row in rows { (job_row(row, now)) }
                 }
+            }
+        }
+        @if pages > 1 {
+            nav.pager aria-label="Pages of jobs" {
+                @if shown.page > 1 { a rel="prev" href=(link(shown.page - 1)) { "← Previous" } }
+                @if shown.page < pages { a rel="next" href=(link(shown.page + 1)) { "Next →" } }
             }
         }
     }
@@ -218,9 +301,9 @@ fn job_row(row: &JobRow, now: DateTime<Utc>) -> Markup {
     html! {
         tr data-job=(job.name) {
             th scope="row" data-label="Job" {
-                a href={ "/jobs/" (super::session::percent_encode(&job.name)) } { (job.name) }
+                a href={ "/jobs/" (percent_encode(&job.name)) } { (job.name) }
                 @if let Some(why) = &row.paused {
-                    " " span.badge.paused title=(why) { span aria-hidden="true" { "⏸" } " paused" }
+                    " " span.badge.paused title=(why) { span aria-hidden="true" { "‖" } " paused" }
                 }
             }
             td data-label="Schedule" {
@@ -258,15 +341,13 @@ fn job_row(row: &JobRow, now: DateTime<Utc>) -> Markup {
     }
 }
 
-/// The last runs, oldest left: one small link per run, coloured and shaped by status.
-pub fn strip(runs: &[Run]) -> Markup {
+/// The last runs, oldest left: one small link per run, coloured and shaped by status,
+/// its status word in the title. Lean on purpose: a page holds 10,000 of them.
+pub fn strip(runs: &[RunBrief]) -> Markup {
     html! {
         span.strip {
             @for run in runs.iter().rev() {
-                a class={ "cell st-" (run.status.as_str()) }
-                    href={ "/runs/" (run.id) }
-                    title={ (run.status.as_str()) " · " (run.queued_at.format("%Y-%m-%d %H:%M:%S UTC")) }
-                    aria-label={ "run " (run.id) ": " (run.status.as_str()) } {
+                a class={ "cell st-" (run.status.as_str()) } href={ "/runs/" (run.id) } title=(run.status.as_str()) {
                     (layout::shape(run.status))
                 }
             }

@@ -112,7 +112,7 @@ pub fn shape(status: RunStatus) -> &'static str {
     match status {
         RunStatus::Succeeded => "✓",
         RunStatus::Failed => "✗",
-        RunStatus::TimedOut => "⧗",
+        RunStatus::TimedOut => "◔",
         RunStatus::Cancelled => "⊘",
         RunStatus::Lost => "?",
         RunStatus::Skipped => "↷",

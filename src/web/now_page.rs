@@ -45,7 +45,7 @@ pub async fn now(
                 section.problems aria-label="Problems" role="alert" {
                     h2 { span aria-hidden="true" { "⚠" } " Problems" }
                     ul { @for problem in &report.problems {
-                        li data-problem=(problem.kind) { strong { (problem.kind.replace('_', " ")) } ": " (problem.text) }
+                        li data-problem=(problem.kind) { (problem.text) }
                     } }
                 }
             }
@@ -119,7 +119,7 @@ fn running(report: &Report) -> Markup {
                         td data-label="Time left" {
                             @match left {
                                 TimeLeft::Seconds(s) => { "about " (layout::duration(*s)) }
-                                TimeLeft::Overdue => span.badge.st-timed_out { "⧗ overdue" },
+                                TimeLeft::Overdue => span.badge.st-timed_out { "◔ overdue" },
                                 TimeLeft::Unknown => span.muted { "unknown" },
                             }
                         }

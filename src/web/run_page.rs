@@ -66,11 +66,12 @@ pub async fn run(
                     }
                 }
             }
-            (fields(&document))
         }
         h2 { "Output" }
-        p.legend { span.out.stdout { "stdout" } " " span.out.stderr { span aria-hidden="true" { "▌" } "stderr" } }
+        p.legend { span.out.stdout { "stdout" } " " span.out.stderr { "stderr" } }
         (output_block(&run.id, &tail, finished))
+        h2 { "Details" }
+        div id="run-fields" data-live { (fields(&document)) }
     };
     Ok(page(&format!("Run {}", run.id), Nav::None, &viewer, body))
 }

@@ -86,10 +86,14 @@ fn five(
 /// The time fields when they are not one time of day.
 fn clock(second: Option<&str>, minute: &str, hour: &str) -> String {
     let mut parts = Vec::new();
-    if let Some(second) = second.filter(|s| *s != "0") {
+    let seconds = second.filter(|s| *s != "0");
+    if let Some(second) = seconds {
         parts.push(unit(second, "second"));
     }
-    parts.push(unit(minute, "minute"));
+    // "every 5 seconds" says every minute already.
+    if !(minute == "*" && seconds.is_some_and(|s| s.starts_with('*'))) {
+        parts.push(unit(minute, "minute"));
+    }
     if hour != "*" {
         parts.push(format!("during hour {}", hour));
     }
@@ -167,7 +171,7 @@ mod tests {
         );
         assert_eq!(
             describe("*/5 * * * * *", "UTC"),
-            "every 5 seconds, every minute every day, UTC"
+            "every 5 seconds every day, UTC"
         );
     }
 }

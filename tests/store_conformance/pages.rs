@@ -118,6 +118,9 @@ pub async fn recent_runs_gives_each_jobs_last_runs_in_order(env: &Env) {
     of_a.reverse();
     let jobs = ["b".to_string(), "a".to_string(), "none".to_string()];
     let recent = store.recent_runs(&jobs, 3).await.expect("recent runs");
-    let recent: Vec<Vec<String>> = recent.iter().map(|runs| ids(runs)).collect();
+    let recent: Vec<Vec<String>> = recent
+        .iter()
+        .map(|runs| runs.iter().map(|run| run.id.clone()).collect())
+        .collect();
     assert_eq!(recent, vec![vec![b], of_a[..3].to_vec(), vec![]]);
 }

@@ -529,7 +529,11 @@ impl Store for RedisStore {
         self.page_of_history(page).await
     }
 
-    async fn recent_runs(&self, jobs: &[String], count: usize) -> Result<Vec<Vec<Run>>> {
+    async fn recent_runs(
+        &self,
+        jobs: &[String],
+        count: usize,
+    ) -> Result<Vec<Vec<crate::store::RunBrief>>> {
         self.last_runs_of(jobs, count).await
     }
 

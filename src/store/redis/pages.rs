@@ -3,7 +3,7 @@
 //! score), and the last runs of many jobs in two pipelined round trips.
 
 use super::RedisStore;
-use crate::store::{HistoryPage, Result, Run};
+use crate::store::{HistoryPage, Result, Run, RunBrief};
 
 /// Runs read per round trip while a page is filled.
 const CHUNK: usize = 500;
@@ -71,7 +71,7 @@ impl RedisStore {
         &self,
         jobs: &[String],
         count: usize,
-    ) -> Result<Vec<Vec<Run>>> {
+    ) -> Result<Vec<Vec<RunBrief>>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -93,7 +93,12 @@ impl RedisStore {
             .collect();
         Ok(per_job
             .into_iter()
-            .map(|ids| ids.iter().filter_map(|id| runs.remove(id)).collect())
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| runs.remove(id))
+                    .map(|run| RunBrief::from(&run))
+                    .collect()
+            })
             .collect())
     }
 }

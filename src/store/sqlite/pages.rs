@@ -3,8 +3,8 @@
 //! jobs in one call.
 
 use super::SqliteStore;
-use super::rows::{RUN_COLUMNS, ms, query_runs};
-use crate::store::{HistoryPage, Result, Run};
+use super::rows::{RUN_COLUMNS, from_ms, ms, opt_from_ms, query_runs};
+use crate::store::{HistoryPage, Result, Run, RunBrief, RunStatus, StoreError};
 
 impl SqliteStore {
     pub(super) async fn page_of_history(&self, page: &HistoryPage) -> Result<Vec<Run>> {
@@ -64,22 +64,46 @@ impl SqliteStore {
         .await
     }
 
+    /// Five columns a run, not all of them: a strip of 20 runs for each of 10,000 jobs
+    /// reads 200,000 rows, and decoding whole runs was most of the page's time.
     pub(super) async fn last_runs_of(
         &self,
         jobs: &[String],
         count: usize,
-    ) -> Result<Vec<Vec<Run>>> {
+    ) -> Result<Vec<Vec<RunBrief>>> {
         let jobs = jobs.to_vec();
         let limit = match count {
             0 => -1,
             count => i64::try_from(count).unwrap_or(i64::MAX),
         };
         self.call(move |conn, _| {
-            let sql =
-                format!("SELECT {RUN_COLUMNS} FROM runs WHERE job = ?1 ORDER BY seq DESC LIMIT ?2");
-            jobs.iter()
-                .map(|job| query_runs(conn, &sql, rusqlite::params![job, limit]))
-                .collect()
+            let mut statement = conn.prepare_cached(
+                "SELECT id, status, queued_at, started_at, finished_at FROM runs \
+                 WHERE job = ?1 ORDER BY seq DESC LIMIT ?2",
+            )?;
+            let mut all = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                let mut briefs = Vec::new();
+                let mut rows = statement.query(rusqlite::params![job, limit])?;
+                while let Some(row) = rows.next()? {
+                    let id: String = row.get(0)?;
+                    let status: String = row.get(1)?;
+                    let status = RunStatus::parse(&status).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "run {id} has status `{status}`, which is none"
+                        ))
+                    })?;
+                    briefs.push(RunBrief {
+                        id,
+                        status,
+                        queued_at: from_ms(row.get(2)?)?,
+                        started_at: opt_from_ms(row.get(3)?)?,
+                        finished_at: opt_from_ms(row.get(4)?)?,
+                    });
+                }
+                all.push(briefs);
+            }
+            Ok(all)
         })
         .await
     }
