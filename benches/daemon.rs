@@ -967,6 +967,18 @@ impl Store for Probe {
         self.timed("last_fired", self.inner.last_fired(job)).await
     }
 
+    async fn claims(
+        &self,
+        job: &str,
+        instants: &[DateTime<Utc>],
+    ) -> StoreResult<Vec<Option<String>>> {
+        self.timed("claims", self.inner.claims(job, instants)).await
+    }
+
+    fn claims_kept(&self, keep_max_age: Duration) -> Duration {
+        self.inner.claims_kept(keep_max_age)
+    }
+
     async fn last_fires(&self) -> StoreResult<std::collections::HashMap<String, DateTime<Utc>>> {
         self.timed("last_fires", self.inner.last_fires()).await
     }

@@ -1,5 +1,6 @@
 //! cronq: a crontab that lives in git.
 
+pub mod backfill;
 pub mod cli;
 pub mod cron;
 pub mod daemon;

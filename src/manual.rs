@@ -1,4 +1,5 @@
-//! A run by hand, as `cronq run` and `POST /api/v1/jobs/{job}/runs` queue it: the job
+//! A run by hand, as `cronq run` and `POST /api/v1/jobs/{job}/runs` queue it (and
+//! `cronq rerun`, the same for an earlier run's job, args and env): the job
 //! looked up in the schedule the daemons published, else in the local file, its
 //! arguments and environment checked against `allow_args` and `allow_env`, who asked
 //! recorded on the run, and the run queued under the job's `concurrency` as a fire is
@@ -90,6 +91,28 @@ pub fn new_run(
     run.env = request.env;
     run.by = Some(request.by);
     Ok((run, local_job.map(|job| job.concurrency)))
+}
+
+/// The run that reruns `old`: the same job with the same args and env, checked
+/// against the job as the schedule has it now (`allow_args`, `allow_env`), as trigger
+/// `rerun`, linked to `old`.
+pub fn rerun(
+    old: &Run,
+    by: String,
+    published: Option<&PublishedSchedule>,
+    local: Option<&Schedule>,
+    settings: &Settings,
+) -> Result<(NewRun, Option<Concurrency>), Refusal> {
+    let request = Request {
+        job: &old.job,
+        args: old.args.clone(),
+        env: old.env.clone(),
+        by,
+    };
+    let (mut run, concurrency) = new_run(request, published, local, settings)?;
+    run.trigger = Trigger::Rerun;
+    run.rerun_of = Some(old.id.clone());
+    Ok((run, concurrency))
 }
 
 /// A run queued by [`queue_by_policy`], or why it was not.
@@ -240,5 +263,5 @@ pub async fn next_attempt(store: &dyn Store, run: &Run) -> Result<Option<Run>, S
     let runs = store.history(&filter).await?;
     Ok(runs
         .into_iter()
-        .find(|retry| retry.retry_of.as_deref() == Some(run.id.as_str())))
+        .find(|retry| retry.retry_of() == Some(run.id.as_str())))
 }

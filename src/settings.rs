@@ -143,7 +143,13 @@ pub enum StoreUrl {
 /// A settings problem that is not tied to a position in the file.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("cannot read the settings file {path}: {source}")]
+    #[error("{}", match source.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "no settings file at {} (--settings, CRONQ_SETTINGS); name one that exists, or neither for the defaults",
+            path.display()
+        ),
+        _ => unreadable_file("settings", path, source, "cronq.yaml"),
+    })]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -219,6 +225,22 @@ impl Settings {
         self.workers
             .as_ref()
             .is_none_or(|workers| workers.iter().any(|w| w.queue == queue))
+    }
+}
+
+/// Why the `what` file at `path` (one a user named) cannot be read, in a user's words:
+/// a directory names the file it may have meant (`example` in it).
+pub fn unreadable_file(what: &str, path: &Path, error: &std::io::Error, example: &str) -> String {
+    let shown = path.display();
+    match error.kind() {
+        std::io::ErrorKind::IsADirectory => format!(
+            "the {what} file {shown} is a directory; expected a YAML file, such as {}",
+            path.join(example).display()
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "cannot read the {what} file {shown}: permission denied; it must be readable by this user"
+        ),
+        _ => format!("cannot read the {what} file {shown}: {error}"),
     }
 }
 

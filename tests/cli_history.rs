@@ -64,10 +64,11 @@ const RUN_FIELDS: [&str; 20] = [
 ];
 
 /// What `show --json` adds to the run object: its output and the rest `show` prints.
-const SHOW_FIELDS: [&str; 10] = [
+const SHOW_FIELDS: [&str; 11] = [
     "output",
     "max_attempts",
     "retry_of",
+    "rerun_of",
     "not_before",
     "args",
     "env",

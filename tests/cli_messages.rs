@@ -61,15 +61,52 @@ fn assert_plain(what: &str, code: Option<i32>, stderr: &str, names: &str) {
         "unreachable",
         "out of range",
         "must",
-        "No such file",
-        "Is a directory",
         "is a directory",
+        "name one",
         "see `cronq",
     ];
     assert!(
         hints.iter().any(|hint| stderr.contains(hint)),
         "{what} says what would do: {stderr}"
     );
+}
+
+#[test]
+fn a_directory_or_a_missing_file_where_a_file_is_named_is_exit_2_in_cronqs_words() {
+    let scratch = Scratch::new();
+    scratch.write("crontab.yaml", "jobs:\n  a:\n    command: [\"true\"]\n");
+    std::fs::create_dir_all(scratch.path().join("a-dir")).unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        // The same sentence from a command that only reads the store and from the daemon.
+        (
+            &["history", "--store", "sqlite:a-dir"],
+            "the store sqlite:a-dir is a directory; expected the path of a file, such as sqlite:a-dir/cronq.db",
+        ),
+        (
+            &["daemon", "--store", "sqlite:a-dir"],
+            "the store sqlite:a-dir is a directory; expected the path of a file, such as sqlite:a-dir/cronq.db",
+        ),
+        (
+            &["check", "--schedule", "a-dir"],
+            "the schedule file a-dir is a directory; expected a YAML file, such as a-dir/crontab.yaml",
+        ),
+        (
+            &["status", "--settings", "a-dir"],
+            "the settings file a-dir is a directory; expected a YAML file, such as a-dir/cronq.yaml",
+        ),
+        (
+            &["status", "--settings", "missing.yaml"],
+            "no settings file at missing.yaml (--settings, CRONQ_SETTINGS); name one that exists, or neither for the defaults",
+        ),
+    ];
+    for (args, sentence) in cases {
+        let (code, stderr) = refusal(&scratch, None, args);
+        assert_eq!(
+            (code, stderr.as_str()),
+            (Some(2), format!("cronq: {sentence}\n").as_str()),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

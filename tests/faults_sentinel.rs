@@ -19,7 +19,7 @@ use common::Scratch;
 use common::daemon::Process;
 use common::redis_sentinel::{DATA_PASSWORD, SentinelGroup};
 use cronq::store::redis::RedisStore;
-use cronq::store::{NewRun, Store, Trigger};
+use cronq::store::{NewRun, Store};
 use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -359,19 +359,7 @@ async fn an_idle_store_moves_to_the_new_primary_within_a_second_or_two() {
 
     // Its writes go to the new primary, without a READONLY from the old one.
     let run = store
-        .enqueue(NewRun {
-            job: "after-failover".into(),
-            queue: "default".into(),
-            trigger: Trigger::Manual,
-            scheduled_for: None,
-            max_attempts: 1,
-            args: Vec::new(),
-            env: Default::default(),
-            not_before: None,
-            lock: None,
-            by: None,
-            forced: false,
-        })
+        .enqueue(NewRun::manual("after-failover", "default"))
         .await
         .expect("an enqueue after the failover");
     let client = redis::Client::open(SentinelGroup::data_url(group.replica.port)).unwrap();

@@ -36,6 +36,9 @@ jobs:
     command: ["sleep", "30"]
     concurrency: forbid
     kill_grace: 1s
+  hourly:
+    schedule: "0 * * * *"
+    command: ["true"]
 "#;
 
 const TOKENS: &str = r#"
@@ -218,7 +221,10 @@ async fn reads_answer_as_the_cli_and_writes_are_refused_without_tokens(backend: 
         .iter()
         .filter_map(|job| job["name"].as_str())
         .collect();
-    assert_eq!(names, ["three", "counter", "sleeper", "echo", "held"]);
+    assert_eq!(
+        names,
+        ["three", "counter", "sleeper", "echo", "held", "hourly"]
+    );
     let (status, job) = api.get("/api/v1/jobs/three", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(job["queue"], "default");
@@ -620,7 +626,90 @@ async fn a_forbid_job_that_runs_refuses_another_run_with_409(backend: Backend) {
     }
 }
 
+/// `POST /api/v1/runs/{id}/rerun` repeats a run's args and env, linked to it, and
+/// `POST /api/v1/jobs/{job}/backfill` queues each past instant once, as the CLI does;
+/// both need a `run` token.
+async fn rerun_and_backfill_answer_as_the_cli(backend: Backend) {
+    let api = Api::start(backend, true).await;
+    let body = json!({"args": ["again"], "env": {"LEVEL": "2"}});
+    let (status, first) = api
+        .post("/api/v1/jobs/echo/runs?wait=true", Some(RUN), body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let id = first["id"].as_str().expect("an id");
+
+    let path = format!("/api/v1/runs/{id}/rerun");
+    let (status, refused) = api.post(&path, Some(READ), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, rerun) = api
+        .post(&format!("{path}?wait=true"), Some(RUN), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rerun}");
+    assert_eq!(
+        (&rerun["trigger"], &rerun["exit_code"], &rerun["by"]),
+        (&json!("rerun"), &json!(0), &json!("token:deploy-bot"))
+    );
+    let shown = api.cli_json(&["show", rerun["id"].as_str().unwrap(), "--json"]);
+    assert_eq!(shown["rerun_of"], id, "{shown}");
+    assert_eq!(shown["output"], "again\n", "the same args");
+    assert_eq!(shown["env"], json!({"LEVEL": "2"}), "the same env");
+    let (status, missing) = api
+        .post(
+            "/api/v1/runs/01M0000000000000000000000Z/rerun",
+            Some(RUN),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+
+    let now = chrono::Utc::now();
+    let range = json!({
+        "from": (now - chrono::TimeDelta::hours(3)).to_rfc3339(),
+        "to": (now - chrono::TimeDelta::seconds(1)).to_rfc3339(),
+    });
+    let path = "/api/v1/jobs/hourly/backfill";
+    let (status, refused) = api.post(path, Some(READ), range.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let mut dry = range.clone();
+    dry["dry_run"] = json!(true);
+    let (status, planned) = api.post(path, Some(RUN), dry).await;
+    assert_eq!(status, StatusCode::OK, "{planned}");
+    let states = |answer: &Value| -> Vec<String> {
+        answer["instants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(states(&planned), ["free", "free", "free"], "{planned}");
+    let (status, done) = api.post(path, Some(RUN), range.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(states(&done), ["queued", "queued", "queued"], "{done}");
+    // The CLI sees the same claims: nothing left to queue.
+    let (from, to) = (
+        range["from"].as_str().unwrap(),
+        range["to"].as_str().unwrap(),
+    );
+    let again = api.cli_json(&["backfill", "hourly", "--from", from, "--to", to, "--json"]);
+    assert_eq!(states(&again), ["had_run", "had_run", "had_run"], "{again}");
+
+    let future =
+        json!({"from": now.to_rfc3339(), "to": (now + chrono::TimeDelta::hours(2)).to_rfc3339()});
+    let (status, refused) = api.post(path, Some(RUN), future).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().starts_with("`to` "),
+        "names the field: {refused}"
+    );
+    let (status, refused) = api
+        .post(path, Some(RUN), json!({"from": "yesterday"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+}
+
 both_stores!(
+    rerun_and_backfill_answer_as_the_cli,
     a_forbid_job_that_runs_refuses_another_run_with_409,
     reads_answer_as_the_cli_and_writes_are_refused_without_tokens,
     tokens_of_each_scope_and_wait_returns_the_exit_code,

@@ -129,6 +129,7 @@ conformance! {
     fire::fire_with_skip_records_a_skipped_run_and_claims_the_instant,
     fire::eight_concurrent_fires_of_one_instant_enqueue_one_run,
     fire::a_second_pass_fires_each_instant_once_more_and_leaves_the_marker,
+    fire::claims_name_the_run_each_fired_instant_became,
     locks::a_lock_has_one_owner,
     locks::an_expired_lock_can_be_taken_over,
     locks::an_expired_lock_is_no_longer_held,

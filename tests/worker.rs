@@ -676,6 +676,33 @@ jobs:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stderr_into_stdout_keeps_the_exact_order_of_writes_made_without_a_pause() {
+    // 500 writes to each stream in turn, microseconds apart: two pipes would hand them
+    // over stream by stream; one pipe keeps the order they were made in.
+    let yaml = r#"
+jobs:
+  tight:
+    command: "i=0; while [ $i -lt 500 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"
+    stderr: stdout
+"#;
+    let mut worker = Worker::start(yaml, 1, Duration::from_secs(5));
+    let queued = worker.enqueue("tight", &[], &[]).await;
+    let run = worker.finished(&queued.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    let output = worker.store.output(&run.id, 0).await.unwrap();
+    assert!(
+        output
+            .chunks
+            .iter()
+            .all(|chunk| chunk.stream == Stream::Stdout),
+        "one stream, recorded as stdout"
+    );
+    let written: String = (0..500).map(|i| format!("out{i}\nerr{i}\n")).collect();
+    assert_eq!(worker.output(&run.id).await, written);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_process_that_left_the_group_is_killed_at_the_runs_end_and_the_output_is_kept() {
     // `setsid` takes the sleep out of the job's group and session, with the job's pipes;
     // the job waits for its pid, written once it has left. It dies with the run, so the

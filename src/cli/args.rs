@@ -57,6 +57,16 @@ pub enum Command {
         long_about = "Run a job now: queue a run of it and print the run's id.\n\nWith --wait, stream its output as it is produced and exit with the job's exit code, or 1 when it has none (timed out, lost, cancelled). Ctrl-C detaches and says how to follow or cancel the run; with --cancel-on-interrupt it cancels the run instead, waits for it to end as `cronq cancel` does, and exits 130."
     )]
     Run(RunArgs),
+    /// Run an earlier run's job again, with the same args and env
+    #[command(
+        long_about = "Queue a new run of an earlier run's job, with the same args and env, and print its id: trigger `rerun`, linked to the earlier run (`show` names it). The args and env are checked against the job as the schedule has it now, and the job's concurrency applies as to `cronq run`.\n\nWith --wait, stream its output and exit with the job's exit code, as `cronq run --wait` does."
+    )]
+    Rerun(RerunArgs),
+    /// Queue a run for each past instant of a job in a time range that has none
+    #[command(
+        long_about = "Queue one run for each instant of a job's schedule from --from to --to (both included), as trigger `backfill` with that instant as its scheduled_for, and skip each instant that already has a run: an instant is claimed as a fire claims it, so a backfill run twice, or beside a live daemon, never doubles a run.\n\nThe runs wait for each other when the job's concurrency is forbid, replace or queue (they never overlap, nor cancel one another), and run side by side under allow. --to may not be in the future, and --from not older than the job's keep.max_age, past which the store no longer knows what ran. --dry-run prints each instant and whether it already ran, and queues nothing."
+    )]
+    Backfill(BackfillArgs),
     /// What runs now, with time left; what is queued; the workers; the next fires
     Status(StatusArgs),
     /// Past and current runs, newest first
@@ -99,7 +109,7 @@ pub enum Command {
     Import(ImportArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell
     #[command(
-        long_about = "Print a shell completion script: bash, zsh, fish, elvish or powershell.\n\nThe bash, zsh and fish scripts also complete job names (run, next --job, history --job, show, logs) from the schedule file, else the schedule the daemons published, and recent run ids (show, logs, cancel) from the store, with the settings flags on the line being completed."
+        long_about = "Print a shell completion script: bash, zsh, fish, elvish or powershell.\n\nThe bash, zsh and fish scripts also complete job names (run, backfill, next --job, history --job, show, logs) from the schedule file, else the schedule the daemons published, and recent run ids (show, logs, cancel, rerun) from the store, with the settings flags on the line being completed."
     )]
     Completions(CompletionsArgs),
     /// What the completion scripts ask: job names or recent run ids, one per line
@@ -130,12 +140,35 @@ pub struct RunArgs {
     /// The job to run
     #[arg(value_name = "JOB")]
     pub job: String,
-    /// Stream the output and exit with the job's exit code
-    #[arg(long)]
-    pub wait: bool,
     /// Add to the job's environment; repeat it
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    #[command(flatten)]
+    pub follow: Follow,
+    /// Arguments appended to the job's command (the job needs `allow_args: true`)
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// The run to repeat: its id, or a unique start of it (6 or more characters)
+    #[arg(value_name = "RUN_ID")]
+    pub run: String,
+    #[command(flatten)]
+    pub follow: Follow,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+/// How `run` and `rerun` queue a run and follow it.
+#[derive(Debug, Args)]
+pub struct Follow {
+    /// Stream the output and exit with the job's exit code
+    #[arg(long)]
+    pub wait: bool,
     /// With --wait: Ctrl-C cancels the run instead of detaching
     #[arg(long, requires = "wait")]
     pub cancel_on_interrupt: bool,
@@ -146,9 +179,28 @@ pub struct RunArgs {
     /// Print {"id": …} instead of the id alone
     #[arg(long)]
     pub json: bool,
-    /// Arguments appended to the job's command (the job needs `allow_args: true`)
-    #[arg(last = true, value_name = "ARGS")]
-    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// The job to backfill
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// The first instant of the range: RFC 3339, such as 2026-12-01T00:00:00Z
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// The last instant of the range, included; not in the future
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// Print each instant and whether it already has a run; queue nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Refuse a range with more instants than this
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = parse_count)]
+    pub max: usize,
+    /// Print one JSON document
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub located: Located,
 }
@@ -391,6 +443,16 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| "expected a number and a unit, such as 30s, 5m, 2h or 2d".to_string())
 }
 
+/// An instant given on the command line: RFC 3339, with its offset.
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| at.to_utc())
+        .map_err(|_| {
+            "expected an RFC 3339 instant (a date, a time and an offset), such as 2026-12-01T00:00:00Z"
+                .to_string()
+        })
+}
+
 /// A count given on the command line: a whole number, 0 or more.
 fn parse_count(text: &str) -> Result<usize, String> {
     text.parse()
@@ -463,6 +525,8 @@ impl Apply for Command {
                 args.http.apply(to);
             }
             Command::Run(args) => args.located.apply(to),
+            Command::Rerun(args) => args.located.apply(to),
+            Command::Backfill(args) => args.located.apply(to),
             Command::Status(args) => {
                 args.located.apply(to);
                 args.lease.apply(to);

@@ -2,6 +2,7 @@
 //! become exit codes in one place, [`exit_code`].
 
 pub mod args;
+mod backfill;
 mod cancel;
 mod check;
 mod check_host;
@@ -75,6 +76,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         None if error.downcast_ref::<settings::SettingsError>().is_some() => 2,
         None => match error.downcast_ref::<StoreError>() {
             Some(StoreError::Unreachable { .. } | StoreError::NoStore { .. }) => 3,
+            Some(StoreError::BadAddress(_)) => 2,
             _ => 1,
         },
     }
@@ -129,6 +131,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => worker::run(&args, Loaded::read(&cli.settings, &env)?),
         Command::Serve(args) => serve::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Run(args) => run::run(&args, &cli.settings, &env),
+        Command::Rerun(args) => run::rerun(&args, &cli.settings, &env),
+        Command::Backfill(args) => backfill::run(&args, &cli.settings, &env),
         Command::Status(args) => status::run(&args, &cli.settings, &env),
         Command::History(args) => history::run(&args, &settings(&cli.settings, &env)?, &env),
         Command::Show(args) => show::run(&args, &settings(&cli.settings, &env)?, &env),
@@ -186,13 +190,16 @@ impl Loaded {
 }
 
 fn read_schedule(path: &Path, source: &str) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|error| {
-        let path = path.display();
-        match error.kind() {
-            std::io::ErrorKind::NotFound => CliError::NoSchedule(format!(
-                "no schedule file: tried {path} ({source}); name one with --schedule FILE, CRONQ_SCHEDULE or `schedule:` in config/cronq.yaml"
-            )),
-            _ => CliError::Usage(format!("cannot read the schedule file {path}: {error}")),
-        }
+    std::fs::read_to_string(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => CliError::NoSchedule(format!(
+            "no schedule file: tried {} ({source}); name one with --schedule FILE, CRONQ_SCHEDULE or `schedule:` in config/cronq.yaml",
+            path.display()
+        )),
+        _ => CliError::Usage(settings::unreadable_file(
+            "schedule",
+            path,
+            &error,
+            "crontab.yaml",
+        )),
     })
 }

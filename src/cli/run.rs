@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::args::{RunArgs, SettingsArgs};
+use super::args::{Follow, RerunArgs, RunArgs, SettingsArgs};
+use super::runs::{self, Naming};
 use super::{CliError, Loaded, output};
 use crate::eta::{self, TimeLeft};
 use crate::manual;
@@ -41,13 +42,83 @@ pub fn run(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<()> {
     let settings = Settings::resolve(settings.overrides(), env)?;
-    let run_env = parse_env(&args.env)?;
+    let ask = Ask::Job {
+        job: &args.job,
+        args: args.args.clone(),
+        env: parse_env(&args.env)?,
+    };
+    queue_and_follow(&settings, env, ask, &args.follow)
+}
+
+/// `cronq rerun RUN_ID`: a new run of the run's job with its args and env.
+pub fn rerun(
+    args: &RerunArgs,
+    settings: &SettingsArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let settings = Settings::resolve(settings.overrides(), env)?;
+    queue_and_follow(&settings, env, Ask::Rerun(&args.run), &args.follow)
+}
+
+/// What a run by hand repeats or brings.
+enum Ask<'a> {
+    /// `cronq run JOB [--env K=V]... [-- ARGS]`.
+    Job {
+        job: &'a str,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+    },
+    /// `cronq rerun RUN_ID`: the run as it was named.
+    Rerun(&'a str),
+}
+
+/// The run to queue for `ask` and the job's `concurrency`, the job looked up in the
+/// published schedule and the local file (`manual`).
+async fn new_run(
+    store: &dyn Store,
+    ask: Ask<'_>,
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<(NewRun, Option<Concurrency>)> {
+    let made = match ask {
+        Ask::Job {
+            job,
+            args,
+            env: run_env,
+        } => {
+            let (published, local) = schedules(store, job, settings, env).await?;
+            let request = manual::Request {
+                job,
+                args,
+                env: run_env,
+                by: manual::cli_user(),
+            };
+            manual::new_run(request, published.as_ref(), local.as_ref(), settings)
+        }
+        Ask::Rerun(typed) => {
+            let old = runs::find(store, typed, Naming::IdOnly).await?;
+            let (published, local) = schedules(store, &old.job, settings, env).await?;
+            let by = manual::cli_user();
+            manual::rerun(&old, by, published.as_ref(), local.as_ref(), settings)
+        }
+    };
+    made.map_err(|refusal| CliError::Usage(refusal.to_string()).into())
+}
+
+/// Queues the run `ask` makes under the job's `concurrency`, then prints its id, or
+/// with `wait` follows it and leaves with the job's exit code.
+fn queue_and_follow(
+    settings: &Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+    ask: Ask<'_>,
+    how: &Follow,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let code = runtime.block_on(async {
         let store = settings.store.open(&settings.redis_prefix).await?;
-        let (new_run, concurrency) = new_run(&*store, args, &run_env, &settings, env).await?;
-        super::pause::note_manual_run(&*store, &args.job).await?;
-        let queued = manual::queue_by_policy(&*store, new_run, concurrency, args.force).await?;
+        let (new_run, concurrency) = new_run(&*store, ask, settings, env).await?;
+        super::pause::note_manual_run(&*store, &new_run.job).await?;
+        let queued = manual::queue_by_policy(&*store, new_run, concurrency, how.force).await?;
         for id in &queued.replaced {
             output::note!("cronq: asked run {id} to stop (concurrency: replace)");
         }
@@ -59,14 +130,14 @@ pub fn run(
                 return Ok(1);
             }
         };
-        if !args.wait {
-            print_id(&run.id, args.json)?;
+        if !how.wait {
+            print_id(&run.id, how.json)?;
             return Ok(0);
         }
         // stdout carries the job's stdout alone, so the id goes to stderr.
         output::note!("cronq: run {} of {} queued", run.id, run.job);
-        let patience = |job: &str| super::cancel::patience(&settings, env, job);
-        let on_interrupt = args.cancel_on_interrupt.then_some(&patience as &Patience);
+        let patience = |job: &str| super::cancel::patience(settings, env, job);
+        let on_interrupt = how.cancel_on_interrupt.then_some(&patience as &Patience);
         follow(&*store, run, on_interrupt).await
     });
     // Let go of the store before exiting; a blocking query is never left behind.
@@ -107,20 +178,19 @@ fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, CliError> {
         .collect()
 }
 
-/// The run to queue for `args.job` (`manual::new_run`) and the job's `concurrency`,
-/// with the published schedule and the local file. A local file that does not load is
-/// passed over, with a warning, when the published schedule has the job.
-async fn new_run(
+/// The published schedule and the local file, for looking `job` up. A local file that
+/// does not load is passed over, with a warning, when the published schedule has the
+/// job.
+async fn schedules(
     store: &dyn Store,
-    args: &RunArgs,
-    run_env: &BTreeMap<String, String>,
+    job: &str,
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<(NewRun, Option<Concurrency>)> {
+) -> anyhow::Result<(Option<PublishedSchedule>, Option<Schedule>)> {
     let published = store.published().await?;
     let published_job = published
         .as_ref()
-        .and_then(|schedule| schedule.jobs.iter().find(|job| job.name == args.job));
+        .and_then(|schedule| schedule.jobs.iter().find(|j| j.name == job));
     let local = match local_schedule(settings, env) {
         Ok(local) => local,
         Err(error) if published_job.is_some() => {
@@ -129,14 +199,7 @@ async fn new_run(
         }
         Err(error) => return Err(error.into()),
     };
-    let request = manual::Request {
-        job: &args.job,
-        args: args.args.clone(),
-        env: run_env.clone(),
-        by: manual::cli_user(),
-    };
-    manual::new_run(request, published.as_ref(), local.as_ref(), settings)
-        .map_err(|refusal| CliError::Usage(refusal.to_string()).into())
+    Ok((published, local))
 }
 
 /// The local schedule file, loaded as every command loads it; `None` when there is no

@@ -106,10 +106,14 @@ fn fields(
             "yes: `cronq run --force` started it past `concurrency: forbid`".into(),
         ));
     }
+    if let Some(rerun_of) = run.rerun_of() {
+        // `cronq rerun`: the run it repeats.
+        fields.push(("rerun of", rerun_of.to_string()));
+    }
     fields.extend([
         ("scheduled for", at(&run.scheduled_for)),
         ("attempt", format!("{}/{}", run.attempt, run.max_attempts)),
-        ("retry of", text(&run.retry_of)),
+        ("retry of", run.retry_of().unwrap_or("-").to_string()),
         ("host", text(&run.host)),
         ("worker", text(&run.worker)),
         ("exit", exit(run)),

@@ -25,6 +25,7 @@ pub fn new_run(job: &Job, trigger: Trigger, scheduled_for: Option<DateTime<Utc>>
         lock: run_lock(job),
         by: None,
         forced: false,
+        rerun_of: None,
     }
 }
 

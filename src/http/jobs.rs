@@ -22,8 +22,9 @@ use super::state::Api;
 use crate::manual::{self, Refusal, Request};
 use crate::report::jobs::JobView;
 use crate::report::run_json;
+use crate::schedule::Concurrency;
 use crate::settings::Scope;
-use crate::store::{KeyClaim, Run, StoreError};
+use crate::store::{KeyClaim, NewRun, Run, StoreError};
 
 /// How long `?wait=true` holds a request when no `timeout` is given.
 const WAIT: Duration = Duration::from_secs(30);
@@ -81,12 +82,23 @@ struct TriggerBody {
 #[derive(Deserialize)]
 pub struct TriggerQuery {
     #[serde(default)]
-    wait: bool,
+    pub(super) wait: bool,
     /// With `wait`: `30s`, `5m`.
-    timeout: Option<String>,
+    pub(super) timeout: Option<String>,
     /// Queue the run even while `concurrency: forbid` would refuse it, as `run --force`.
     #[serde(default)]
-    force: bool,
+    pub(super) force: bool,
+}
+
+impl TriggerQuery {
+    /// How long to hold the request for the run's end: `None` without `wait`.
+    pub(super) fn wait(&self) -> Result<Option<Duration>, ApiError> {
+        match (&self.timeout, self.wait) {
+            (_, false) => Ok(None),
+            (None, true) => Ok(Some(WAIT)),
+            (Some(text), true) => parse_wait(text).map(Some),
+        }
+    }
 }
 
 pub async fn trigger(
@@ -106,11 +118,7 @@ pub async fn trigger(
             ))
         })?,
     };
-    let wait = match (&query.timeout, query.wait) {
-        (_, false) => None,
-        (None, true) => Some(WAIT),
-        (Some(text), true) => Some(parse_wait(text)?),
-    };
+    let wait = query.wait()?;
     let key = idempotency_key(&headers, &name)?;
     let hold = KEY_HELD + wait.unwrap_or_default();
     if let Some(key) = &key {
@@ -157,13 +165,23 @@ async fn queue(
         env: body.env,
         by: caller.by(),
     };
-    let (new_run, concurrency) =
-        manual::new_run(request, published.as_ref(), local.as_deref(), &api.settings).map_err(
-            |refusal| match refusal {
-                Refusal::UnknownJob(text) => ApiError::not_found(text),
-                Refusal::NotAllowed(text) => ApiError::bad_request(text),
-            },
-        )?;
+    let made = manual::new_run(request, published.as_ref(), local.as_deref(), &api.settings);
+    queue_made(api, name, made, force).await
+}
+
+/// Queues a run `manual` made (or answers why it did not) under the job's
+/// `concurrency`: 404 for an unknown job, 400 for refused args or env, 409 with the run
+/// that holds the job when `forbid` refuses it.
+pub(super) async fn queue_made(
+    api: &Api,
+    name: &str,
+    made: Result<(NewRun, Option<Concurrency>), Refusal>,
+    force: bool,
+) -> Result<Run, ApiError> {
+    let (new_run, concurrency) = made.map_err(|refusal| match refusal {
+        Refusal::UnknownJob(text) => ApiError::not_found(text),
+        Refusal::NotAllowed(text) => ApiError::bad_request(text),
+    })?;
     let queued = manual::queue_by_policy(&*api.store, new_run, concurrency, force).await?;
     for id in &queued.replaced {
         tracing::info!(job = %name, run = %id, "asked the running run to stop (concurrency: replace)");
@@ -186,7 +204,7 @@ async fn queue(
 
 /// The run, after following it to its end when asked to wait: `status` when it ended
 /// (or no wait was asked), 202 when the wait ran out first.
-async fn respond(
+pub(super) async fn respond(
     api: &Api,
     run: Run,
     wait: Option<Duration>,

@@ -4,13 +4,15 @@
 //!
 //! A face of its own beside `cli/`: both call the layers below (`report`, `manual`,
 //! `store`) and only serialize what those return; neither calls into the other. One
-//! small file per resource (`jobs`, `runs`, `output`, `status`), the bearer-token check
+//! small file per resource (`jobs`, `runs`, `output`, `status`, `repeat`: rerun and
+//! backfill), the bearer-token check
 //! (`auth`), the JSON errors (`error`) and the listener with its routes (`server`).
 
 pub(crate) mod auth;
 mod error;
 pub(crate) mod jobs;
 pub(crate) mod output;
+mod repeat;
 mod runs;
 mod server;
 mod state;

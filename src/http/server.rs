@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use super::error::ApiError;
 use super::state::Api;
-use super::{jobs, output, runs, status};
+use super::{jobs, output, repeat, runs, status};
 use crate::settings::ApiToken;
 
 /// Listens on `addr`, once the loopback rule holds: the one sentence why not, else.
@@ -52,9 +52,11 @@ fn router(api: Arc<Api>) -> Router {
         .route("/api/v1/jobs", get(jobs::list))
         .route("/api/v1/jobs/{job}", get(jobs::one))
         .route("/api/v1/jobs/{job}/runs", post(jobs::trigger))
+        .route("/api/v1/jobs/{job}/backfill", post(repeat::backfill))
         .route("/api/v1/runs", get(runs::list))
         .route("/api/v1/runs/{id}", get(runs::one))
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
+        .route("/api/v1/runs/{id}/rerun", post(repeat::rerun))
         .route("/api/v1/runs/{id}/output", get(output::output))
         .fallback(|| async {
             ApiError::not_found("no such endpoint; see the README's HTTP API section")

@@ -96,7 +96,7 @@ pub async fn show_json(
 }
 
 /// What the text prints beyond the run object of DESIGN §6 and `"output"`, under the
-/// same names as the store's: the attempts, the retry it follows, the start it waits
+/// same names as the store's: the attempts, the retry or rerun it follows, the start it waits
 /// for, its arguments, environment and lock, a pending cancel, and how much of the output
 /// the tail still holds.
 fn details(run: &Run, tail: &Output) -> Vec<(&'static str, Value)> {
@@ -106,7 +106,8 @@ fn details(run: &Run, tail: &Output) -> Vec<(&'static str, Value)> {
         .map(|lock| json!({ "name": lock.name, "on_busy": lock.on_busy.as_str() }));
     vec![
         ("max_attempts", run.max_attempts.into()),
-        ("retry_of", run.retry_of.clone().into()),
+        ("retry_of", run.retry_of().into()),
+        ("rerun_of", run.rerun_of().into()),
         ("not_before", run.not_before.as_ref().map(instant).into()),
         ("args", run.args.clone().into()),
         ("env", json!(run.env)),

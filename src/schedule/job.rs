@@ -57,6 +57,7 @@ pub struct Job {
     pub allow_env: Vec<String>,
     pub keep: Keep,
     pub on_failure: Option<Command>,
+    pub stderr: Stderr,
     pub description: Option<String>,
 }
 
@@ -138,6 +139,17 @@ pub enum Lock {
     Cluster,
 }
 
+/// Where a run's stderr goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stderr {
+    /// A pipe of its own: the store keeps which stream each byte came from, but writes
+    /// to both streams microseconds apart may be stored stream by stream.
+    Separate,
+    /// Into the stdout pipe, as cron's mail had it: one stream, in the exact order
+    /// written, all of it recorded as stdout.
+    Stdout,
+}
+
 /// What the daemon does with instants it missed while it was down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CatchUp {
@@ -174,6 +186,11 @@ impl Concurrency {
 
 impl Lock {
     pub const CHOICES: &[(&str, Lock)] = &[("host", Lock::Host), ("cluster", Lock::Cluster)];
+}
+
+impl Stderr {
+    pub const CHOICES: &[(&str, Stderr)] =
+        &[("separate", Stderr::Separate), ("stdout", Stderr::Stdout)];
 }
 
 impl CatchUp {

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use super::diagnostic::{Diagnostic, Report, closest};
 use super::job::{
     CatchUp, Command, Concurrency, DEFAULT_KEEP, DEFAULT_KILL_GRACE, DEFAULT_QUEUE,
-    DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, KeysAt, Lock, Schedule,
+    DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, KeysAt, Lock, Schedule, Stderr,
 };
 use super::node::{self, Key, Node, Piece, Position, Value};
 use super::run_env;
@@ -39,6 +39,7 @@ const JOB_KEYS: &[&str] = &[
     "allow_env",
     "keep",
     "on_failure",
+    "stderr",
 ];
 const DEFAULT_KEYS: &[&str] = JOB_KEYS.split_at(3).1;
 
@@ -228,6 +229,7 @@ struct Spec {
     allow_env: Option<Vec<String>>,
     keep: KeepSpec,
     on_failure: Option<Command>,
+    stderr: Option<Stderr>,
     keys_at: KeysAtSpec,
 }
 
@@ -274,6 +276,7 @@ fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Sp
             "allow_env" => spec.allow_env = read_allow_env(report, value),
             "keep" => spec.keep = read_keep(report, value, what),
             "on_failure" => spec.on_failure = report.read(value, |n| read_command(n, "on_failure")),
+            "stderr" => spec.stderr = report.read(value, |n| n.choice(Stderr::CHOICES)),
             other => unreachable!("`{other}` passed the known-key filter without a reader"),
         }
     }
@@ -495,6 +498,7 @@ impl Spec {
                 max_age: job.keep.max_age.or(self.keep.max_age),
             },
             on_failure: job.on_failure.or(self.on_failure),
+            stderr: job.stderr.or(self.stderr),
             keys_at: KeysAtSpec {
                 command: job.keys_at.command.or(self.keys_at.command),
                 workdir: job.keys_at.workdir.or(self.keys_at.workdir),
@@ -539,6 +543,7 @@ impl Spec {
                 max_age: self.keep.max_age.unwrap_or(DEFAULT_KEEP.max_age),
             },
             on_failure: self.on_failure,
+            stderr: self.stderr.unwrap_or(Stderr::Separate),
             description: self.description,
         }
     }

@@ -11,7 +11,7 @@ pub mod run_env;
 pub use diagnostic::{Diagnostic, Severity};
 pub use job::{
     CatchUp, Command, Concurrency, DEFAULT_KILL_GRACE, Job, JobSchedule, Keep, KeysAt, Lock,
-    Schedule, fnv1a,
+    Schedule, Stderr, fnv1a,
 };
 pub use load::{load, parse_zone};
 

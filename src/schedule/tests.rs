@@ -221,7 +221,7 @@ fn the_file_needs_jobs_and_known_top_level_keys() {
     assert_eq!(
         errors("defaults:\n  command: x\njobs: {}\n"),
         [
-            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, allow_env, keep, on_failure"
+            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, allow_env, keep, on_failure, stderr"
         ]
     );
     assert!(ok("jobs: {}\n").jobs.is_empty());

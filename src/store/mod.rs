@@ -64,6 +64,10 @@ pub enum Trigger {
     Retry,
     /// The daemon fired an instant it had missed.
     CatchUp,
+    /// `cronq rerun`: a new run of an ended one, with its args and env.
+    Rerun,
+    /// `cronq backfill`: an instant of the past, claimed as a fire is.
+    Backfill,
 }
 
 /// What a run's cluster lock does when another run holds it at reserve time.
@@ -104,6 +108,8 @@ pub struct NewRun {
     /// `cronq run --force`: started though `concurrency: forbid` would have skipped it.
     /// Its reserve takes the cluster lock when it is free and runs without it when not.
     pub forced: bool,
+    /// The run this one reruns (`Trigger::Rerun`); recorded as its `retry_of`.
+    pub rerun_of: Option<RunId>,
 }
 
 impl NewRun {
@@ -121,6 +127,7 @@ impl NewRun {
             lock: None,
             by: None,
             forced: false,
+            rerun_of: None,
         }
     }
 }
@@ -137,7 +144,8 @@ pub struct Run {
     /// 1 for the first attempt; each retry is a run of its own with the next number.
     pub attempt: u32,
     pub max_attempts: u32,
-    /// The run this one retries, for a `Trigger::Retry` run.
+    /// The run this one repeats: the attempt it retries (`Trigger::Retry`), or the run
+    /// it reruns (`Trigger::Rerun`). See [`Run::rerun_of`].
     pub retry_of: Option<RunId>,
     pub host: Option<String>,
     pub worker: Option<String>,
@@ -438,6 +446,10 @@ pub enum StoreError {
     /// The run is not in a status the operation needs.
     #[error("run {id} is {status}")]
     WrongStatus { id: RunId, status: RunStatus },
+    /// The store's address names what cannot be a store (a directory): the flag or
+    /// setting is wrong, exit 2.
+    #[error("{0}")]
+    BadAddress(String),
     /// An argument out of its range (a progress of 120, an empty queue list).
     #[error("{0}")]
     Invalid(String),
@@ -503,6 +515,15 @@ pub trait Store: Send + Sync {
 
     /// The latest instant fired for `job`, for catch-up after downtime.
     async fn last_fired(&self, job: &str) -> Result<Option<DateTime<Utc>>>;
+
+    /// For each of `instants`, the run its first-pass claim names (the run that fire,
+    /// or backfill, recorded for it), or `None` for an instant no one claimed, or whose
+    /// claim is older than [`Store::claims_kept`].
+    async fn claims(&self, job: &str, instants: &[DateTime<Utc>]) -> Result<Vec<Option<RunId>>>;
+
+    /// How long a claim on an instant is kept, for a job whose history is kept for
+    /// `keep_max_age`: an instant older than this may have run without a trace.
+    fn claims_kept(&self, keep_max_age: Duration) -> Duration;
 
     /// Every job's last-fired instant, for a daemon that starts with many jobs.
     async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>>;
@@ -802,6 +823,8 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Retry => "retry",
             Trigger::CatchUp => "catch_up",
+            Trigger::Rerun => "rerun",
+            Trigger::Backfill => "backfill",
         }
     }
 
@@ -811,6 +834,8 @@ impl Trigger {
             Trigger::Manual,
             Trigger::Retry,
             Trigger::CatchUp,
+            Trigger::Rerun,
+            Trigger::Backfill,
         ]
         .into_iter()
         .find(|t| t.as_str() == text)
@@ -833,6 +858,20 @@ impl OnBusy {
 }
 
 impl Run {
+    /// The run this one reruns, for a `Trigger::Rerun` run.
+    pub fn rerun_of(&self) -> Option<&str> {
+        (self.trigger == Trigger::Rerun)
+            .then_some(self.retry_of.as_deref())
+            .flatten()
+    }
+
+    /// The attempt this one retries, for a `Trigger::Retry` run.
+    pub fn retry_of(&self) -> Option<&str> {
+        (self.trigger == Trigger::Retry)
+            .then_some(self.retry_of.as_deref())
+            .flatten()
+    }
+
     /// From start to finish, or to now while it runs.
     pub fn duration_s(&self, now: DateTime<Utc>) -> Option<f64> {
         let start = self.started_at?;

@@ -28,7 +28,7 @@ pub mod expected {
     pub const TIME: &str = "expected a time in milliseconds since 1970";
     pub const STATUS: &str =
         "expected one of queued, running, succeeded, failed, timed_out, cancelled, lost, skipped";
-    pub const TRIGGER: &str = "expected one of schedule, manual, retry, catch_up";
+    pub const TRIGGER: &str = "expected one of schedule, manual, retry, catch_up, rerun, backfill";
     pub const ON_BUSY: &str = "expected skip or wait, with a `lock_name`";
     pub const FLAG: &str = "expected 0 or 1";
     pub const PRESENT: &str = "missing";

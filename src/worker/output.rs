@@ -14,11 +14,14 @@
 //! caller ends the job's process group before it calls [`Finish::after`].
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::pin::pin;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::unix::pipe;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, sleep_until};
 
@@ -85,6 +88,16 @@ pub fn capture(
         Finish(finish),
         read_and_send(sender, stdout, stderr, finishing),
     )
+}
+
+/// One pipe for both streams (`stderr: stdout`): the child's stdout and its stderr, and
+/// the read end. A job's writes reach one pipe in the order it made them, which two
+/// pipes cannot tell.
+pub fn merged_pipe() -> io::Result<(Stdio, Stdio, pipe::Receiver)> {
+    let (read, write) = io::pipe()?;
+    let stderr = Stdio::from(write.try_clone()?);
+    let read = pipe::Receiver::from_owned_fd(OwnedFd::from(read))?;
+    Ok((Stdio::from(write), stderr, read))
 }
 
 /// Where the output goes.

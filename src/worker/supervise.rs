@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::process::Child;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
@@ -24,8 +25,8 @@ use super::on_failure;
 use super::output::{self, Source};
 use super::progress;
 use super::spawn::{Inherit, Launch};
-use crate::schedule::{Concurrency, Job, Lock, Schedule, run_env};
-use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError};
+use crate::schedule::{Concurrency, Job, Lock, Schedule, Stderr, run_env};
+use crate::store::{Lease, Outcome, Run, RunStatus, Store, StoreError, Trigger};
 
 /// How long the output pipes may stay open once the job's group is gone.
 const OUTPUT_PATIENCE: Duration = Duration::from_secs(2);
@@ -196,6 +197,17 @@ async fn live(
             at: None,
         });
     }
+    // `stderr: stdout`: one pipe for both, read in the exact order written.
+    let (stdout, stderr, merged) = match job.stderr {
+        Stderr::Separate => (Stdio::piped(), Stdio::piped(), None),
+        Stderr::Stdout => match output::merged_pipe() {
+            Ok((stdout, stderr, read)) => (stdout, stderr, Some(read)),
+            Err(error) => {
+                let reason = format!("cannot make the job's output pipe: {error}");
+                return Ended::Outcome(finish::failed(reason));
+            }
+        },
+    };
     let launch = Launch {
         job,
         command: &job.command,
@@ -203,8 +215,8 @@ async fn live(
         env: env
             .chain(cronq_env.map(|(k, v)| (k.to_string(), v)))
             .collect(),
-        stdout: Stdio::piped(),
-        stderr: Stdio::piped(),
+        stdout,
+        stderr,
         inherit,
         cgroup: None,
     };
@@ -223,8 +235,13 @@ async fn live(
     let pid = child.id().expect("a child that was just started has a pid");
     tracing::info!(run = %run.id, job = %run.job, attempt = run.attempt, pid, "run started");
 
-    let stdout = child.stdout.take().expect("the launch pipes stdout");
-    let stderr = child.stderr.take().expect("the launch pipes stderr");
+    let (stdout, stderr) = match merged {
+        None => (
+            Either::Left(child.stdout.take().expect("the launch pipes stdout")),
+            Either::Left(child.stderr.take().expect("the launch pipes stderr")),
+        ),
+        Some(pipe) => (Either::Right(pipe), Either::Right(tokio::io::empty())),
+    };
     let source = Source {
         run: run.id.clone(),
         job: run.job.clone(),
@@ -291,7 +308,8 @@ async fn watch_child(
 
 /// The job's host lock, taken before its child starts, when it has `lock: host` and a
 /// policy other than `allow` (`None` otherwise). When another run holds it, `forbid`
-/// records this run `skipped` (a forced run runs without the lock instead); `queue` and
+/// records this run `skipped` (a forced run runs without the lock instead, and a
+/// backfill's run waits); `queue` and
 /// `replace` (whose running run the daemon or `cronq run` has already asked to stop)
 /// wait for it, while the lease is kept, until a cancel, the worker's stop or the loss
 /// of the lease ends the wait.
@@ -316,7 +334,10 @@ async fn take_host_lock(
             }
             // `cronq run --force` starts it anyway, without the lock.
             Ok(None) if run.forced => return Ok(None),
-            Ok(None) if job.concurrency == Concurrency::Forbid => {
+            // A backfill's runs wait for each other: every instant of it is to run.
+            Ok(None)
+                if job.concurrency == Concurrency::Forbid && run.trigger != Trigger::Backfill =>
+            {
                 let reason = format!(
                     "skipped: job `{}` is still running on this host (lock: host)",
                     job.name

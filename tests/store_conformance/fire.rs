@@ -227,3 +227,40 @@ pub async fn a_second_pass_fires_each_instant_once_more_and_leaves_the_marker(en
     );
     assert_eq!(store.history(&of_job("j")).await.unwrap().len(), 9);
 }
+
+pub async fn claims_name_the_run_each_fired_instant_became(env: &Env) {
+    let store = &*env.store;
+    assert_eq!(
+        store.claims("j", &[]).await.unwrap(),
+        Vec::<Option<String>>::new()
+    );
+    let fired = store
+        .fire(scheduled("j", instant(1)), instant(1), None)
+        .await
+        .unwrap();
+    let skipped = store
+        .fire(
+            scheduled("j", instant(3)),
+            instant(3),
+            Some("paused".into()),
+        )
+        .await
+        .unwrap();
+    // Another job's claim on the same instant is its own.
+    store
+        .fire(scheduled("k", instant(2)), instant(2), None)
+        .await
+        .unwrap();
+    let asked = [instant(0), instant(1), instant(2), instant(3)];
+    assert_eq!(
+        store.claims("j", &asked).await.unwrap(),
+        [
+            None,
+            Some(fired.unwrap().id),
+            None,
+            Some(skipped.unwrap().id)
+        ],
+        "in the order asked; a skipped instant is claimed too"
+    );
+    assert!(store.claims_kept(std::time::Duration::from_secs(3600)) > std::time::Duration::ZERO);
+}

@@ -222,6 +222,7 @@ pub fn new_run(job: &str) -> NewRun {
         lock: None,
         by: None,
         forced: false,
+        rerun_of: None,
     }
 }
 

@@ -16,7 +16,7 @@ _cronq_dynamic() {
     local sub="" at=0 i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            run|show|logs|cancel|next|history) sub="${COMP_WORDS[i]}"; at=$i; break ;;
+            run|rerun|backfill|show|logs|cancel|next|history) sub="${COMP_WORDS[i]}"; at=$i; break ;;
         esac
     done
     local what=""
@@ -36,7 +36,8 @@ _cronq_dynamic() {
             case "$sub" in
                 run) what=jobs ;;
                 show|logs) what="runs jobs" ;;
-                cancel) what=runs ;;
+                cancel|rerun) what=runs ;;
+                backfill) what=jobs ;;
             esac
         fi
     fi

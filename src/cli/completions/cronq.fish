@@ -17,7 +17,7 @@ function __cronq_names
     end
 end
 
-complete -c cronq -n '__fish_seen_subcommand_from run' -f -a '(__cronq_names jobs)'
+complete -c cronq -n '__fish_seen_subcommand_from run backfill' -f -a '(__cronq_names jobs)'
 complete -c cronq -n '__fish_seen_subcommand_from show logs' -f -a '(__cronq_names runs jobs)'
-complete -c cronq -n '__fish_seen_subcommand_from cancel' -f -a '(__cronq_names runs)'
+complete -c cronq -n '__fish_seen_subcommand_from cancel rerun' -f -a '(__cronq_names runs)'
 complete -c cronq -n '__fish_seen_subcommand_from next history' -l job -r -f -a '(__cronq_names jobs)'

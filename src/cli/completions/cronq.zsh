@@ -4,7 +4,7 @@ _cronq_dynamic() {
     local sub="" at=0 i
     for ((i = 2; i < CURRENT; i++)); do
         case $words[i] in
-            run|show|logs|cancel|next|history) sub=$words[i]; at=$i; break ;;
+            run|rerun|backfill|show|logs|cancel|next|history) sub=$words[i]; at=$i; break ;;
         esac
     done
     local prev=$words[CURRENT-1] cur=$words[CURRENT] what=""
@@ -23,7 +23,8 @@ _cronq_dynamic() {
             case $sub in
                 run) what=jobs ;;
                 show|logs) what="runs jobs" ;;
-                cancel) what=runs ;;
+                cancel|rerun) what=runs ;;
+                backfill) what=jobs ;;
             esac
         fi
     fi

@@ -314,6 +314,22 @@ impl Store for RedisStore {
         at.map(time).transpose()
     }
 
+    async fn claims(&self, job: &str, instants: &[DateTime<Utc>]) -> Result<Vec<Option<RunId>>> {
+        if instants.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The keys `fire.lua` claims: claim:JOB:INSTANT_MS, each holding the run's id.
+        let mut get = redis::cmd("MGET");
+        for at in instants {
+            get.arg(self.key(&format!("claim:{job}:{}", at.timestamp_millis())));
+        }
+        self.connection.query(&get).await
+    }
+
+    fn claims_kept(&self, _keep_max_age: Duration) -> Duration {
+        CLAIM_TTL
+    }
+
     async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>> {
         let fired: HashMap<String, i64> = self
             .connection

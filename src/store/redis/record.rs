@@ -52,6 +52,7 @@ pub(super) fn new_run_fields(run: &NewRun, status: RunStatus, now_ms: i64) -> Ve
     );
     field("forced", run.forced.then(|| "1".to_owned()));
     field("by", run.by.clone());
+    field("retry_of", run.rerun_of.clone());
     fields
 }
 
@@ -84,7 +85,7 @@ pub(super) fn described_run(
         scheduled_for: truncate(run.scheduled_for)?,
         attempt: 1,
         max_attempts: run.max_attempts,
-        retry_of: None,
+        retry_of: run.rerun_of,
         host: None,
         worker: None,
         exit_code: None,

@@ -91,11 +91,7 @@ impl SqliteStore {
                 .map_err(|e| unreachable(format!("cannot create {}: {e}", dir.display())))?;
         }
         if path.is_dir() {
-            return Err(StoreError::Invalid(format!(
-                "the store sqlite:{} is a directory; expected the path of a file, such as sqlite:{}",
-                path.display(),
-                path.join("cronq.db").display()
-            )));
+            return Err(a_directory(path));
         }
         // Created here, not by SQLite, so that it never exists with a looser mode.
         std::fs::OpenOptions::new()
@@ -196,6 +192,15 @@ impl Store for SqliteStore {
 
     async fn last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>> {
         self.read_last_fires().await
+    }
+
+    async fn claims(&self, job: &str, instants: &[DateTime<Utc>]) -> Result<Vec<Option<RunId>>> {
+        self.read_claims(job, instants).await
+    }
+
+    fn claims_kept(&self, keep_max_age: Duration) -> Duration {
+        // Pruned with the job's runs (`prune_job`).
+        keep_max_age
     }
 
     async fn reserve(
@@ -729,4 +734,13 @@ impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SqliteStore({})", self.inner.path.display())
     }
+}
+
+/// A directory given as the store: what was meant is most likely a file in it.
+fn a_directory(path: &Path) -> StoreError {
+    StoreError::BadAddress(format!(
+        "the store sqlite:{} is a directory; expected the path of a file, such as sqlite:{}",
+        path.display(),
+        path.join("cronq.db").display()
+    ))
 }

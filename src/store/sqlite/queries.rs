@@ -29,6 +29,29 @@ impl SqliteStore {
         .await
     }
 
+    pub(super) async fn read_claims(
+        &self,
+        job: &str,
+        instants: &[DateTime<Utc>],
+    ) -> Result<Vec<Option<RunId>>> {
+        let job = job.to_string();
+        let instants: Vec<i64> = instants.iter().map(|at| at.timestamp_millis()).collect();
+        self.call(move |conn, _| {
+            let mut statement =
+                conn.prepare_cached("SELECT run_id FROM fires WHERE job = ?1 AND instant = ?2")?;
+            let claims = instants
+                .iter()
+                .map(|at| {
+                    statement
+                        .query_row(params![job, at], |row| row.get(0))
+                        .optional()
+                })
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(claims)
+        })
+        .await
+    }
+
     pub(super) async fn read_last_fires(&self) -> Result<HashMap<String, DateTime<Utc>>> {
         self.call(|conn, _| {
             let mut statement = conn.prepare_cached("SELECT job, instant FROM last_fired")?;

@@ -28,9 +28,7 @@ impl SqliteStore {
             reason,
         };
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => {
-                return Err(unreachable("it is a directory, not a file".into()));
-            }
+            Ok(meta) if meta.is_dir() => return Err(super::a_directory(path)),
             Ok(_) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::NoStore { url });

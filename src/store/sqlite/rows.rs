@@ -268,7 +268,7 @@ pub(super) fn insert_run(
                 run.scheduled_for.map(ms),
                 attempt,
                 run.max_attempts,
-                retry_of,
+                retry_of.or(run.rerun_of.as_deref()),
                 now,
                 finished_at,
                 reason,

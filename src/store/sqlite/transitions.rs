@@ -97,6 +97,7 @@ pub(super) fn end_run(
                 lock: run.lock.clone(),
                 by: run.by.clone(),
                 forced: run.forced,
+                rerun_of: None,
             };
             Some(insert_run(
                 tx,
