@@ -497,6 +497,7 @@ const TOKENS: &str = r#"
 api_tokens:
   - {name: viewer, scope: read, token: "${TOKEN_READ}"}
   - {name: deploy-bot, scope: run, token: "${TOKEN_RUN}"}
+  - {name: ops, scope: admin, token: "${TOKEN_ADMIN}"}
 "#;
 
 /// Logs `tab` in with `token` through the login form, as a person types it.
@@ -534,6 +535,7 @@ fn buttons_follow_the_token_and_forms_need_the_session_and_its_csrf_token() {
         &[
             ("TOKEN_READ", "read-0123456789"),
             ("TOKEN_RUN", "run-0123456789"),
+            ("TOKEN_ADMIN", "admin-0123456789"),
         ],
     );
     wait_http(&base);
@@ -680,6 +682,118 @@ fn buttons_follow_the_token_and_forms_need_the_session_and_its_csrf_token() {
         header(&head, "location").is_some_and(|l| l.starts_with("/runs/")),
         "{head}"
     );
+}
+
+/// Logs in with `token` over plain HTTP; the session's cookie and the CSRF token of
+/// the page at `path`.
+fn session(addr: &str, token: &str, path: &str) -> (String, String) {
+    let (status, head, _) = http(
+        addr,
+        "POST",
+        "/login",
+        &[],
+        &format!("token={token}&next=/"),
+    );
+    assert_eq!(status, 303, "{head}");
+    let set = header(&head, "set-cookie").expect("a session cookie");
+    let cookie = set.split(';').next().expect("name=value").to_string();
+    let (_, _, page) = http(addr, "GET", path, &[("cookie", &cookie)], "");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token")
+        .to_string();
+    (cookie, csrf)
+}
+
+#[test]
+fn pause_and_resume_are_for_an_admin_token_only() {
+    let scratch = Scratch::new();
+    scratch.write("crontab.yaml", &schedule());
+    scratch.write("tokens.yaml", TOKENS);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _daemon = Process::start_with_env(
+        scratch.path(),
+        "daemon",
+        &["daemon", "--settings", "tokens.yaml", "--http", &addr],
+        &[
+            ("TOKEN_READ", "read-0123456789"),
+            ("TOKEN_RUN", "run-0123456789"),
+            ("TOKEN_ADMIN", "admin-0123456789"),
+        ],
+    );
+    wait_http(&format!("http://{addr}"));
+    let page = "/jobs/nightly-backup";
+    // A run token sees Run now but no Pause…, and its pause post is refused.
+    let (cookie, csrf) = session(&addr, "run-0123456789", page);
+    let (_, _, html) = http(&addr, "GET", page, &[("cookie", &cookie)], "");
+    assert!(
+        html.contains("Run now") && !html.contains("Pause…"),
+        "{html}"
+    );
+    let form = format!("csrf={csrf}&reason=nope");
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        &format!("{page}/pause"),
+        &[("cookie", &cookie)],
+        &form,
+    );
+    assert_eq!(status, 403);
+    // An admin pauses with a reason and an end, sees it, and resumes.
+    let (cookie, csrf) = session(&addr, "admin-0123456789", page);
+    let (_, _, html) = http(&addr, "GET", page, &[("cookie", &cookie)], "");
+    assert!(
+        html.contains("Pause…") && !html.contains(">Resume<"),
+        "{html}"
+    );
+    let form = format!("csrf={csrf}&reason=db+migration&until=2099-01-01T08%3A00");
+    let (status, head, _) = http(
+        &addr,
+        "POST",
+        &format!("{page}/pause"),
+        &[("cookie", &cookie)],
+        &form,
+    );
+    assert_eq!(status, 303, "{head}");
+    let pauses = cronq(&scratch, &["status", "--json"]);
+    assert!(
+        pauses.contains("db migration") && pauses.contains("2099-01-01T08:00:00"),
+        "{pauses}"
+    );
+    let (_, _, html) = http(&addr, "GET", page, &[("cookie", &cookie)], "");
+    assert!(
+        html.contains("db migration") && html.contains(">Resume<"),
+        "{html}"
+    );
+    let (_, _, jobs) = http(&addr, "GET", "/?status=paused", &[("cookie", &cookie)], "");
+    assert!(jobs.contains("data-job=\"nightly-backup\""), "{jobs}");
+    let form = format!("csrf={csrf}");
+    let (status, _, _) = http(
+        &addr,
+        "POST",
+        &format!("{page}/resume"),
+        &[("cookie", &cookie)],
+        &form,
+    );
+    assert_eq!(status, 303);
+    let (_, _, html) = http(&addr, "GET", page, &[("cookie", &cookie)], "");
+    assert!(
+        !html.contains("db migration") && html.contains("Pause…"),
+        "{html}"
+    );
+    // A pause whose end has passed is refused with one sentence.
+    let form = format!("csrf={csrf}&until=2001-01-01T00%3A00");
+    let (status, _, text) = http(
+        &addr,
+        "POST",
+        &format!("{page}/pause"),
+        &[("cookie", &cookie)],
+        &form,
+    );
+    assert_eq!(status, 400);
+    assert!(text.contains("has passed already"), "{text}");
 }
 
 /// One HTTP/1.1 request over a plain socket: the status, the head, the body. Form
