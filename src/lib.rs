@@ -13,5 +13,6 @@ pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod store;
+pub mod systemd;
 pub mod web;
 pub mod worker;
