@@ -15,4 +15,5 @@ pub mod schedule;
 pub mod settings;
 pub mod store;
 pub mod systemd;
+pub mod web;
 pub mod worker;

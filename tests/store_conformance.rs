@@ -32,6 +32,8 @@ mod leases;
 mod locks;
 #[path = "store_conformance/output.rs"]
 mod output;
+#[path = "store_conformance/pages.rs"]
+mod pages;
 #[path = "store_conformance/pauses.rs"]
 mod pauses;
 #[path = "store_conformance/queries.rs"]
@@ -70,6 +72,9 @@ macro_rules! conformance {
 }
 
 conformance! {
+    pages::history_pages_follow_the_cursor_without_gaps_or_repeats,
+    pages::history_pages_filter_by_trigger_and_time_range,
+    pages::recent_runs_gives_each_jobs_last_runs_in_order,
     forbid::a_forbid_run_is_refused_while_one_is_queued_or_running,
     forbid::a_cancelled_queued_run_no_longer_holds_a_forbid_run_back,
     forbid::of_forbid_runs_queued_at_once_exactly_one_is_queued,

@@ -90,7 +90,7 @@ impl FromRequestParts<Arc<Api>> for Caller {
 }
 
 /// Whether `a` and `b` are equal, in a time that depends on their lengths alone.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let mut differ = a.len() ^ b.len();
     for i in 0..a.len().max(b.len()) {
         let x = a.get(i).copied().unwrap_or(0);

@@ -39,7 +39,7 @@ const KEY_HELD: Duration = Duration::from_secs(60);
 const KEY_MAX: usize = 255;
 
 /// The jobs, from the published schedule, else from the local file.
-async fn jobs(api: &Api) -> Result<Vec<JobView>, ApiError> {
+pub(crate) async fn jobs(api: &Api) -> Result<Vec<JobView>, ApiError> {
     if let Some(published) = api.published().await? {
         return Ok(JobView::of_published(&published));
     }

@@ -9,12 +9,12 @@
 //! (`error`), the OpenAPI document (`openapi`) and the listener with its routes
 //! (`server`).
 
-mod auth;
+pub(crate) mod auth;
 mod error;
-mod jobs;
+pub(crate) mod jobs;
 mod metrics;
 mod openapi;
-mod output;
+pub(crate) mod output;
 mod pause;
 mod repeat;
 mod runs;

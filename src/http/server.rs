@@ -91,6 +91,7 @@ pub fn endpoints() -> Vec<(Method, &'static str)> {
 }
 
 fn router(api: Arc<Api>) -> Router {
+    let dashboard = crate::web::pages(Arc::clone(&api));
     table()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| {
@@ -100,6 +101,7 @@ fn router(api: Arc<Api>) -> Router {
             ApiError::not_found("no such endpoint; see the README's HTTP API section")
         })
         .with_state(api)
+        .merge(dashboard)
 }
 
 /// Serves `/metrics` alone, without a token, until `api.stop` is cancelled: the

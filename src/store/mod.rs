@@ -269,6 +269,59 @@ impl RunStatus {
     ];
 }
 
+/// A run as a strip of many runs shows it: enough to colour it, link to it and time it,
+/// read for far less than a whole [`Run`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunBrief {
+    pub id: RunId,
+    pub status: RunStatus,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl RunBrief {
+    /// As [`Run::duration_s`].
+    pub fn duration_s(&self, now: DateTime<Utc>) -> Option<f64> {
+        let start = self.started_at?;
+        let end = self.finished_at.unwrap_or(now);
+        Some((end - start).num_milliseconds() as f64 / 1000.0)
+    }
+}
+
+impl From<&Run> for RunBrief {
+    fn from(run: &Run) -> RunBrief {
+        RunBrief {
+            id: run.id.clone(),
+            status: run.status,
+            queued_at: run.queued_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+        }
+    }
+}
+
+/// One page of the history: the runs `filter` matches (its `limit` is the page's
+/// size), of one trigger and queued before an instant when asked, and older than the
+/// run `before`, the last one of the page before.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub filter: HistoryFilter,
+    pub trigger: Option<Trigger>,
+    /// Queued before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// The cursor: runs older than this one.
+    pub before: Option<RunId>,
+}
+
+impl HistoryPage {
+    /// Whether `run` belongs on the page, as far as `trigger` and `until` go.
+    pub fn admits(&self, run: &Run) -> bool {
+        self.trigger.is_none_or(|t| t == run.trigger)
+            && self.until.is_none_or(|u| run.queued_at < u)
+    }
+}
+
 /// A worker process as the registry knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerInfo {
@@ -571,6 +624,58 @@ pub trait Store: Send + Sync {
 
     /// Runs matching `filter`, newest first.
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>>;
+
+    /// The last `count` runs of each of `jobs`, newest first, in the order of `jobs`:
+    /// what a page of many jobs shows. A backend may answer it in one round trip.
+    async fn recent_runs(&self, jobs: &[String], count: usize) -> Result<Vec<Vec<RunBrief>>> {
+        let mut all = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let filter = HistoryFilter {
+                job: Some(job.clone()),
+                limit: count,
+                ..HistoryFilter::default()
+            };
+            all.push(
+                self.history(&filter)
+                    .await?
+                    .iter()
+                    .map(RunBrief::from)
+                    .collect(),
+            );
+        }
+        Ok(all)
+    }
+
+    /// One page of the history, newest first. A page after a cursor costs what the
+    /// first one does: the backends seek to the cursor through their index by creation
+    /// order, never skip an offset. This default, for stores kept in memory, reads the
+    /// whole history.
+    async fn history_page(&self, page: &HistoryPage) -> Result<Vec<Run>> {
+        let all = self
+            .history(&HistoryFilter {
+                limit: 0,
+                ..page.filter.clone()
+            })
+            .await?;
+        let start = match &page.before {
+            Some(id) => all
+                .iter()
+                .position(|r| r.id == *id)
+                .map_or(all.len(), |i| i + 1),
+            None => 0,
+        };
+        let limit = if page.filter.limit == 0 {
+            usize::MAX
+        } else {
+            page.filter.limit
+        };
+        Ok(all
+            .into_iter()
+            .skip(start)
+            .filter(|run| page.admits(run))
+            .take(limit)
+            .collect())
+    }
 
     /// The ids of the runs whose id starts with `prefix` (ids are upper case), in id
     /// order, at most `limit` of them: how a person's short id is found. Found through

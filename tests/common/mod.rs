@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod both_stores;
+pub mod browser;
 pub mod daemon;
 pub mod redis_sentinel;
 pub mod redis_server;

@@ -40,6 +40,7 @@ mod connection;
 mod fire;
 mod last_runs;
 mod lost_fires;
+mod pages;
 mod pauses;
 mod queries;
 mod record;
@@ -539,6 +540,18 @@ impl Store for RedisStore {
 
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
         self.scan_history(filter).await
+    }
+
+    async fn history_page(&self, page: &crate::store::HistoryPage) -> Result<Vec<Run>> {
+        self.page_of_history(page).await
+    }
+
+    async fn recent_runs(
+        &self,
+        jobs: &[String],
+        count: usize,
+    ) -> Result<Vec<Vec<crate::store::RunBrief>>> {
+        self.last_runs_of(jobs, count).await
     }
 
     async fn run_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>> {

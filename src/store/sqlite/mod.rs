@@ -15,6 +15,7 @@ mod fire;
 mod group_commit;
 mod last_runs;
 mod output;
+mod pages;
 mod pauses;
 mod queries;
 mod read_only;
@@ -378,6 +379,18 @@ impl Store for SqliteStore {
 
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<Run>> {
         self.scan_history(filter).await
+    }
+
+    async fn history_page(&self, page: &crate::store::HistoryPage) -> Result<Vec<Run>> {
+        self.page_of_history(page).await
+    }
+
+    async fn recent_runs(
+        &self,
+        jobs: &[String],
+        count: usize,
+    ) -> Result<Vec<Vec<crate::store::RunBrief>>> {
+        self.last_runs_of(jobs, count).await
     }
 
     async fn run_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>> {
