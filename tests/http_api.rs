@@ -221,7 +221,10 @@ async fn reads_answer_as_the_cli_and_writes_are_refused_without_tokens(backend: 
         .iter()
         .filter_map(|job| job["name"].as_str())
         .collect();
-    assert_eq!(names, ["three", "counter", "sleeper", "echo", "held", "hourly"]);
+    assert_eq!(
+        names,
+        ["three", "counter", "sleeper", "echo", "held", "hourly"]
+    );
     let (status, job) = api.get("/api/v1/jobs/three", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(job["queue"], "default");

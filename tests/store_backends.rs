@@ -232,11 +232,11 @@ async fn a_database_newer_than_cronq_is_refused() {
     let path = dir.path().join("cronq.db");
     drop(SqliteStore::open(&path, 1024).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA user_version = 8;").unwrap();
+    conn.execute_batch("PRAGMA user_version = 9;").unwrap();
     drop(conn);
     let error = SqliteStore::open(&path, 1024).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
-    assert!(error.to_string().contains("schema version 8"), "{error}");
+    assert!(error.to_string().contains("schema version 9"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
