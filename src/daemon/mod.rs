@@ -559,6 +559,9 @@ async fn reap(
                 for run in lost {
                     tracing::warn!(job = %run.job, run = %run.id, attempt = run.attempt, "run lost: its worker stopped heartbeating");
                     let last = run.attempt >= run.max_attempts;
+                    if let Some(job) = current.job(&run.job).filter(|_| last) {
+                        crate::notify::run_ended(store.clone(), job, &run);
+                    }
                     if let Some(job) = current
                         .job(&run.job)
                         .filter(|job| last && job.on_failure.is_some())

@@ -105,7 +105,9 @@ fn read_target(report: &mut Report, node: &Node, what: &str) -> Option<NotifyTar
                 on = read_events(report, value);
                 continue;
             }
-            "webhook" => report.read(value, |n| url(n, "webhook")).map(Target::Webhook),
+            "webhook" => report
+                .read(value, |n| url(n, "webhook"))
+                .map(Target::Webhook),
             "slack" => report.read(value, |n| url(n, "slack")).map(Target::Slack),
             "email" => report.read(value, address).map(Target::Email),
             _ => report
@@ -120,10 +122,7 @@ fn read_target(report: &mut Report, node: &Node, what: &str) -> Option<NotifyTar
             );
             return None;
         }
-        to = read;
-        if to.is_none() {
-            return None;
-        }
+        to = Some(read?);
     }
     if kinds == 0 {
         report.error(
@@ -146,7 +145,10 @@ fn read_events(report: &mut Report, node: &Node) -> Option<Vec<NotifyEvent>> {
         return None;
     };
     if items.is_empty() {
-        report.error(node.at, "`on` names no event; expected failing, recovered or every_failure");
+        report.error(
+            node.at,
+            "`on` names no event; expected failing, recovered or every_failure",
+        );
         return None;
     }
     let mut events = Vec::with_capacity(items.len());

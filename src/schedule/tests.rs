@@ -408,7 +408,10 @@ jobs:
             },
         ]
     );
-    assert!(schedule.job("b").unwrap().notify.is_empty(), "notify: [] silences b");
+    assert!(
+        schedule.job("b").unwrap().notify.is_empty(),
+        "notify: [] silences b"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! One run's life, from its reservation to its end in the store: the job looked up in
 //! the worker's schedule, the child started, its lease kept, its output captured, and
 //! whichever comes first of its exit, its timeout, a cancel, the worker's stop or the
-//! loss of its lease; then its group ended, its outcome recorded, and `on_failure`.
+//! loss of its lease; then its group ended, its outcome recorded, and `on_failure` and the job's notifications.
 //! A job with `lock: host` takes its file lock before its child starts, and may be
 //! skipped or wait for it there.
 
@@ -115,6 +115,11 @@ pub(super) async fn execute(
     let next = (!may_run_on_failure).then_some(next);
     let (finished, next) =
         finish::record(&*shared.store, &lease, outcome.clone(), retry_in, next).await?;
+    if finished.retry.is_none()
+        && let Some(job) = job
+    {
+        crate::notify::run_ended(shared.store.clone(), job, &finished.run);
+    }
     if let Some(retry) = &finished.retry {
         tracing::info!(
             run = %run.id,

@@ -4,6 +4,7 @@
 
 pub mod both_stores;
 pub mod daemon;
+pub mod http_sink;
 pub mod redis_sentinel;
 pub mod redis_server;
 use std::path::{Path, PathBuf};
