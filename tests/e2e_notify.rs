@@ -188,7 +188,7 @@ jobs:
     assert!(refusing[1].at - refusing[0].at >= Duration::from_millis(900));
 
     let pages = kept(&setup.dir().join("pages"));
-    assert_eq!(pages.len(), 1, "{pages:?}");
+    assert_eq!(pages.len(), 1, "{pages:?}\n{logs}");
     let (env_line, stdin) = pages[0].split_once('\n').unwrap();
     assert_eq!(env_line, "failing flaky failed --team");
     let body: Value = serde_json::from_str(stdin).unwrap();
@@ -274,7 +274,125 @@ async fn reminders_repeat_failing_while_it_lasts(backend: Backend) {
     assert_eq!(ids.len(), bodies.len(), "each message is of another run");
 }
 
+/// `ping:`: `URL/start` as each run starts, then `URL` for a success and `URL/fail` for
+/// a failure, each end with the last lines of the run's output as its body.
+async fn pings_mark_each_start_and_end(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    let counter = setup.dir().join("count");
+    let schedule = format!(
+        r#"jobs:
+  pinged:
+    schedule: "@every 1s"
+    command: ["sh", "-c", "n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; echo \"run $n\"; [ $n -eq 1 ]"]
+    ping: {url}
+"#,
+        counter = counter.display(),
+        url = sink.url("/ping/abc/"),
+    );
+    setup.scratch.write("crontab.yaml", &schedule);
+    let mut daemon = setup.daemon("daemon", "unused");
+    eventually("two runs pinged", PATIENCE, || {
+        let done = !sink.requests("/ping/abc/fail").is_empty();
+        async move { done }
+    })
+    .await;
+    daemon.stop(Duration::from_secs(10));
+    let mut all: Vec<_> = ["/ping/abc/start", "/ping/abc", "/ping/abc/fail"]
+        .iter()
+        .flat_map(|path| sink.requests(path))
+        .collect();
+    all.sort_by_key(|request| request.at);
+    let paths: Vec<&str> = all.iter().map(|r| r.path.as_str()).take(4).collect();
+    assert_eq!(
+        paths,
+        [
+            "/ping/abc/start",
+            "/ping/abc",
+            "/ping/abc/start",
+            "/ping/abc/fail"
+        ],
+        "{all:#?}"
+    );
+    assert!(all.iter().all(|r| r.method == "POST"));
+    assert_eq!(all[0].body, "");
+    assert_eq!(all[1].body, "run 1");
+    assert_eq!(all[3].body, "run 2");
+}
+
+/// A run whose worker is killed is made `lost` by the daemon's reaper: that is
+/// `failing`, and its ping's end is `URL/fail`.
+async fn a_lost_run_is_failing_and_pings_fail(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    let schedule = format!(
+        r#"jobs:
+  held:
+    command: ["sh", "-c", "echo holding; exec sleep 30"]
+    ping: {ping}
+    notify:
+      - webhook: {hook}
+        on: [failing]
+"#,
+        ping = sink.url("/ping"),
+        hook = sink.url("/hook"),
+    );
+    setup.scratch.write("crontab.yaml", &schedule);
+    let store_args = setup.store_args();
+    let mut daemon_args = vec!["daemon", "--no-workers", "--lease", "1s"];
+    daemon_args.extend(store_args.iter().map(String::as_str));
+    let mut daemon = Process::start(setup.dir(), "daemon", &daemon_args);
+    let mut worker_args = vec!["worker", "--concurrency", "1", "--lease", "1s"];
+    worker_args.extend(store_args.iter().map(String::as_str));
+    let mut worker = Process::start(setup.dir(), "worker", &worker_args);
+    let queued = setup.cronq(&["run", "held"]);
+    assert_eq!(
+        queued.status.code(),
+        Some(0),
+        "{:?}",
+        common::texts(&queued)
+    );
+    let id = String::from_utf8(queued.stdout).unwrap().trim().to_string();
+    eventually("the start ping", PATIENCE, || {
+        let done = sink.requests("/ping/start").len() == 1;
+        async move { done }
+    })
+    .await;
+    // The output is in the store before the worker dies.
+    eventually("the run's output stored", PATIENCE, || {
+        let shown = setup.cronq(&["show", &id, "--json"]);
+        let stored = serde_json::from_slice::<Value>(&shown.stdout).is_ok_and(|run| {
+            run["output"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("holding")
+        });
+        async move { stored }
+    })
+    .await;
+    worker.kill();
+    eventually("the failing message", PATIENCE, || {
+        let done = !sink.json_bodies("/hook").is_empty() && !sink.requests("/ping/fail").is_empty();
+        async move { done }
+    })
+    .await;
+    daemon.stop(Duration::from_secs(10));
+    let hook = sink.json_bodies("/hook");
+    assert_eq!(hook.len(), 1, "{hook:?}");
+    assert_eq!(hook[0]["event"], "failing");
+    assert_eq!(hook[0]["run"]["id"], id.as_str());
+    assert_eq!(hook[0]["run"]["status"], "lost");
+    assert_eq!(hook[0]["output_tail"], serde_json::json!(["holding"]));
+    assert_eq!(sink.requests("/ping/fail")[0].body, "holding");
+    assert!(
+        sink.requests("/ping").is_empty(),
+        "a lost run is no success"
+    );
+}
+
 both_stores!(
     one_failing_and_one_recovered_across_two_daemons,
     reminders_repeat_failing_while_it_lasts,
+    pings_mark_each_start_and_end,
+    a_lost_run_is_failing_and_pings_fail,
 );

@@ -51,6 +51,9 @@ pub async fn deliver(target: &Target, message: &Message) {
             );
             return;
         }
+        if tries == 1 {
+            tracing::info!(job = %message.job, event = message.event, target = %kind(target), %error, "a notification was not taken; trying again");
+        }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_PAUSE);
     }
@@ -83,7 +86,7 @@ async fn send(target: &Target, message: &Message) -> Result<(), String> {
 }
 
 /// The one HTTP client of the process, with a ring-backed rustls (no OpenSSL).
-fn client() -> Result<&'static reqwest::Client, String> {
+pub(super) fn client() -> Result<&'static reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
@@ -115,7 +118,7 @@ async fn post(url: &str, body: &serde_json::Value) -> Result<(), String> {
 }
 
 /// A URL as the log shows it: its path may be a secret (Slack's is), so only the host.
-fn redact(url: &str) -> String {
+pub(super) fn redact(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(url) => format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or("")),
         Err(_) => "a URL that does not parse".into(),
@@ -166,9 +169,13 @@ async fn run(command: &Command, stdin: Vec<u8>, env: Vec<(String, String)>) -> R
         Command::Argv(argv) => argv[0].clone(),
         Command::Shell(_) => "/bin/sh".into(),
     };
-    let mut child = process
-        .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    // A worker in this process reaps orphans it finds dead: registered, this child's
+    // status stays ours.
+    let (mut child, _registered) = crate::worker::start_waited_child(|| {
+        process
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e}"))
+    })?;
     if let Some(mut pipe) = child.stdin.take() {
         // A program that reads none of it is no failure: its exit status says.
         let _ = pipe.write_all(&stdin).await;

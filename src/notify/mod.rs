@@ -8,6 +8,7 @@
 
 mod deliver;
 mod message;
+pub mod ping;
 
 use std::sync::Arc;
 

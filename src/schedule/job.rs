@@ -64,6 +64,8 @@ pub struct Job {
     pub notify: Vec<NotifyTarget>,
     /// How often `failing` is repeated while the job stays failing; `None`: never.
     pub remind: Option<Duration>,
+    /// A dead-man's-switch URL (healthchecks.io's protocol) each run pings.
+    pub ping: Option<String>,
 }
 
 impl Job {

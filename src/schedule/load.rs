@@ -43,6 +43,7 @@ const JOB_KEYS: &[&str] = &[
     "stderr",
     "notify",
     "remind",
+    "ping",
 ];
 const DEFAULT_KEYS: &[&str] = JOB_KEYS.split_at(3).1;
 
@@ -235,6 +236,7 @@ struct Spec {
     stderr: Option<Stderr>,
     notify: Option<Vec<NotifyTarget>>,
     remind: Option<std::time::Duration>,
+    ping: Option<String>,
     keys_at: KeysAtSpec,
 }
 
@@ -284,6 +286,7 @@ fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Sp
             "stderr" => spec.stderr = report.read(value, |n| n.choice(Stderr::CHOICES)),
             "notify" => spec.notify = notify::read_notify(report, value, what),
             "remind" => spec.remind = report.read(value, positive_duration),
+            "ping" => spec.ping = report.read(value, |n| notify::url(n, "ping")),
             other => unreachable!("`{other}` passed the known-key filter without a reader"),
         }
     }
@@ -508,6 +511,7 @@ impl Spec {
             stderr: job.stderr.or(self.stderr),
             notify: job.notify.or(self.notify),
             remind: job.remind.or(self.remind),
+            ping: job.ping.or(self.ping),
             keys_at: KeysAtSpec {
                 command: job.keys_at.command.or(self.keys_at.command),
                 workdir: job.keys_at.workdir.or(self.keys_at.workdir),
@@ -556,6 +560,7 @@ impl Spec {
             description: self.description,
             notify: self.notify.unwrap_or_default(),
             remind: self.remind,
+            ping: self.ping,
         }
     }
 }

@@ -170,7 +170,7 @@ fn read_events(report: &mut Report, node: &Node) -> Option<Vec<NotifyEvent>> {
 }
 
 /// An http(s) URL, or text with `${VAR}` that becomes one where it is sent.
-fn url(node: &Node, key: &str) -> Result<String, String> {
+pub(super) fn url(node: &Node, key: &str) -> Result<String, String> {
     let text = node.string()?;
     let text = text.trim();
     if text.contains("${") || text.starts_with("https://") || text.starts_with("http://") {
@@ -181,18 +181,22 @@ fn url(node: &Node, key: &str) -> Result<String, String> {
     ))
 }
 
-/// A mail address (or several, comma-separated), or `${VAR}`.
+/// A mail address, or several separated by commas: `ops@example.com`, or a local user
+/// such as `root`, as cron's MAILTO took them; or `${VAR}`.
 fn address(node: &Node) -> Result<String, String> {
     let text = node.string()?;
     let text = text.trim();
     let plausible = |one: &str| {
         let one = one.trim();
-        one.contains('@') && !one.starts_with('@') && !one.ends_with('@') && !one.contains(' ')
+        !one.is_empty()
+            && !one.starts_with('@')
+            && !one.ends_with('@')
+            && !one.contains(|c: char| c.is_whitespace() || c.is_control())
     };
     if text.contains("${") || (!text.is_empty() && text.split(',').all(plausible)) {
         return Ok(text.to_string());
     }
     Err(format!(
-        "`email` expects a mail address such as ops@example.com, or ${{VAR}}; found `{text}`"
+        "`email` expects mail addresses such as ops@example.com, separated by commas, or ${{VAR}}; found `{text}`"
     ))
 }

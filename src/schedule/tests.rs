@@ -221,7 +221,7 @@ fn the_file_needs_jobs_and_known_top_level_keys() {
     assert_eq!(
         errors("defaults:\n  command: x\njobs: {}\n"),
         [
-            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, allow_env, keep, on_failure, stderr, notify, remind"
+            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, allow_env, keep, on_failure, stderr, notify, remind, ping"
         ]
     );
     assert!(ok("jobs: {}\n").jobs.is_empty());
@@ -366,6 +366,7 @@ fn notify_targets_come_from_defaults_and_a_job_replaces_them() {
     let schedule = ok(r#"
 defaults:
   remind: 6h
+  ping: https://hc-ping.example/5d2c
   notify:
     - webhook: ${OPS_WEBHOOK}
       on: [failing, recovered]
@@ -383,6 +384,7 @@ jobs:
 "#);
     let a = schedule.job("a").unwrap();
     assert_eq!(a.remind, Some(Duration::from_secs(6 * 3600)));
+    assert_eq!(a.ping.as_deref(), Some("https://hc-ping.example/5d2c"));
     assert_eq!(
         a.notify,
         vec![
@@ -425,7 +427,7 @@ jobs:
       - webhook: ftp://example.com
       - slack: https://ok.example
         on: [failing, stalled, sometimes]
-      - email: nobody
+      - email: "no body@x"
       - pager: x
       - {webhook: "https://a.example", email: ops@example.com}
       - {on: [failing]}
@@ -435,6 +437,7 @@ jobs:
   b:
     command: y
     notify: {webhook: "https://a.example"}
+    ping: hc-ping.example/5d2c
 "#;
     assert_eq!(
         errors(text),
@@ -443,7 +446,7 @@ jobs:
             "crontab.yaml:7:18: `webhook` expects an http:// or https:// URL, or ${VAR} to read one from the environment; found `ftp://example.com`",
             "crontab.yaml:9:23: `stalled` is not sent by this cronq yet; expected failing, recovered or every_failure",
             "crontab.yaml:9:32: `sometimes` is not one of failing, recovered, every_failure",
-            "crontab.yaml:10:16: `email` expects a mail address such as ops@example.com, or ${VAR}; found `nobody`",
+            "crontab.yaml:10:16: `email` expects mail addresses such as ops@example.com, separated by commas, or ${VAR}; found `no body@x`",
             "crontab.yaml:11:9: unknown key `pager` in a `notify` target of job `a`; expected one of: webhook, slack, command, email, on",
             "crontab.yaml:11:9: a `notify` target needs one of webhook, slack, command or email",
             "crontab.yaml:12:40: a `notify` target has one of webhook, slack, command or email; make another entry for this one",
@@ -451,6 +454,7 @@ jobs:
             "crontab.yaml:14:13: `on` expects a list of events, such as [failing, recovered]; found a string",
             "crontab.yaml:16:9: a target of `notify` is a mapping with one of webhook, slack, command or email; found a string",
             "crontab.yaml:19:13: `notify` expects a list of targets, such as [{webhook: URL, on: [failing]}]; found a mapping",
+            "crontab.yaml:20:11: `ping` expects an http:// or https:// URL, or ${VAR} to read one from the environment; found `hc-ping.example/5d2c`",
         ]
     );
 }
