@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::both_stores::{Backend, Setup};
-use common::daemon::{Process, eventually};
+use common::daemon::eventually;
 use common::texts;
 use serde_json::Value;
 
@@ -32,22 +32,6 @@ const JOBS: &str = r#"jobs:
 "#;
 
 impl Setup {
-    /// `cronq daemon` with four built-in workers, so that runs can overlap.
-    fn daemon(&self) -> Process {
-        let store_args = self.store_args();
-        let mut args: Vec<&str> = vec!["--workers", "default=4", "--stop-grace", "1s"];
-        args.extend(store_args.iter().map(String::as_str));
-        args.push("daemon");
-        let daemon = Process::start(self.dir(), "daemon", &args);
-        // The listings read the store and never make it: wait until the daemon has.
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while !daemon.logs().contains("daemon started") {
-            assert!(std::time::Instant::now() < deadline, "{}", daemon.logs());
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        daemon
-    }
-
     fn json(&self, args: &[&str]) -> Value {
         let output = self.cronq(args);
         assert_eq!(
@@ -107,7 +91,7 @@ crate::both_stores! {
 async fn run_of_a_replace_job_stops_the_running_run_and_reports_the_new_one(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", JOBS);
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     let first = setup.run(&["swap"]);
     setup.until_status(&first, "running").await;
 
@@ -167,7 +151,7 @@ async fn run_of_a_replace_job_stops_the_running_run_and_reports_the_new_one(back
 async fn run_of_a_running_forbid_job_is_refused_unless_forced(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", JOBS);
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     let first = setup.run(&["slow"]);
     setup.until_status(&first, "running").await;
 
@@ -223,7 +207,7 @@ async fn run_of_a_running_forbid_job_is_refused_unless_forced(backend: Backend) 
 async fn forbid_runs_started_at_once_queue_exactly_one(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", JOBS);
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     // Each `cronq run` is a process of its own, all let go at once.
     let children: Vec<std::process::Child> = (0..6)
         .map(|_| {
@@ -267,7 +251,7 @@ async fn forbid_runs_started_at_once_queue_exactly_one(backend: Backend) {
 async fn allow_runs_overlap_as_before(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", JOBS);
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     let first = setup.run(&["many"]);
     setup.until_status(&first, "running").await;
     let second = setup.run(&["many"]);
@@ -282,7 +266,7 @@ async fn the_daemon_logs_skipped_for_the_instants_the_history_records_skipped(ba
         "crontab.yaml",
         "jobs:\n  tick:\n    schedule: \"* * * * * *\"\n    command: \"sleep 3\"\n    concurrency: forbid\n",
     );
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     eventually("a run of tick and skipped fires after it", PATIENCE, || {
         let runs = setup.history("tick");
         let done = runs.iter().any(|r| r["status"] == "succeeded")

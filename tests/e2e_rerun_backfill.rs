@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use common::both_stores::{Backend, Setup};
-use common::daemon::{Process, eventually};
+use common::daemon::eventually;
 use common::texts;
 use serde_json::Value;
 
@@ -32,20 +32,6 @@ const JOBS: &str = r#"jobs:
 "#;
 
 impl Setup {
-    fn daemon(&self) -> Process {
-        let store_args = self.store_args();
-        let mut args: Vec<&str> = vec!["--workers", "default=4", "--stop-grace", "1s"];
-        args.extend(store_args.iter().map(String::as_str));
-        args.push("daemon");
-        let daemon = Process::start(self.dir(), "daemon", &args);
-        let deadline = std::time::Instant::now() + PATIENCE;
-        while !daemon.logs().contains("daemon started") {
-            assert!(std::time::Instant::now() < deadline, "{}", daemon.logs());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        daemon
-    }
-
     /// `cronq ARGS` that succeeds: its stdout.
     fn ok(&self, args: &[&str]) -> String {
         let output = self.cronq(args);
@@ -107,7 +93,7 @@ crate::both_stores! {
 async fn rerun_repeats_the_args_and_env_and_names_the_run_it_repeats(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", JOBS);
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     let first = setup.ok(&["run", "greet", "--env", "LEVEL=3", "--", "hello", "world"]);
     let first = first.trim();
     setup.until_status(first, "succeeded").await;
@@ -141,7 +127,7 @@ async fn rerun_repeats_the_args_and_env_and_names_the_run_it_repeats(backend: Ba
 async fn rerun_of_a_running_forbid_job_is_refused_unless_forced(backend: Backend) {
     let setup = Setup::new(backend);
     setup.scratch.write("crontab.yaml", JOBS);
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     let first = setup.ok(&["run", "slow"]);
     let first = first.trim();
     setup.until_status(first, "running").await;
@@ -188,7 +174,7 @@ async fn backfill_queues_each_past_instant_once_and_never_twice(backend: Backend
 
     // The worker runs each instant once; `forbid` makes them wait for each other, never
     // skip or overlap.
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     eventually("the backfilled runs to end", PATIENCE, || {
         let runs = setup.history("tick");
         let ended = runs
@@ -241,7 +227,7 @@ async fn backfill_beside_a_daemon_and_twice_at_once_doubles_nothing(backend: Bac
         &[],
     );
     assert_eq!(count(&early, "queued"), 4, "{early:#?}");
-    let mut daemon = setup.daemon();
+    let mut daemon = setup.daemon_with_four_workers();
     eventually("the daemon to catch up", PATIENCE, || {
         let caught = setup
             .history("tick")

@@ -140,22 +140,11 @@ pub struct RunArgs {
     /// The job to run
     #[arg(value_name = "JOB")]
     pub job: String,
-    /// Stream the output and exit with the job's exit code
-    #[arg(long)]
-    pub wait: bool,
     /// Add to the job's environment; repeat it
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
-    /// With --wait: Ctrl-C cancels the run instead of detaching
-    #[arg(long, requires = "wait")]
-    pub cancel_on_interrupt: bool,
-    /// Start it even if `concurrency: forbid` would skip it (another run is running or
-    /// queued); the run is recorded as forced
-    #[arg(long)]
-    pub force: bool,
-    /// Print {"id": …} instead of the id alone
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub follow: Follow,
     /// Arguments appended to the job's command (the job needs `allow_args: true`)
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
@@ -168,6 +157,15 @@ pub struct RerunArgs {
     /// The run to repeat: its id, or a unique start of it (6 or more characters)
     #[arg(value_name = "RUN_ID")]
     pub run: String,
+    #[command(flatten)]
+    pub follow: Follow,
+    #[command(flatten)]
+    pub located: Located,
+}
+
+/// How `run` and `rerun` queue a run and follow it.
+#[derive(Debug, Args)]
+pub struct Follow {
     /// Stream the output and exit with the job's exit code
     #[arg(long)]
     pub wait: bool,
@@ -181,8 +179,6 @@ pub struct RerunArgs {
     /// Print {"id": …} instead of the id alone
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub located: Located,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::args::{RerunArgs, RunArgs, SettingsArgs};
+use super::args::{Follow, RerunArgs, RunArgs, SettingsArgs};
 use super::runs::{self, Naming};
 use super::{CliError, Loaded, output};
 use crate::eta::{self, TimeLeft};
@@ -47,13 +47,7 @@ pub fn run(
         args: args.args.clone(),
         env: parse_env(&args.env)?,
     };
-    let how = How {
-        wait: args.wait,
-        cancel_on_interrupt: args.cancel_on_interrupt,
-        force: args.force,
-        json: args.json,
-    };
-    queue_and_follow(&settings, env, ask, &how)
+    queue_and_follow(&settings, env, ask, &args.follow)
 }
 
 /// `cronq rerun RUN_ID`: a new run of the run's job with its args and env.
@@ -63,13 +57,7 @@ pub fn rerun(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<()> {
     let settings = Settings::resolve(settings.overrides(), env)?;
-    let how = How {
-        wait: args.wait,
-        cancel_on_interrupt: args.cancel_on_interrupt,
-        force: args.force,
-        json: args.json,
-    };
-    queue_and_follow(&settings, env, Ask::Rerun(&args.run), &how)
+    queue_and_follow(&settings, env, Ask::Rerun(&args.run), &args.follow)
 }
 
 /// What a run by hand repeats or brings.
@@ -82,14 +70,6 @@ enum Ask<'a> {
     },
     /// `cronq rerun RUN_ID`: the run as it was named.
     Rerun(&'a str),
-}
-
-/// How a run by hand is queued and followed: `run`'s and `rerun`'s flags.
-struct How {
-    wait: bool,
-    cancel_on_interrupt: bool,
-    force: bool,
-    json: bool,
 }
 
 /// The run to queue for `ask` and the job's `concurrency`, the job looked up in the
@@ -131,7 +111,7 @@ fn queue_and_follow(
     settings: &Settings,
     env: &dyn Fn(&str) -> Option<String>,
     ask: Ask<'_>,
-    how: &How,
+    how: &Follow,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let code = runtime.block_on(async {

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Scratch;
+use super::daemon::Process;
 use super::redis_server::RedisServer;
 
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +63,23 @@ impl Setup {
             .args(args)
             .output()
             .expect("cronq runs")
+    }
+
+    /// `cronq daemon` on this store with four built-in workers, so that runs can
+    /// overlap, once it says it has started (the listings read the store and never
+    /// make it).
+    pub fn daemon_with_four_workers(&self) -> Process {
+        let store_args = self.store_args();
+        let mut args: Vec<&str> = vec!["--workers", "default=4", "--stop-grace", "1s"];
+        args.extend(store_args.iter().map(String::as_str));
+        args.push("daemon");
+        let daemon = Process::start(self.dir(), "daemon", &args);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !daemon.logs().contains("daemon started") {
+            assert!(std::time::Instant::now() < deadline, "{}", daemon.logs());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        daemon
     }
 
     /// `--store URL --redis-prefix P` for Redis; nothing for the default SQLite file.
