@@ -6,17 +6,27 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cronq::cli::{self, Cli};
-use cronq::settings::LogFormat;
+use cronq::settings::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     cronq::memory::give_back_freed_memory();
     let cli = Cli::from_command_line().unwrap_or_else(|error| usage_error(error));
-    // Only `daemon` and `worker` take `--log-format`; the rest read CRONQ_LOG_FORMAT.
-    let log_format = cli.settings_args().log_format.or_else(|| {
-        let value = std::env::var("CRONQ_LOG_FORMAT").ok()?;
-        clap::ValueEnum::from_str(&value, true).ok()
-    });
+    // Only `daemon`, `worker` and `serve` take `--log-format`; the rest read CRONQ_LOG_FORMAT.
+    let log_format = cli
+        .settings_args()
+        .log_format
+        .or_else(|| {
+            let value = std::env::var("CRONQ_LOG_FORMAT").ok()?;
+            clap::ValueEnum::from_str(&value, true).ok()
+        })
+        .or_else(|| {
+            // Else `log_format:` of the settings file. Settings it cannot read are left to
+            // the command, which says why in its own words.
+            let env = |name: &str| std::env::var(name).ok();
+            let settings = Settings::resolve(cli.settings_args().overrides(), &env).ok()?;
+            Some(settings.log_format)
+        });
     init_logging(log_format.unwrap_or_default());
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

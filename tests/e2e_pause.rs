@@ -4,7 +4,8 @@
 //! restart and a schedule reload; `--for` ends by itself; `resume` fires again without
 //! catching up; `pause --all` holds every job, and `resume --all` leaves a job's own
 //! pause be; the watchdog does not call a paused job stalled; a paused job still runs
-//! by hand; and the instants one pause records are bounded.
+//! by hand; the instants one pause records are bounded; and a pause and a resume over
+//! the HTTP API hold the same way, with the token's name.
 
 mod common;
 
@@ -23,6 +24,9 @@ const PATIENCE: Duration = Duration::from_secs(15);
 /// How long the daemon may take to see a pause or a resume: about a second, and the
 /// next instant of an every-second job.
 const NOTICE: TimeDelta = TimeDelta::milliseconds(1500);
+
+/// The admin token of [`Setup::daemon_with_api`].
+const ADMIN: &str = "admin-0123456789";
 
 const JOBS: &str = "\
 jobs:
@@ -57,6 +61,22 @@ impl Setup {
                     .expect("the test's Redis store"),
             ),
         }
+    }
+
+    /// `cronq daemon --http ADDR` with its built-in workers on `schedule`, and the admin
+    /// token `ops` ([`ADMIN`]) in the settings.
+    fn daemon_with_api(&self, schedule: &str, name: &str, addr: &str) -> Daemon {
+        self.scratch.write("crontab.yaml", schedule);
+        self.scratch.write(
+            "config/cronq.yaml",
+            "api_tokens:\n  - {name: ops, scope: admin, token: \"${TOKEN_ADMIN}\"}\n",
+        );
+        let mut args = self.store_args();
+        args.extend(["--stop-grace".into(), "1s".into(), "daemon".into()]);
+        args.extend(["--http".into(), addr.into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = [("TOKEN_ADMIN", ADMIN)];
+        Daemon(Some(Process::start_with_env(self.dir(), name, &args, &env)))
     }
 
     /// `cronq daemon` with its built-in workers on `schedule`.
@@ -175,6 +195,7 @@ crate::both_stores! {
     pause_all_holds_every_job_and_the_watchdog_calls_none_stalled,
     a_pause_records_a_bounded_number_of_instants,
     pause_refuses_an_unknown_job_and_an_end_it_cannot_keep,
+    a_pause_over_http_holds_through_a_reload_and_a_restart,
 }
 
 async fn a_paused_job_fires_nothing_until_resumed(backend: Backend) {
@@ -502,4 +523,131 @@ async fn pause_refuses_an_unknown_job_and_an_end_it_cannot_keep(backend: Backend
     }
     let json: serde_json::Value = serde_json::from_str(&setup.ok(&["status", "--json"])).unwrap();
     assert_eq!(json["paused"], serde_json::json!([]), "nothing was paused");
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("an address").port()
+}
+
+/// POSTs `path` with the admin token: the JSON answered, once it is 200.
+async fn admin_post(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .expect("the API answers");
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    assert_eq!(status, reqwest::StatusCode::OK, "POST {path}: {text}");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+async fn api_ready(client: &reqwest::Client, base: &str) {
+    eventually("the API to be ready", PATIENCE, || async {
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+}
+
+/// A job paused over the HTTP API fires nothing; its instants are `skipped` with the
+/// token's name, through a reload of the schedule and a restart of the daemon, until
+/// it is resumed over HTTP, and then it fires again without catching up.
+async fn a_pause_over_http_holds_through_a_reload_and_a_restart(backend: Backend) {
+    let setup = Setup::new(backend);
+    let store = setup.store().await;
+    let addr = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let mut first = setup.daemon_with_api(JOBS, "first", &addr);
+    api_ready(&client, &base).await;
+    ran_since(&*store, "tick", Utc::now()).await;
+
+    let job = admin_post(
+        &client,
+        &base,
+        "/api/v1/jobs/tick/pause",
+        serde_json::json!({"reason": "deploy"}),
+    )
+    .await;
+    assert_eq!(job["paused"]["by"], "token:ops", "{job}");
+    let quiet_from = Utc::now() + NOTICE;
+    let reason = "paused: deploy (by token:ops)";
+    sleep_until(quiet_from + TimeDelta::seconds(2)).await;
+    all_skipped(
+        &runs_of(&*store, "tick").await,
+        quiet_from,
+        Utc::now(),
+        reason,
+        2,
+    );
+    ran_since(&*store, "tock", quiet_from).await;
+
+    // A reload, as a deploy makes one: tick's command changes, a job is added.
+    let changed = JOBS.replace("echo tick", "echo tick v2")
+        + "  added:\n    schedule: \"* * * * * *\"\n    command: \"echo added\"\n";
+    setup.scratch.write("crontab.yaml", &changed);
+    first.process().signal(nix::sys::signal::Signal::SIGHUP);
+    eventually("the reload", PATIENCE, || async {
+        first.process().logs().contains("schedule reloaded")
+    })
+    .await;
+    let reloaded = Utc::now();
+    ran_since(&*store, "added", reloaded).await;
+    sleep_until(reloaded + TimeDelta::seconds(2)).await;
+    all_skipped(
+        &runs_of(&*store, "tick").await,
+        quiet_from,
+        Utc::now(),
+        reason,
+        4,
+    );
+
+    // A restart, on the same address.
+    first.stop();
+    let _second = setup.daemon_with_api(&changed, "second", &addr);
+    api_ready(&client, &base).await;
+    let restarted = Utc::now();
+    ran_since(&*store, "tock", restarted).await;
+    sleep_until(restarted + TimeDelta::seconds(2)).await;
+    all_skipped(
+        &runs_of(&*store, "tick").await,
+        quiet_from,
+        Utc::now(),
+        reason,
+        6,
+    );
+
+    let job = admin_post(
+        &client,
+        &base,
+        "/api/v1/jobs/tick/resume",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(job["paused"], serde_json::Value::Null, "{job}");
+    let resumed_at = Utc::now();
+    ran_since(&*store, "tick", resumed_at).await;
+    let runs = runs_of(&*store, "tick").await;
+    assert!(
+        runs.iter().all(|run| run.trigger != Trigger::CatchUp),
+        "the paused instants are not caught up: {runs:?}"
+    );
+    let ran: Vec<&Run> = runs
+        .iter()
+        .filter(|run| run.status == RunStatus::Succeeded)
+        .filter(|run| run.scheduled_for.is_some_and(|at| at >= resumed_at))
+        .collect();
+    assert!(!ran.is_empty(), "tick fires again: {runs:?}");
 }

@@ -2,155 +2,20 @@
 //! on a free port, a real HTTP client, and the CLI beside it to compare with. Each
 //! endpoint's status codes and JSON, `wait=true` returning the job's exit code, an
 //! output stream resumed after a dropped connection, the Idempotency-Key, the scopes of
-//! the tokens, and the loopback rule.
+//! the tokens, and the loopback rule. Pause and resume, the OpenAPI document and the
+//! README's Python example: `http_pause.rs`.
 
 mod common;
 
-use std::net::TcpListener;
 use std::time::Duration;
 
+use common::api::{ADMIN, Api, READ, RUN, SCHEDULE, TOKENS, answer, free_port};
 use common::both_stores::{Backend, Setup};
-use common::daemon::{Process, eventually};
+use common::daemon::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const PATIENCE: Duration = Duration::from_secs(15);
-
-const SCHEDULE: &str = r#"
-jobs:
-  three:
-    command: ["sh", "-c", "echo to stdout; sleep 0.2; echo to stderr >&2; exit 3"]
-  counter:
-    command: ["sh", "-c", "for i in $(seq 1 25); do echo line $i; sleep 0.1; done"]
-  sleeper:
-    command: ["sleep", "30"]
-    kill_grace: 2s
-  echo:
-    command: ["echo"]
-    allow_args: true
-    allow_env: [LEVEL]
-    # Runs by hand queue under the job's concurrency: forbid, the default, would refuse
-    # a second run while the first still waits.
-    concurrency: allow
-  held:
-    command: ["sleep", "30"]
-    concurrency: forbid
-    kill_grace: 1s
-  hourly:
-    schedule: "0 * * * *"
-    command: ["true"]
-"#;
-
-const TOKENS: &str = r#"
-api_tokens:
-  - {name: viewer, scope: read, token: "${TOKEN_READ}"}
-  - {name: deploy-bot, scope: run, token: "${TOKEN_RUN}"}
-  - {name: ops, scope: admin, token_file: admin.token}
-"#;
-
-const READ: &str = "read-0123456789";
-const RUN: &str = "run-0123456789";
-const ADMIN: &str = "admin-0123456789";
-
-/// A daemon serving the API, and a client for it.
-struct Api {
-    setup: Setup,
-    daemon: Process,
-    base: String,
-    client: reqwest::Client,
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("an address").port()
-}
-
-impl Api {
-    /// A daemon on the schedule above, with the three tokens when `tokens`.
-    async fn start(backend: Backend, tokens: bool) -> Api {
-        let setup = Setup::new(backend);
-        setup.scratch.write("crontab.yaml", SCHEDULE);
-        let mut args = setup.store_args();
-        if tokens {
-            setup.scratch.write("config/cronq.yaml", TOKENS);
-            setup.scratch.write("admin.token", &format!("{ADMIN}\n"));
-        }
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        args.extend(["daemon".into(), "--http".into(), addr.clone()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env = [("TOKEN_READ", READ), ("TOKEN_RUN", RUN)];
-        let daemon = Process::start_with_env(setup.dir(), "daemon", &args, &env);
-        let api = Api {
-            setup,
-            daemon,
-            base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
-        };
-        eventually("the API to be ready", PATIENCE, || async {
-            api.client
-                .get(api.url("/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == StatusCode::OK)
-        })
-        .await;
-        api
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        let mut request = self.client.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        answer(request.send().await.expect("the API answers")).await
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let mut request = self.client.post(self.url(path)).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        answer(request.send().await.expect("the API answers")).await
-    }
-
-    /// `cronq ARGS` against the same store; stdout, stderr and the exit code.
-    fn cronq(&self, args: &[&str]) -> (String, String, Option<i32>) {
-        let mut all = self.setup.store_args();
-        all.extend(args.iter().map(ToString::to_string));
-        let output = self
-            .setup
-            .scratch
-            .std_cronq()
-            .args(&all)
-            .output()
-            .expect("cronq runs");
-        let (out, err) = common::texts(&output);
-        (out, err, output.status.code())
-    }
-
-    fn cli_json(&self, args: &[&str]) -> Value {
-        let (out, err, code) = self.cronq(args);
-        assert_eq!(code, Some(0), "cronq {args:?}: {err}");
-        serde_json::from_str(&out).expect("one JSON document")
-    }
-
-    async fn run_status(&self, id: &str) -> String {
-        let (_, run) = self.get(&format!("/api/v1/runs/{id}"), Some(READ)).await;
-        run["status"].as_str().unwrap_or_default().to_string()
-    }
-}
-
-async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.expect("a body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body)
-}
 
 /// Without tokens: every read answers as the CLI's `--json` does, every write is refused.
 async fn reads_answer_as_the_cli_and_writes_are_refused_without_tokens(backend: Backend) {
@@ -266,6 +131,11 @@ async fn reads_answer_as_the_cli_and_writes_are_refused_without_tokens(backend: 
         .post(&format!("/api/v1/runs/{id}/cancel"), None, json!({}))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    for pause in ["/api/v1/jobs/three/pause", "/api/v1/pause"] {
+        let (status, body) = api.post(pause, None, json!({"reason": "x"})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{pause}: {body}");
+    }
+    assert_eq!(api.cli_json(&["status", "--json"])["paused"], json!([]));
     assert_eq!(
         api.cli_json(&["history", "--json"])["runs"]
             .as_array()

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use super::settings_args::{Apply, SettingsArgs, WorkerList};
 use super::settings_args::{
-    HostSettings, Http, Lease, Located, ScheduleFile, SettingsFile, StoreOnly, Workers,
+    HostSettings, Http, Lease, Located, Logging, ScheduleFile, SettingsFile, StoreOnly, Workers,
 };
 
 /// A crontab that lives in git: a daemon fires jobs into queues, workers run them,
@@ -384,6 +384,8 @@ pub struct ServeArgs {
     pub lease: Lease,
     #[command(flatten)]
     pub http: Http,
+    #[command(flatten)]
+    pub logging: Logging,
 }
 
 #[derive(Debug, Args)]
@@ -523,6 +525,7 @@ impl Apply for Command {
                 args.located.apply(to);
                 args.lease.apply(to);
                 args.http.apply(to);
+                args.logging.apply(to);
             }
             Command::Run(args) => args.located.apply(to),
             Command::Rerun(args) => args.located.apply(to),

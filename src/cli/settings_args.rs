@@ -133,6 +133,20 @@ pub struct Http {
     pub http: Option<SocketAddr>,
 }
 
+/// `--log-format` alone: `serve`, a long-running process that runs no jobs.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Settings")]
+pub struct Logging {
+    /// Log format
+    #[arg(
+        long,
+        env = "CRONQ_LOG_FORMAT",
+        value_name = "FORMAT",
+        hide_env_values = true
+    )]
+    pub log_format: Option<LogFormat>,
+}
+
 /// The settings of the commands that read the schedule and the store.
 #[derive(Debug, Args)]
 pub struct Located {
@@ -223,6 +237,12 @@ impl Apply for Running {
 impl Apply for Http {
     fn apply(&self, to: &mut SettingsArgs) {
         set(&mut to.http, &self.http);
+    }
+}
+
+impl Apply for Logging {
+    fn apply(&self, to: &mut SettingsArgs) {
+        set(&mut to.log_format, &self.log_format);
     }
 }
 

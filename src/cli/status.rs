@@ -29,18 +29,9 @@ pub fn run(
     let (report, source) = runtime.block_on(async {
         let store = settings.store.open_to_read(&settings.redis_prefix).await?;
         let published = store.published().await?;
-        let timed = match (&local, &published) {
-            (Some(loaded), _) => loaded
-                .schedule
-                .jobs
-                .iter()
-                .filter_map(Timed::from_job)
-                .collect(),
-            (None, Some(published)) => Timed::from_published(published),
-            (None, None) => Vec::new(),
-        };
-        let mut report = gather(&*store, &timed, &settings, args.grace).await?;
         let local = local.as_ref().map(|loaded| &loaded.schedule);
+        let timed = Timed::of(local, published.as_ref());
+        let mut report = gather(&*store, &timed, &settings, args.grace).await?;
         let source = ScheduleSource::of(&file, local, published.as_ref());
         report
             .problems

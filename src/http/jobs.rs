@@ -20,6 +20,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::state::Api;
 use crate::manual::{self, Refusal, Request};
+use crate::pause::Pauses;
 use crate::report::jobs::JobView;
 use crate::report::run_json;
 use crate::schedule::Concurrency;
@@ -48,10 +49,39 @@ async fn jobs(api: &Api) -> Result<Vec<JobView>, ApiError> {
         .unwrap_or_default())
 }
 
+/// The job named `name`: from the published schedule, else from the local file.
+pub(super) async fn find(api: &Api, name: &str) -> Result<Option<JobView>, ApiError> {
+    let published = api.published().await?;
+    let in_published = published.as_ref().and_then(|published| {
+        JobView::of_published(published)
+            .into_iter()
+            .find(|view| view.job.name == name)
+    });
+    if in_published.is_some() {
+        return Ok(in_published);
+    }
+    Ok(api.local_schedule().and_then(|local| {
+        JobView::of_schedule(&local)
+            .into_iter()
+            .find(|view| view.job.name == name)
+    }))
+}
+
+/// One job as `GET /api/v1/jobs/{job}` answers it, with the pauses in force now.
+pub(super) async fn detail(api: &Api, job: &JobView) -> Result<Value, ApiError> {
+    let pauses = Pauses::read(&*api.store).await?;
+    Ok(job.detail_json(&*api.store, Utc::now(), &pauses).await?)
+}
+
 pub async fn list(State(api): State<Arc<Api>>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.need(Scope::Read)?;
     let now = Utc::now();
-    let jobs: Vec<Value> = jobs(&api).await?.iter().map(|job| job.json(now)).collect();
+    let pauses = Pauses::read(&*api.store).await?;
+    let jobs: Vec<Value> = jobs(&api)
+        .await?
+        .iter()
+        .map(|job| job.json(now, &pauses))
+        .collect();
     Ok(Json(json!({ "jobs": jobs })))
 }
 
@@ -61,12 +91,10 @@ pub async fn one(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.need(Scope::Read)?;
-    let jobs = jobs(&api).await?;
-    let job = jobs
-        .iter()
-        .find(|view| view.job.name == name)
+    let job = find(&api, &name)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no job `{name}` in the schedule")))?;
-    Ok(Json(job.detail_json(&*api.store, Utc::now()).await?))
+    Ok(Json(detail(&api, &job).await?))
 }
 
 /// The body of a trigger: both optional.

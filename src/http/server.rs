@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{MethodRouter, get, post};
 use tokio::net::TcpListener;
 
 use super::error::ApiError;
 use super::state::Api;
-use super::{jobs, output, repeat, runs, status};
+use super::{jobs, openapi, output, pause, repeat, runs, status};
 use crate::settings::ApiToken;
 
 /// Listens on `addr`, once the loopback rule holds: the one sentence why not, else.
@@ -43,20 +44,57 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>) -> std::io::Result<()> 
         .await
 }
 
+/// Every endpoint: its method, its path and its handler. The router is built from this
+/// table, and the OpenAPI document is checked against it (`openapi`'s tests), so a
+/// route cannot be served without being documented.
+fn table() -> Vec<(Method, &'static str, MethodRouter<Arc<Api>>)> {
+    vec![
+        (Method::GET, "/healthz", get(status::healthz)),
+        (Method::GET, "/readyz", get(status::readyz)),
+        (Method::GET, "/api/v1/openapi.json", get(openapi::document)),
+        (Method::GET, "/api/v1/status", get(status::status)),
+        (Method::GET, "/api/v1/jobs", get(jobs::list)),
+        (Method::GET, "/api/v1/jobs/{job}", get(jobs::one)),
+        (Method::POST, "/api/v1/jobs/{job}/runs", post(jobs::trigger)),
+        (
+            Method::POST,
+            "/api/v1/jobs/{job}/backfill",
+            post(repeat::backfill),
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/{job}/pause",
+            post(pause::pause_job),
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/{job}/resume",
+            post(pause::resume_job),
+        ),
+        (Method::POST, "/api/v1/pause", post(pause::pause_all)),
+        (Method::POST, "/api/v1/resume", post(pause::resume_all)),
+        (Method::GET, "/api/v1/runs", get(runs::list)),
+        (Method::GET, "/api/v1/runs/{id}", get(runs::one)),
+        (Method::POST, "/api/v1/runs/{id}/cancel", post(runs::cancel)),
+        (Method::POST, "/api/v1/runs/{id}/rerun", post(repeat::rerun)),
+        (Method::GET, "/api/v1/runs/{id}/output", get(output::output)),
+    ]
+}
+
+/// The method and path of every endpoint served.
+pub fn endpoints() -> Vec<(Method, &'static str)> {
+    table()
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect()
+}
+
 fn router(api: Arc<Api>) -> Router {
-    Router::new()
-        .route("/healthz", get(status::healthz))
-        .route("/readyz", get(status::readyz))
-        .route("/api/v1/status", get(status::status))
-        .route("/api/v1/jobs", get(jobs::list))
-        .route("/api/v1/jobs/{job}", get(jobs::one))
-        .route("/api/v1/jobs/{job}/runs", post(jobs::trigger))
-        .route("/api/v1/jobs/{job}/backfill", post(repeat::backfill))
-        .route("/api/v1/runs", get(runs::list))
-        .route("/api/v1/runs/{id}", get(runs::one))
-        .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
-        .route("/api/v1/runs/{id}/rerun", post(repeat::rerun))
-        .route("/api/v1/runs/{id}/output", get(output::output))
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
         .fallback(|| async {
             ApiError::not_found("no such endpoint; see the README's HTTP API section")
         })

@@ -1,12 +1,14 @@
 //! A job as the faces show it: the fields of `check --json` (name, schedule, zone,
-//! queue, next fire), and for one job also its next fires, its last run and how its
+//! queue, next fire) and the pause that holds it, and for one job also its next fires, its last run and how its
 //! retained history went.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::pause::holding_json;
 use super::status::Timed;
 use super::{instant, run_json};
+use crate::pause::Pauses;
 use crate::schedule::Schedule;
 use crate::store::{HistoryFilter, PublishedJob, PublishedSchedule, RunStatus, Store, StoreError};
 
@@ -67,8 +69,9 @@ impl JobView {
         fires
     }
 
-    /// The job as a listing shows it: `check --json`'s fields, and what a run may bring.
-    pub fn json(&self, now: DateTime<Utc>) -> Value {
+    /// The job as a listing shows it: `check --json`'s fields, what a run may bring, and
+    /// the pause that holds it at `now` (null when none does).
+    pub fn json(&self, now: DateTime<Utc>, pauses: &Pauses) -> Value {
         let job = &self.job;
         json!({
             "name": job.name,
@@ -78,6 +81,7 @@ impl JobView {
             "next": self.next_fires(now, 1).first().map(instant),
             "allow_args": job.allow_args,
             "allow_env": job.allow_env,
+            "paused": holding_json(pauses.holding(&job.name, now)),
         })
     }
 
@@ -87,6 +91,7 @@ impl JobView {
         &self,
         store: &dyn Store,
         now: DateTime<Utc>,
+        pauses: &Pauses,
     ) -> Result<Value, StoreError> {
         let name = &self.job.name;
         let of_job = |statuses: Vec<RunStatus>, limit: usize| HistoryFilter {
@@ -104,7 +109,7 @@ impl JobView {
             .history(&of_job(RunStatus::FAILURES.to_vec(), 0))
             .await?
             .len();
-        let mut value = self.json(now);
+        let mut value = self.json(now, pauses);
         let fires: Vec<String> = self
             .next_fires(now, NEXT_FIRES)
             .iter()

@@ -2,9 +2,11 @@
 //! running run's time left. The CLI prints these documents and the HTTP API sends them,
 //! so both say the same about a run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use crate::eta::{self, TimeLeft};
@@ -118,6 +120,9 @@ fn details(run: &Run, tail: &Output) -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// How many jobs' durations [`TimeLeftOf::prefetch`] reads at once.
+const PARALLEL_READS: usize = 32;
+
 /// Running runs' time left and jobs' typical durations (DESIGN §5), reading each job's
 /// past durations once however many of its runs are shown.
 #[derive(Default)]
@@ -154,6 +159,32 @@ impl TimeLeftOf {
         Ok(eta::median(self.past(store, job).await?))
     }
 
+    /// Reads the past durations of each of `jobs` not read yet, [`PARALLEL_READS`] at a
+    /// time: a status of a thousand queued runs of as many jobs needs a thousand reads,
+    /// which one after another took most of its time.
+    pub async fn prefetch<'a>(
+        &mut self,
+        store: &dyn Store,
+        jobs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let mut missing = jobs
+            .into_iter()
+            .filter(|job| !self.past.contains_key(*job))
+            .collect::<BTreeSet<&str>>()
+            .into_iter();
+        let mut reads = FuturesUnordered::new();
+        loop {
+            while reads.len() < PARALLEL_READS {
+                let Some(job) = missing.next() else { break };
+                reads.push(durations(store, job));
+            }
+            let Some((job, durations)) = reads.next().await else {
+                return Ok(());
+            };
+            self.past.insert(job.to_string(), durations?);
+        }
+    }
+
     async fn past(&mut self, store: &dyn Store, job: &str) -> Result<&[f64], StoreError> {
         if !self.past.contains_key(job) {
             let durations = store.durations(job, eta::HISTORY_RUNS).await?;
@@ -161,4 +192,12 @@ impl TimeLeftOf {
         }
         Ok(&self.past[job])
     }
+}
+
+/// The job's last successful durations, with its name.
+async fn durations<'a>(
+    store: &'a dyn Store,
+    job: &'a str,
+) -> (&'a str, Result<Vec<f64>, StoreError>) {
+    (job, store.durations(job, eta::HISTORY_RUNS).await)
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod api;
 pub mod both_stores;
 pub mod daemon;
 pub mod http_sink;

@@ -308,7 +308,10 @@ fn write_kill(dir: &Path) -> io::Result<()> {
 }
 
 fn kill_tree(dir: &Path) {
-    if let Err(error) = write_kill(dir) {
+    // A cgroup gone meanwhile was removed by its own worker: nothing is left to kill.
+    if let Err(error) = write_kill(dir)
+        && error.kind() != io::ErrorKind::NotFound
+    {
         tracing::warn!(cgroup = %dir.display(), %error, "cannot kill a stale cgroup");
     }
 }
