@@ -85,13 +85,11 @@ async fn send(target: &Target, message: &Message) -> Result<(), String> {
     }
 }
 
-/// The one HTTP client of the process, with a ring-backed rustls (no OpenSSL).
+/// The one HTTP client of the process, with rustls (no OpenSSL).
 pub(super) fn client() -> Result<&'static reqwest::Client, String> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            // Another part of the process may have installed one already: that one serves.
-            let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .timeout(TRY_LIMIT)
                 .user_agent(concat!("cronq/", env!("CARGO_PKG_VERSION")))
