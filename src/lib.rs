@@ -14,4 +14,5 @@ pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod store;
+pub mod systemd;
 pub mod worker;

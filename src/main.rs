@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cronq::cli::{self, Cli};
 use cronq::settings::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{self, FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 fn main() -> ExitCode {
     cronq::memory::give_back_freed_memory();
@@ -75,7 +78,8 @@ fn usage_error(error: clap::Error) -> ! {
     std::process::exit(2);
 }
 
-/// Logs go to stderr; `RUST_LOG` filters them (default: info).
+/// Logs go to stderr; `RUST_LOG` filters them (default: info). Text lines written to
+/// the journal start with their priority, `<3>` for an error, and leave the time to it.
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a person at a terminal.
@@ -85,8 +89,32 @@ fn init_logging(format: LogFormat) {
         .with_ansi(ansi)
         .with_writer(|| LogLines);
     match format {
+        LogFormat::Text if cronq::systemd::stderr_is_journal() => logs
+            .event_format(Prioritised(fmt::format().without_time()))
+            .init(),
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
+    }
+}
+
+/// A log line with its syslog priority in front, as the journal reads it.
+struct Prioritised<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for Prioritised<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        context: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let priority = cronq::systemd::priority(*event.metadata().level());
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(context, writer, event)
     }
 }
 

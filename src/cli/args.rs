@@ -15,7 +15,7 @@ use super::settings_args::{
 #[derive(Debug, Parser)]
 #[command(
     name = "cronq",
-    version,
+    version = env!("CRONQ_VERSION"),
     propagate_version = true,
     max_term_width = 100
 )]

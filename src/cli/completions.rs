@@ -21,16 +21,22 @@ const RECENT_RUNS: usize = 30;
 const STORE_PATIENCE: Duration = Duration::from_secs(2);
 
 pub fn run(args: &CompletionsArgs) -> anyhow::Result<()> {
-    // Written whole into memory first: clap_complete panics on a failed write, and a
-    // closed stdout (`cronq completions bash | head`) must end quietly instead.
-    let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "cronq", &mut script);
-    script.extend_from_slice(dynamic(args.shell).as_bytes());
+    let script = script(args.shell);
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&script)
         .and_then(|()| stdout.flush())
         .map_err(stdout_error)
+}
+
+/// The completion script for `shell`, as `cronq completions SHELL` prints it and the
+/// package installs it. Made whole in memory: clap_complete panics on a failed write,
+/// and a closed stdout (`cronq completions bash | head`) must end quietly instead.
+pub fn script(shell: Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "cronq", &mut script);
+    script.extend_from_slice(dynamic(shell).as_bytes());
+    script
 }
 
 /// The part of the script that completes names from `cronq complete`.

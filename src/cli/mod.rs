@@ -7,6 +7,7 @@ mod cancel;
 mod check;
 mod check_host;
 mod completions;
+pub use completions::script as completion_script;
 mod daemon;
 mod history;
 mod import;

@@ -9,6 +9,7 @@ pub mod fire;
 pub mod paused;
 mod timer;
 pub mod timing;
+mod told;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,10 +27,12 @@ use crate::schedule::{self, Schedule};
 use crate::store::{
     DaemonInfo, PublishedJob, PublishedJson, Retention, Store, StoreError, Trigger,
 };
+use crate::systemd::Notifier;
 use crate::worker::{self, WorkerConfig};
 use paused::PauseWatch;
 use timer::Timer;
 use timing::{Gap, Missed, after_outage, missed, next_instant, on_wake, pass_of, resume};
+use told::Told;
 
 /// The longest the timer sleeps without looking at the wall clock: a clock jump or a
 /// suspend is noticed within it, and waking this often costs nothing measurable.
@@ -93,9 +96,13 @@ pub async fn run(
     ));
 
     let initial = copies.borrow().clone();
+    let notifier = Notifier::from_env();
     let fired = Firing::start(Arc::clone(&store), initial).await;
     let result = match fired {
-        Ok(firing) => firing.run(&config, publish, &stop, &reload).await,
+        Ok(firing) => {
+            let told = Told::new(notifier);
+            firing.run(&config, publish, &stop, &reload, told).await
+        }
         Err(error) => Err(error),
     };
     stop.cancel();
@@ -197,20 +204,24 @@ impl Firing {
         publish: watch::Sender<Arc<Schedule>>,
         stop: &CancellationToken,
         reload: &Notify,
+        mut told: Told,
     ) -> Result<(), StoreError> {
         let mut file = FileStamp::of(&config.schedule_path);
         let mut next_file_check = tokio::time::Instant::now() + FILE_CHECK;
+        told.ready();
         loop {
+            told.tell(&self).await;
             let nap = self
                 .timer
                 .next_at()
                 .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
                 .unwrap_or(MAX_NAP)
-                .min(MAX_NAP);
+                .min(told.nap());
             let mut reread = false;
+            let mut signalled = false;
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = reload.notified() => reread = true,
+                () = reload.notified() => (reread, signalled) = (true, true),
                 () = tokio::time::sleep(nap) => {}
             }
             if tokio::time::Instant::now() >= next_file_check {
@@ -219,9 +230,15 @@ impl Firing {
                 reread |= now != file;
                 file = now;
             }
+            if signalled {
+                told.reloading();
+            }
             if reread && let Some(schedule) = load_schedule(config) {
                 self.replace(Arc::new(schedule));
                 publish.send_replace(Arc::clone(&self.schedule));
+            }
+            if signalled {
+                told.ready();
             }
             // On a wake-up made anyway, before the instants due are fired; during an
             // outage, once the store answers again (`recover`).
@@ -230,6 +247,7 @@ impl Firing {
             }
             self.fire_due(truncate_ms(Utc::now())).await;
         }
+        told.stopping();
         tracing::info!("daemon stopping");
         Ok(())
     }

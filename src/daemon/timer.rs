@@ -22,6 +22,11 @@ impl Timer {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
+    /// The earliest fire and the job it is for.
+    pub fn next(&self) -> Option<(DateTime<Utc>, usize)> {
+        self.heap.peek().map(|Reverse(next)| *next)
+    }
+
     /// Takes the earliest fire if it is due at `now`.
     pub fn pop_due(&mut self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, usize)> {
         match self.heap.peek() {

@@ -4,8 +4,9 @@
 //! pipe). Nothing here waits for or signals the child.
 //!
 //! The child's environment is the worker's, without the worker's own `CRONQ_*`
-//! variables (an operator's `CRONQ_STORE` holds the store's password), then the job's
-//! `env`, then what the caller adds.
+//! variables (an operator's `CRONQ_STORE` holds the store's password) and systemd's
+//! for the service (`NOTIFY_SOCKET` …: a job must not speak for the daemon), then the
+//! job's `env`, then what the caller adds.
 
 use std::ffi::OsString;
 use std::io;
@@ -109,6 +110,9 @@ pub fn start(launch: Launch<'_>) -> Result<Child, String> {
             .env("LOGNAME", &user.name);
     }
     for name in worker_cronq_vars() {
+        process.env_remove(name);
+    }
+    for name in crate::systemd::SERVICE_VARS {
         process.env_remove(name);
     }
     process.envs(&job.env).envs(launch.env);

@@ -240,19 +240,16 @@ pub fn process_exists(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}/stat")).exists()
 }
 
-/// Whether another process can take the flock of `path` at once: `flock -n` (util-linux)
-/// in a process of its own.
+/// Whether another holder could take the flock of `path` at once. flock(2) locks belong
+/// to an open file description, so a description of this process's own, opened here,
+/// contends as another process would. (Not `flock -n` in a child: the in-process worker
+/// reaps every child of the test process as a subreaper, and may take its status first.)
 pub fn flock_is_free(path: &Path) -> bool {
-    let status = std::process::Command::new("flock")
-        .arg("-n")
-        .arg(path)
-        .arg("true")
-        .status()
-        .expect("flock(1) runs");
-    match status.code() {
-        Some(0) => true,
-        Some(1) => false,
-        _ => panic!("flock -n {}: {status}", path.display()),
+    let file = std::fs::File::open(path).expect("the lock file exists");
+    match file.try_lock() {
+        Ok(()) => true,
+        Err(std::fs::TryLockError::WouldBlock) => false,
+        Err(std::fs::TryLockError::Error(error)) => panic!("flock {}: {error}", path.display()),
     }
 }
 
