@@ -1195,6 +1195,17 @@ impl Store for Probe {
             .pass_paused(run, instant, scope, reason, record_limit);
         self.timed("pass_paused", call).await
     }
+
+    async fn record_health(
+        &self,
+        job: &str,
+        run: &str,
+        failed: bool,
+        remind: Option<Duration>,
+    ) -> StoreResult<Option<cronq::store::HealthChange>> {
+        let call = self.inner.record_health(job, run, failed, remind);
+        self.timed("record_health", call).await
+    }
 }
 
 /// The calls made since `before`.

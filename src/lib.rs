@@ -8,6 +8,7 @@ pub mod eta;
 pub mod http;
 pub mod manual;
 pub mod memory;
+pub mod notify;
 pub mod observed;
 pub mod pause;
 pub mod report;

@@ -387,7 +387,7 @@ fn the_stock_debian_etc_crontab_gives_the_cron_directories_as_names() {
 }
 
 #[test]
-fn one_mailto_is_one_on_failure_in_defaults_and_check_warns_without_mail() {
+fn one_mailto_is_one_email_notify_in_defaults_and_check_warns_without_sendmail() {
     let scratch = Scratch::new();
     scratch.write(
         "crontab.txt",
@@ -395,11 +395,17 @@ fn one_mailto_is_one_on_failure_in_defaults_and_check_warns_without_mail() {
     );
     let (code, yaml, stderr) = import(&scratch, &["crontab.txt"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(yaml.matches("on_failure:").count(), 1, "{yaml}");
-    assert!(yaml.contains("\ndefaults:\n  on_failure: "), "{yaml}");
+    assert_eq!(yaml.matches("notify:").count(), 1, "{yaml}");
+    assert!(
+        yaml.contains(
+            "\ndefaults:\n  notify:\n    - email: \"ops@example.com\"\n      on: [failing]\n"
+        ),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("on_failure"), "{yaml}");
     scratch.write("crontab.yaml", &yaml);
 
-    // No `mail` on the PATH: check warns once, naming the jobs.
+    // No `sendmail` on the PATH: check warns once, naming the jobs.
     let empty = scratch.path().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
     let output = scratch
@@ -410,16 +416,16 @@ fn one_mailto_is_one_on_failure_in_defaults_and_check_warns_without_mail() {
         .unwrap();
     let (_, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let warning = "warning: `mail` is not on this host, so the on_failure of 2 job(s) (a, b) cannot mail anyone";
+    let warning = "warning: `sendmail` is not on this host, so the email notifications of 2 job(s) (a, b) reach no one";
     assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
 
-    // With a `mail` there, no warning.
+    // With a `sendmail` there, no warning.
     let bin = scratch.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let mail = bin.join("mail");
-    std::fs::write(&mail, "#!/bin/sh\nexit 0\n").unwrap();
+    let sendmail = bin.join("sendmail");
+    std::fs::write(&sendmail, "#!/bin/sh\nexit 0\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&mail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
     let output = scratch
         .cronq()
         .arg("check")

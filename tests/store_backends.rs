@@ -102,7 +102,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
 }
 
 /// Output as versions 1 and 2 kept it, in place of version 3's tables.
@@ -118,9 +118,10 @@ const VERSION_2_OUTPUTS: &str = "
 
 /// Workers as versions 1 to 3 kept them, without their concurrency.
 const VERSION_3_WORKERS: &str = "ALTER TABLE workers DROP COLUMN concurrency;";
-/// Version 7's changes undone: who asked for a run, and the Idempotency-Keys.
-const VERSION_6_REQUESTS: &str =
-    "ALTER TABLE runs DROP COLUMN requested_by; DROP TABLE idempotency_keys;";
+/// Version 7's changes undone: who asked for a run, and the Idempotency-Keys; and
+/// version 8's, each job's health.
+const VERSION_6_REQUESTS: &str = "ALTER TABLE runs DROP COLUMN requested_by; \
+    DROP TABLE idempotency_keys; DROP TABLE job_health;";
 
 /// Runs as versions 1 to 4 kept them, without `forced` and its index of queued runs;
 /// and no pauses, which version 6 added.
@@ -192,7 +193,7 @@ async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -232,11 +233,11 @@ async fn a_database_newer_than_cronq_is_refused() {
     let path = dir.path().join("cronq.db");
     drop(SqliteStore::open(&path, 1024).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA user_version = 8;").unwrap();
+    conn.execute_batch("PRAGMA user_version = 9;").unwrap();
     drop(conn);
     let error = SqliteStore::open(&path, 1024).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
-    assert!(error.to_string().contains("schema version 8"), "{error}");
+    assert!(error.to_string().contains("schema version 9"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -589,4 +590,18 @@ async fn redis_builds_the_id_index_of_an_older_store_at_the_first_lookup() {
         );
     }
     assert_eq!(server.cli(&["ZCARD", &index]), "3");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_7_database_is_migrated_with_every_job_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cronq.db");
+    drop(SqliteStore::open(&path, 1024).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE job_health; PRAGMA user_version = 7;")
+        .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    let change = store.record_health("j", "r1", true, None).await.unwrap();
+    assert_eq!(change, Some(cronq::store::HealthChange::Failing));
 }

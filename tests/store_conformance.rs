@@ -26,6 +26,8 @@ mod fire;
 mod fixture;
 #[path = "store_conformance/forbid.rs"]
 mod forbid;
+#[path = "store_conformance/health.rs"]
+mod health;
 #[path = "store_conformance/leases.rs"]
 mod leases;
 #[path = "store_conformance/locks.rs"]
@@ -175,4 +177,9 @@ conformance! {
     pauses::a_paused_instant_already_fired_is_not_recorded_again,
     pauses::a_paused_instant_whose_pause_is_gone_is_still_recorded,
     pauses::eight_daemons_passing_at_once_record_no_more_than_the_limit,
+    health::a_failing_job_is_told_once_and_its_recovery_once,
+    health::each_job_has_a_health_of_its_own,
+    health::a_run_recorded_twice_is_counted_once,
+    health::a_reminder_comes_once_remind_has_passed,
+    health::of_concurrent_recorders_each_change_goes_to_one,
 }

@@ -1,5 +1,6 @@
 //! What `check` says about this host: a job whose `user`, `workdir` or program is
-//! missing here, or whose `on_failure` mails through a program this host lacks. Only
+//! missing here, or whose `on_failure` or `email` notifications mail through a program
+//! this host lacks. Only
 //! warnings: the same schedule may be meant for other hosts, so the exit code stays 0.
 //! Each points at the key that set the thing, in the job or in `defaults:`.
 
@@ -20,7 +21,37 @@ pub fn warnings(schedule: &Schedule, file: &str, path: &str) -> Vec<Diagnostic> 
     }
     let mut diagnostics = report.diagnostics;
     diagnostics.extend(missing_mailers(schedule, file, path));
+    diagnostics.extend(missing_sendmail(schedule, file, path));
     diagnostics
+}
+
+/// One warning when jobs have `email` targets and this host has no `sendmail`, which
+/// they are sent through.
+fn missing_sendmail(schedule: &Schedule, file: &str, path: &str) -> Vec<Diagnostic> {
+    let mailing = |job: &&Job| {
+        job.notify
+            .iter()
+            .any(|target| matches!(target.to, crate::schedule::Target::Email(_)))
+    };
+    let jobs: Vec<&Job> = schedule.jobs.iter().filter(mailing).collect();
+    let mut report = Report::new(file);
+    if jobs.is_empty() || installed("sendmail", path) {
+        return report.diagnostics;
+    }
+    let names: Vec<&str> = jobs.iter().take(3).map(|j| j.name.as_str()).collect();
+    let more = match jobs.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    report.warning(
+        jobs[0].at,
+        format!(
+            "`sendmail` is not on this host, so the email notifications of {} job(s) ({}{more}) reach no one; install an MTA (on Debian: exim4, postfix or msmtp-mta)",
+            jobs.len(),
+            names.join(", ")
+        ),
+    );
+    report.diagnostics
 }
 
 /// Why a run of `job` would fail on this host, each with the key it comes from.

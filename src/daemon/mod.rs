@@ -578,6 +578,12 @@ async fn reap(
                     crate::observed::observed().lost(&run);
                     tracing::warn!(job = %run.job, run = %run.id, attempt = run.attempt, "run lost: its worker stopped heartbeating");
                     let last = run.attempt >= run.max_attempts;
+                    if let Some(url) = current.job(&run.job).and_then(|job| job.ping.as_ref()) {
+                        crate::notify::ping::ended(store.clone(), url, None, &run);
+                    }
+                    if let Some(job) = current.job(&run.job).filter(|_| last) {
+                        crate::notify::run_ended(store.clone(), job, &run);
+                    }
                     if let Some(job) = current
                         .job(&run.job)
                         .filter(|job| last && job.on_failure.is_some())

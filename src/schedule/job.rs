@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::node::Position;
+use super::notify::NotifyTarget;
 use crate::cron::Timing;
 
 /// A whole schedule file, its jobs in file order.
@@ -59,6 +60,12 @@ pub struct Job {
     pub on_failure: Option<Command>,
     pub stderr: Stderr,
     pub description: Option<String>,
+    /// Who hears of failures and recoveries; empty for no one.
+    pub notify: Vec<NotifyTarget>,
+    /// How often `failing` is repeated while the job stays failing; `None`: never.
+    pub remind: Option<Duration>,
+    /// A dead-man's-switch URL (healthchecks.io's protocol) each run pings.
+    pub ping: Option<String>,
 }
 
 impl Job {

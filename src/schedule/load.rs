@@ -14,6 +14,7 @@ use super::job::{
     DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, KeysAt, Lock, Schedule, Stderr,
 };
 use super::node::{self, Key, Node, Piece, Position, Value};
+use super::notify::{self, NotifyTarget};
 use super::run_env;
 use crate::cron::Timing;
 
@@ -40,6 +41,9 @@ const JOB_KEYS: &[&str] = &[
     "keep",
     "on_failure",
     "stderr",
+    "notify",
+    "remind",
+    "ping",
 ];
 const DEFAULT_KEYS: &[&str] = JOB_KEYS.split_at(3).1;
 
@@ -230,6 +234,9 @@ struct Spec {
     keep: KeepSpec,
     on_failure: Option<Command>,
     stderr: Option<Stderr>,
+    notify: Option<Vec<NotifyTarget>>,
+    remind: Option<std::time::Duration>,
+    ping: Option<String>,
     keys_at: KeysAtSpec,
 }
 
@@ -277,6 +284,9 @@ fn read_spec(report: &mut Report, node: &Node, what: &str, known: &[&str]) -> Sp
             "keep" => spec.keep = read_keep(report, value, what),
             "on_failure" => spec.on_failure = report.read(value, |n| read_command(n, "on_failure")),
             "stderr" => spec.stderr = report.read(value, |n| n.choice(Stderr::CHOICES)),
+            "notify" => spec.notify = notify::read_notify(report, value, what),
+            "remind" => spec.remind = report.read(value, positive_duration),
+            "ping" => spec.ping = report.read(value, |n| notify::url(n, "ping")),
             other => unreachable!("`{other}` passed the known-key filter without a reader"),
         }
     }
@@ -291,7 +301,7 @@ fn read_schedule(node: &Node) -> Result<JobSchedule, String> {
     Ok(JobSchedule { text, timing })
 }
 
-fn read_command(node: &Node, key: &str) -> Result<Command, String> {
+pub(super) fn read_command(node: &Node, key: &str) -> Result<Command, String> {
     match &node.value {
         Value::Str(line) if line.trim().is_empty() => Err("the command is empty".into()),
         Value::Str(line) if line.contains('\0') => Err(format!(
@@ -499,6 +509,9 @@ impl Spec {
             },
             on_failure: job.on_failure.or(self.on_failure),
             stderr: job.stderr.or(self.stderr),
+            notify: job.notify.or(self.notify),
+            remind: job.remind.or(self.remind),
+            ping: job.ping.or(self.ping),
             keys_at: KeysAtSpec {
                 command: job.keys_at.command.or(self.keys_at.command),
                 workdir: job.keys_at.workdir.or(self.keys_at.workdir),
@@ -545,6 +558,9 @@ impl Spec {
             on_failure: self.on_failure,
             stderr: self.stderr.unwrap_or(Stderr::Separate),
             description: self.description,
+            notify: self.notify.unwrap_or_default(),
+            remind: self.remind,
+            ping: self.ping,
         }
     }
 }

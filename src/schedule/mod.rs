@@ -6,6 +6,7 @@ pub mod import;
 mod job;
 mod load;
 pub mod node;
+mod notify;
 pub mod run_env;
 
 pub use diagnostic::{Diagnostic, Severity};
@@ -14,6 +15,7 @@ pub use job::{
     Schedule, Stderr, fnv1a,
 };
 pub use load::{load, parse_zone};
+pub use notify::{NotifyEvent, NotifyTarget, Target};
 
 #[cfg(test)]
 mod tests;

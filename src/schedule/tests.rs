@@ -221,7 +221,7 @@ fn the_file_needs_jobs_and_known_top_level_keys() {
     assert_eq!(
         errors("defaults:\n  command: x\njobs: {}\n"),
         [
-            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, allow_env, keep, on_failure, stderr"
+            "crontab.yaml:2:3: unknown key `command` in `defaults`; expected one of: timezone, queue, timeout, kill_grace, retries, concurrency, lock, catch_up, starting_deadline, jitter, env, workdir, user, allow_args, allow_env, keep, on_failure, stderr, notify, remind, ping"
         ]
     );
     assert!(ok("jobs: {}\n").jobs.is_empty());
@@ -357,5 +357,104 @@ fn defaults_below_the_jobs_and_a_syntax_error_below_them_report_the_error() {
     assert!(
         shown.iter().any(|e| e.starts_with("crontab.yaml:4:")),
         "{shown:?}"
+    );
+}
+
+#[test]
+fn notify_targets_come_from_defaults_and_a_job_replaces_them() {
+    use super::{NotifyEvent, NotifyTarget, Target};
+    let schedule = ok(r#"
+defaults:
+  remind: 6h
+  ping: https://hc-ping.example/5d2c
+  notify:
+    - webhook: ${OPS_WEBHOOK}
+      on: [failing, recovered]
+    - slack: https://hooks.slack.example/T1
+    - command: ["/usr/local/bin/page", "--team", "db"]
+      on: [failing]
+    - email: ops@example.com
+      on: [every_failure]
+jobs:
+  a:
+    command: "echo a"
+  b:
+    command: "echo b"
+    notify: []
+"#);
+    let a = schedule.job("a").unwrap();
+    assert_eq!(a.remind, Some(Duration::from_secs(6 * 3600)));
+    assert_eq!(a.ping.as_deref(), Some("https://hc-ping.example/5d2c"));
+    assert_eq!(
+        a.notify,
+        vec![
+            NotifyTarget {
+                to: Target::Webhook("${OPS_WEBHOOK}".into()),
+                on: vec![NotifyEvent::Failing, NotifyEvent::Recovered],
+            },
+            NotifyTarget {
+                to: Target::Slack("https://hooks.slack.example/T1".into()),
+                on: vec![NotifyEvent::Failing, NotifyEvent::Recovered],
+            },
+            NotifyTarget {
+                to: Target::Command(Command::Argv(vec![
+                    "/usr/local/bin/page".into(),
+                    "--team".into(),
+                    "db".into()
+                ])),
+                on: vec![NotifyEvent::Failing],
+            },
+            NotifyTarget {
+                to: Target::Email("ops@example.com".into()),
+                on: vec![NotifyEvent::EveryFailure],
+            },
+        ]
+    );
+    assert!(
+        schedule.job("b").unwrap().notify.is_empty(),
+        "notify: [] silences b"
+    );
+}
+
+#[test]
+fn bad_notify_values_are_named_at_their_place() {
+    let text = r#"
+jobs:
+  a:
+    command: x
+    remind: 0s
+    notify:
+      - webhook: ftp://example.com
+      - slack: https://ok.example
+        on: [failing, stalled, sometimes]
+      - email: "no body@x"
+      - pager: x
+      - {webhook: "https://a.example", email: ops@example.com}
+      - {on: [failing]}
+      - on: recovered
+        command: x
+      - just a string
+  b:
+    command: y
+    notify: {webhook: "https://a.example"}
+    ping: hc-ping.example/5d2c
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "crontab.yaml:5:13: the duration must be longer than zero",
+            "crontab.yaml:7:18: `webhook` expects an http:// or https:// URL, or ${VAR} to read one from the environment; found `ftp://example.com`",
+            "crontab.yaml:9:23: `stalled` is not sent by this cronq yet; expected failing, recovered or every_failure",
+            "crontab.yaml:9:32: `sometimes` is not one of failing, recovered, every_failure",
+            "crontab.yaml:10:16: `email` expects mail addresses such as ops@example.com, separated by commas, or ${VAR}; found `no body@x`",
+            "crontab.yaml:11:9: unknown key `pager` in a `notify` target of job `a`; expected one of: webhook, slack, command, email, on",
+            "crontab.yaml:11:9: a `notify` target needs one of webhook, slack, command or email",
+            "crontab.yaml:12:40: a `notify` target has one of webhook, slack, command or email; make another entry for this one",
+            "crontab.yaml:13:9: a `notify` target needs one of webhook, slack, command or email",
+            "crontab.yaml:14:13: `on` expects a list of events, such as [failing, recovered]; found a string",
+            "crontab.yaml:16:9: a target of `notify` is a mapping with one of webhook, slack, command or email; found a string",
+            "crontab.yaml:19:13: `notify` expects a list of targets, such as [{webhook: URL, on: [failing]}]; found a mapping",
+            "crontab.yaml:20:11: `ping` expects an http:// or https:// URL, or ${VAR} to read one from the environment; found `hc-ping.example/5d2c`",
+        ]
     );
 }

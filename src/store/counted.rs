@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, LastRuns, Lease, NewRun,
-    Outcome, Output, Pause, PauseScope, Paused, PublishedJson, PublishedSchedule, QueuedRun,
-    Result, Retention, Run, RunId, Store, StoreError, WorkerInfo, WorkerRef,
+    Cancelled, Chunk, DaemonInfo, Finished, HealthChange, HistoryFilter, HistoryPage, KeyClaim,
+    LastRuns, Lease, NewRun, Outcome, Output, Pause, PauseScope, Paused, PublishedJson,
+    PublishedSchedule, QueuedRun, Result, Retention, Run, RunBrief, RunId, Store, StoreError,
+    WorkerInfo, WorkerRef,
 };
 
 /// [`Store`] with its failures reported to `on_error`.
@@ -188,6 +189,25 @@ impl Store for Counted {
 
     async fn last_runs(&self, jobs: &[&str]) -> Result<HashMap<String, LastRuns>> {
         self.counted("last_runs", self.inner.last_runs(jobs).await)
+    }
+
+    async fn recent_runs(&self, jobs: &[String], count: usize) -> Result<Vec<Vec<RunBrief>>> {
+        self.counted("recent_runs", self.inner.recent_runs(jobs, count).await)
+    }
+
+    async fn history_page(&self, page: &HistoryPage) -> Result<Vec<Run>> {
+        self.counted("history_page", self.inner.history_page(page).await)
+    }
+
+    async fn record_health(
+        &self,
+        job: &str,
+        run: &str,
+        failed: bool,
+        remind: Option<Duration>,
+    ) -> Result<Option<HealthChange>> {
+        let recorded = self.inner.record_health(job, run, failed, remind).await;
+        self.counted("record_health", recorded)
     }
 
     async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {

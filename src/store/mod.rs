@@ -11,6 +11,7 @@
 //! with the clock of the process that calls it. Instants are kept to the millisecond.
 
 mod counted;
+mod health;
 mod output;
 mod pause;
 pub mod redis;
@@ -18,6 +19,7 @@ pub mod sqlite;
 pub mod unreadable;
 
 pub use counted::Counted;
+pub use health::{Health, HealthChange};
 pub use output::{Chunk, Output, Stream};
 pub(crate) use output::{cut_front, push_merged};
 pub use pause::{ALL_JOBS, Pause, PauseScope, Paused};
@@ -797,6 +799,20 @@ pub trait Store: Send + Sync {
         reason: String,
         record_limit: u32,
     ) -> Result<Option<Run>>;
+
+    /// Records how run `run` of `job` ended for the job's health (`failed`: it failed,
+    /// timed out or was lost; else it succeeded) and claims the message that calls for,
+    /// in one atomic step: `Failing` when the job was healthy, `Recovered` at its first
+    /// success after, `Reminder` while it keeps failing once `remind` has passed since
+    /// the last message; `None` otherwise, and for a run recorded already. However many
+    /// processes record runs of one job at once, each change goes to one of them.
+    async fn record_health(
+        &self,
+        job: &str,
+        run: &str,
+        failed: bool,
+        remind: Option<Duration>,
+    ) -> Result<Option<HealthChange>>;
 }
 
 impl RunStatus {

@@ -35,6 +35,10 @@ use tokio_util::sync::CancellationToken;
 
 use self::cancels::Running;
 use self::contain::Host;
+/// Starts a child that other code of the process waits for itself (a notification's
+/// command, `sendmail`): registered so that the orphan reaper of the workers hosted in
+/// this process leaves its exit status to that code, while the guard lives.
+pub use self::contain::reap::{Leader as WaitedChild, start_leader as start_waited_child};
 use self::finish::NextRun;
 pub use self::progress::{LINE_MAX as PROGRESS_LINE_MAX, parse_percent};
 use crate::schedule::Schedule;

@@ -1,7 +1,7 @@
 //! One run's life, from its reservation to its end in the store: the job looked up in
 //! the worker's schedule, the child started, its lease kept, its output captured, and
 //! whichever comes first of its exit, its timeout, a cancel, the worker's stop or the
-//! loss of its lease; then its group ended, its outcome recorded, and `on_failure`.
+//! loss of its lease; then its group ended, its outcome recorded, and `on_failure` and the job's notifications.
 //! A job with `lock: host` takes its file lock before its child starts, and may be
 //! skipped or wait for it there.
 
@@ -72,6 +72,8 @@ pub(super) async fn execute(
         lost.clone(),
     );
     let job = schedule.job(&run.job);
+    // `ping:`'s start, sent once the child started: the end's ping goes after it.
+    let mut start_ping = None;
     let work = async {
         let Some(job) = job else {
             let reason = format!("job `{}` is not in this worker's schedule", run.job);
@@ -85,7 +87,15 @@ pub(super) async fn execute(
             lost: &lost,
             kill,
         };
-        live(shared, job, &run, lease_rx.clone(), signals).await
+        live(
+            shared,
+            job,
+            &run,
+            lease_rx.clone(),
+            signals,
+            &mut start_ping,
+        )
+        .await
     };
     // The lease is kept beside the run, in its task; it stops with the run, before the
     // end is recorded: an extend after it would only fail.
@@ -115,6 +125,17 @@ pub(super) async fn execute(
     let next = (!may_run_on_failure).then_some(next);
     let (finished, next) =
         finish::record(&*shared.store, &lease, outcome.clone(), retry_in, next).await?;
+    if let Some(url) = job.and_then(|job| job.ping.as_ref())
+        && finished.run.status != RunStatus::Skipped
+    {
+        let store = shared.store.clone();
+        crate::notify::ping::ended(store, url, start_ping.take(), &finished.run);
+    }
+    if finished.retry.is_none()
+        && let Some(job) = job
+    {
+        crate::notify::run_ended(shared.store.clone(), job, &finished.run);
+    }
     if let Some(retry) = &finished.retry {
         tracing::info!(
             run = %run.id,
@@ -163,6 +184,7 @@ async fn live(
     run: &Run,
     lease: watch::Receiver<Lease>,
     signals: Signals<'_>,
+    start_ping: &mut Option<tokio::task::JoinHandle<()>>,
 ) -> Ended {
     let config = &shared.config;
     // The worker's copy of the lock; the child gets one of its own (see `host_lock.rs`).
@@ -234,6 +256,9 @@ async fn live(
     let started = Instant::now();
     let pid = child.id().expect("a child that was just started has a pid");
     tracing::info!(run = %run.id, job = %run.job, attempt = run.attempt, pid, "run started");
+    if let Some(url) = &job.ping {
+        *start_ping = Some(crate::notify::ping::started(url, run));
+    }
 
     let (stdout, stderr) = match merged {
         None => (

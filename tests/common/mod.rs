@@ -6,6 +6,7 @@ pub mod api;
 pub mod both_stores;
 pub mod browser;
 pub mod daemon;
+pub mod http_sink;
 pub mod redis_sentinel;
 pub mod redis_server;
 use std::path::{Path, PathBuf};

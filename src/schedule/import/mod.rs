@@ -87,9 +87,10 @@ const STDIN_NOTE: &str = "the text after `%` is the job's standard input, fed wi
 /// jobs below them, as in cron: every variable except `MAILTO` goes into `env` (Debian
 /// schedules by the host's zone alone, so `CRON_TZ` is only a variable, as under
 /// Debian), and a `SHELL` other than `/bin/sh` also makes the command
-/// `[SHELL, "-c", …]`. `MAILTO=addr` becomes an `on_failure` command that mails a
-/// one-line notice (cron mailed any output; cronq keeps output in its history): one
-/// under `defaults:` when every job has the same, else on each job that has one.
+/// `[SHELL, "-c", …]`. `MAILTO=addr` becomes a `notify` email target on `failing`
+/// (cron mailed any output; cronq keeps output in its history and mails once when the
+/// job starts failing): one under `defaults:` when every job has the same, else on each
+/// job that has one.
 ///
 /// Vixie's `%` (see [`debian::split_percent`]): the command ends at the first `%` not
 /// escaped by `\`, and the rest becomes the job's standard input. cronq has no such
@@ -175,7 +176,8 @@ struct Job {
     user: Option<String>,
     command: String,
     shell: Option<String>,
-    on_failure: Option<String>,
+    /// The addresses of the `MAILTO` above it, for an `email` target on `failing`.
+    mailto: Option<String>,
     env: Vec<(String, String)>,
 }
 
@@ -256,7 +258,7 @@ impl Import {
             "MAILTO" if value.is_empty() => self.mailto = None,
             "MAILTO" => {
                 self.note(line, format!(
-                    "cron mailed every output of the jobs below to {value}; cronq keeps their output in `cronq history` and mails only when a run fails (on_failure)"
+                    "cron mailed every output of the jobs below to {value}; cronq keeps their output in `cronq history` and mails once when a job starts failing (notify: email on failing)"
                 ));
                 self.mailto = Some(value);
             }
@@ -345,7 +347,7 @@ impl Import {
             user: entry.user,
             command: shell_command,
             shell: self.shell.clone(),
-            on_failure: self.mailto.as_deref().map(mail_on_failure),
+            mailto: self.mailto.as_deref().map(mail_addresses),
             env: self.env.clone(),
         });
         Ok(())
@@ -374,19 +376,16 @@ impl Import {
             self.notes.sort_by_key(|n| n.line);
         }
         let header = "# Imported from a crontab by cronq import; check it with: cronq check\n";
-        // One MAILTO over the whole file is one `on_failure` in `defaults`.
+        // One MAILTO over the whole file is one `notify` in `defaults`.
         let shared = match self.jobs.split_first() {
-            Some((first, rest)) if rest.iter().all(|j| j.on_failure == first.on_failure) => {
-                first.on_failure.clone()
+            Some((first, rest)) if rest.iter().all(|j| j.mailto == first.mailto) => {
+                first.mailto.clone()
             }
             _ => None,
         };
         let mut yaml = header.to_string();
-        if let Some(on_failure) = &shared {
-            yaml.push_str(&format!(
-                "defaults:\n  on_failure: {}\n",
-                quoted(on_failure)
-            ));
+        if let Some(mailto) = &shared {
+            yaml.push_str(&format!("defaults:\n{}", mail_notify(mailto, "  ")));
         }
         if self.jobs.is_empty() {
             yaml.push_str("jobs: {}\n");
@@ -406,9 +405,9 @@ impl Import {
     }
 }
 
-/// The YAML entry under `jobs:` of a converted job; `shared_on_failure` when
-/// `defaults:` holds its `on_failure`.
-fn entry(job: &Job, shared_on_failure: bool) -> String {
+/// The YAML entry under `jobs:` of a converted job; `shared_mailto` when `defaults:`
+/// holds its `notify`.
+fn entry(job: &Job, shared_mailto: bool) -> String {
     let mut entry = format!("  {}:\n", key(&job.name));
     let mut field = |key: &str, value: String| entry.push_str(&format!("    {key}: {value}\n"));
     if !job.description.is_empty() {
@@ -428,8 +427,8 @@ fn entry(job: &Job, shared_on_failure: bool) -> String {
             _ => quoted(&job.command),
         },
     );
-    if let Some(on_failure) = job.on_failure.as_ref().filter(|_| !shared_on_failure) {
-        field("on_failure", quoted(on_failure));
+    if let Some(mailto) = job.mailto.as_ref().filter(|_| !shared_mailto) {
+        entry.push_str(&mail_notify(mailto, "    "));
     }
     if !job.env.is_empty() {
         entry.push_str("    env:\n");
@@ -587,16 +586,22 @@ fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// The `on_failure` command that stands in for cron's mail to `MAILTO`.
-fn mail_on_failure(mailto: &str) -> String {
-    let to: Vec<String> = mailto
+/// `MAILTO`'s addresses as an `email` target takes them: `a@x.org, b@x.org`. cron
+/// splits on commas and blanks alike.
+fn mail_addresses(mailto: &str) -> String {
+    let to: Vec<&str> = mailto
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|a| !a.is_empty())
-        .map(sh_quote)
         .collect();
+    to.join(", ")
+}
+
+/// The `notify` key that stands in for cron's mail to `MAILTO`: one mail when the job
+/// starts failing, indented by `indent`.
+fn mail_notify(addresses: &str, indent: &str) -> String {
     format!(
-        "echo \"cronq: job $CRONQ_JOB run $CRONQ_RUN_ID ended $CRONQ_STATUS; see: cronq show $CRONQ_RUN_ID\" | mail -s \"cronq: $CRONQ_JOB $CRONQ_STATUS\" {}",
-        to.join(" ")
+        "{indent}notify:\n{indent}  - email: {}\n{indent}    on: [failing]\n",
+        quoted(addresses)
     )
 }
 

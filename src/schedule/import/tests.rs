@@ -66,7 +66,7 @@ fn command(line: &str) -> String {
 fn a_user_crontab_converts_to_this_exact_yaml() {
     let (jobs, names, out) = user(CRONTAB);
     let env = "    env:\n      SHELL: \"/bin/bash\"\n      PATH: \"/usr/local/bin:/usr/bin:/bin\"";
-    let mail = r#"    on_failure: "echo \"cronq: job $CRONQ_JOB run $CRONQ_RUN_ID ended $CRONQ_STATUS; see: cronq show $CRONQ_RUN_ID\" | mail -s \"cronq: $CRONQ_JOB $CRONQ_STATUS\" 'ops@example.com'""#;
+    let mail = "    notify:\n      - email: \"ops@example.com\"\n        on: [failing]";
     let expected = format!(
         r#"# Imported from a crontab by cronq import; check it with: cronq check
 jobs:
@@ -101,15 +101,14 @@ jobs:
 
     // What the loader reads back.
     assert_eq!(names, ["backup", "mail", "backup-2", "php"]);
-    let on_failure = jobs["backup"]["on_failure"].clone();
     let backup = json!({
             "description": "Nightly database backup, before the 03:00 report.",
             "schedule": "30 2 * * *",
             "command": ["/bin/bash", "-c", "/usr/local/bin/backup --full"],
             "env": {"SHELL": "/bin/bash", "PATH": "/usr/local/bin:/usr/bin:/bin"},
-            "on_failure": on_failure});
+            "notify": [{"email": "ops@example.com", "on": ["failing"]}]});
     assert_eq!(jobs["backup"], backup);
-    assert_eq!(jobs["backup-2"]["on_failure"], Value::Null, "MAILTO=\"\"");
+    assert_eq!(jobs["backup-2"]["notify"], Value::Null, "MAILTO=\"\"");
 }
 
 #[test]
@@ -383,32 +382,41 @@ fn variables_are_read_as_load_env_does_and_reach_the_jobs_below() {
             .contains("CRON_TZ only reaches the commands as a variable")
     );
     assert!(tz.message.contains("`timezone: \"America/New_York\"`"));
-    let on_failure = jobs["third"]["on_failure"].as_str().unwrap();
-    assert!(on_failure.ends_with(r" 'it'\''s'"));
+    assert_eq!(jobs["third"]["notify"][0]["email"], "it's");
     assert_eq!(
         out.notes.len(),
         3,
         "the CRON_TZ and one note per MAILTO line"
     );
-    let two = mail_on_failure("a@x.org, b@x.org");
-    assert!(two.ends_with(" 'a@x.org' 'b@x.org'"));
+    assert_eq!(mail_addresses("a@x.org, b@x.org"), "a@x.org, b@x.org");
+    assert_eq!(mail_addresses("a@x.org b@x.org,c"), "a@x.org, b@x.org, c");
 }
 
 #[test]
-fn one_mailto_for_the_whole_file_is_one_on_failure_in_defaults() {
+fn one_mailto_for_the_whole_file_is_one_notify_in_defaults() {
     let (jobs, _, out) = user("MAILTO=ops@example.com\n@daily a\n@hourly b\n");
-    assert_eq!(out.yaml.matches("on_failure").count(), 1, "{}", out.yaml);
+    assert_eq!(out.yaml.matches("notify").count(), 1, "{}", out.yaml);
     let doc: Value = serde_saphyr::from_str(&out.yaml).unwrap();
-    let on_failure = doc["defaults"]["on_failure"].as_str().unwrap();
-    assert!(
-        on_failure.ends_with("| mail -s \"cronq: $CRONQ_JOB $CRONQ_STATUS\" 'ops@example.com'")
+    assert_eq!(
+        doc["defaults"]["notify"],
+        json!([{"email": "ops@example.com", "on": ["failing"]}])
     );
-    assert_eq!(jobs["a"]["on_failure"], Value::Null);
+    assert_eq!(jobs["a"]["notify"], Value::Null);
     // A job outside the MAILTO keeps it off the defaults.
     let (jobs, _, out) = user("@daily a\nMAILTO=ops@example.com\n@hourly b\n");
     assert!(!out.yaml.contains("defaults:"));
-    assert_eq!(jobs["a"]["on_failure"], Value::Null);
-    assert!(jobs["b"]["on_failure"].is_string());
+    assert_eq!(jobs["a"]["notify"], Value::Null);
+    assert_eq!(jobs["b"]["notify"][0]["on"], json!(["failing"]));
+    // What the import writes, the schedule loader takes.
+    let schedule = crate::schedule::load(&out.yaml, "crontab.yaml", chrono_tz::UTC).unwrap();
+    let b = schedule.job("b").unwrap();
+    assert_eq!(
+        b.notify,
+        [crate::schedule::NotifyTarget {
+            to: crate::schedule::Target::Email("ops@example.com".into()),
+            on: vec![crate::schedule::NotifyEvent::Failing],
+        }]
+    );
 }
 
 #[test]

@@ -38,6 +38,7 @@
 
 mod connection;
 mod fire;
+mod health;
 mod last_runs;
 mod lost_fires;
 mod pages;
@@ -804,6 +805,16 @@ impl Store for RedisStore {
     ) -> Result<Option<Run>> {
         self.pass_paused_instant(run, instant, scope, reason, record_limit)
             .await
+    }
+
+    async fn record_health(
+        &self,
+        job: &str,
+        run: &str,
+        failed: bool,
+        remind: Option<Duration>,
+    ) -> Result<Option<crate::store::HealthChange>> {
+        self.record_job_health(job, run, failed, remind).await
     }
 }
 

@@ -36,6 +36,7 @@ pub(super) struct Scripts {
     pub pause: Script,
     pub resume: Script,
     pub pass_paused: Script,
+    pub record_health: Script,
 }
 
 fn with_prelude(body: &str) -> Script {
@@ -76,6 +77,7 @@ impl Scripts {
             pause: with_prelude(include_str!("scripts/pause.lua")),
             resume: with_prelude(include_str!("scripts/resume.lua")),
             pass_paused: with_prelude(include_str!("scripts/pass_paused.lua")),
+            record_health: with_prelude(include_str!("scripts/record_health.lua")),
         }
     }
 }

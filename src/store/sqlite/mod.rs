@@ -13,6 +13,7 @@ mod cancel_requests;
 mod file_mode;
 mod fire;
 mod group_commit;
+mod health;
 mod last_runs;
 mod output;
 mod pages;
@@ -677,6 +678,16 @@ impl Store for SqliteStore {
     ) -> Result<Option<Run>> {
         self.pass_paused_instant(run, instant, scope, reason, record_limit)
             .await
+    }
+
+    async fn record_health(
+        &self,
+        job: &str,
+        run: &str,
+        failed: bool,
+        remind: Option<Duration>,
+    ) -> Result<Option<crate::store::HealthChange>> {
+        self.record_job_health(job, run, failed, remind).await
     }
 }
 

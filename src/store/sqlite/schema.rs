@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::{Result, StoreError};
 
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 /// Version 1; a new file gets it, then each later version in turn. The partial index
 /// `runs_ready` lets a reserve read the head of one queue without sorting the queue.
@@ -156,9 +156,20 @@ CREATE TABLE idempotency_keys (
 ) WITHOUT ROWID;
 ";
 
+/// Version 8: each job's health for notifications: whether it is failing, when its
+/// last message was claimed, and the run recorded last.
+const VERSION_8: &str = "
+CREATE TABLE job_health (
+    job         TEXT PRIMARY KEY,
+    failing     INTEGER NOT NULL,
+    notified_at INTEGER NOT NULL,
+    last_run    TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Each version's changes; a file at version N gets the ones after the Nth.
 const VERSIONS: [&str; SCHEMA_VERSION as usize] = [
-    VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6, VERSION_7,
+    VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6, VERSION_7, VERSION_8,
 ];
 
 /// A database newer than this cronq is refused rather than misread.
