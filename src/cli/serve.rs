@@ -82,17 +82,11 @@ pub fn spawn_metrics(
     host_zone: Tz,
     stop: &CancellationToken,
 ) -> JoinHandle<()> {
-    let api = Arc::new(Api::new(
-        Arc::clone(store),
-        settings.clone(),
-        host_zone,
-        stop.clone(),
-    ));
-    tokio::spawn(async move {
-        if let Err(error) = http::serve_metrics(listener, api).await {
-            tracing::error!(%error, "serving /metrics stopped");
-        }
-    })
+    let api = Api::new(Arc::clone(store), settings.clone(), host_zone, stop.clone());
+    spawn_server(
+        http::serve_metrics(listener, Arc::new(api)),
+        "serving /metrics stopped",
+    )
 }
 
 /// Serves the API on `listener` until `stop` is cancelled.
@@ -103,15 +97,18 @@ pub fn spawn(
     host_zone: Tz,
     stop: &CancellationToken,
 ) -> JoinHandle<()> {
-    let api = Arc::new(Api::new(
-        Arc::clone(store),
-        settings.clone(),
-        host_zone,
-        stop.clone(),
-    ));
+    let api = Api::new(Arc::clone(store), settings.clone(), host_zone, stop.clone());
+    spawn_server(http::serve(listener, Arc::new(api)), "the HTTP API stopped")
+}
+
+/// Runs a server in a task of its own; its failure is logged, as `stopped`.
+fn spawn_server(
+    server: impl Future<Output = std::io::Result<()>> + Send + 'static,
+    stopped: &'static str,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(error) = http::serve(listener, api).await {
-            tracing::error!(%error, "the HTTP API stopped");
+        if let Err(error) = server.await {
+            tracing::error!(%error, "{stopped}");
         }
     })
 }
