@@ -852,6 +852,7 @@ fn daemon_config() -> DaemonConfig {
         workers: Vec::new(),
         lease: LEASE,
         host: "bench".into(),
+        public_url: None,
     }
 }
 
@@ -1199,12 +1200,49 @@ impl Store for Probe {
     async fn record_health(
         &self,
         job: &str,
-        run: &str,
+        run: Option<&str>,
         failed: bool,
         remind: Option<Duration>,
     ) -> StoreResult<Option<cronq::store::HealthChange>> {
         let call = self.inner.record_health(job, run, failed, remind);
         self.timed("record_health", call).await
+    }
+
+    async fn add_notice(&self, notice: &cronq::store::NewNotice) -> StoreResult<bool> {
+        self.timed("add_notice", self.inner.add_notice(notice))
+            .await
+    }
+
+    async fn claim_notices(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<cronq::store::Notice>> {
+        let call = self.inner.claim_notices(owner, lease, limit);
+        self.timed("claim_notices", call).await
+    }
+
+    async fn notice_progress(
+        &self,
+        key: &str,
+        owner: &str,
+        sent: Option<u32>,
+        done: bool,
+        lease: Duration,
+    ) -> StoreResult<bool> {
+        let call = self.inner.notice_progress(key, owner, sent, done, lease);
+        self.timed("notice_progress", call).await
+    }
+
+    async fn record_target(&self, job: &str, target: &str, error: Option<&str>) -> StoreResult<()> {
+        let call = self.inner.record_target(job, target, error);
+        self.timed("record_target", call).await
+    }
+
+    async fn target_failures(&self) -> StoreResult<Vec<cronq::store::TargetFailure>> {
+        self.timed("target_failures", self.inner.target_failures())
+            .await
     }
 }
 

@@ -70,7 +70,7 @@ async fn row(backend: &str, store: Arc<dyn Store>, runs: usize) {
                 let job = format!("job-{}", i % JOBS);
                 let failed = (i / JOBS).is_multiple_of(2);
                 store
-                    .record_health(&job, &format!("run-{i}"), failed, None)
+                    .record_health(&job, Some(&format!("run-{i}")), failed, None)
                     .await
                     .expect("record_health");
             }

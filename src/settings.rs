@@ -57,6 +57,7 @@ pub struct Layer {
     pub log_format: Option<LogFormat>,
     pub metrics_addr: Option<SocketAddr>,
     pub http_addr: Option<SocketAddr>,
+    pub public_url: Option<String>,
     /// Only the settings file gives them.
     pub api_tokens: Option<Vec<ApiToken>>,
     pub lease: Option<Duration>,
@@ -79,6 +80,9 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     /// Where the HTTP API listens (`cronq daemon`, `cronq serve`); `None`: nowhere.
     pub http_addr: Option<SocketAddr>,
+    /// The dashboard's address as users reach it (`https://cron.example.com`): a
+    /// notification links to a run's page under it.
+    pub public_url: Option<String>,
     /// Who may call the HTTP API; none: it is read-only and listens on loopback only.
     pub api_tokens: Vec<ApiToken>,
     /// Workers hold each run under a lease this long, renewed about three times per
@@ -197,6 +201,10 @@ impl Settings {
             log_format: top.log_format.or(file.log_format).unwrap_or_default(),
             metrics_addr: top.metrics_addr.or(file.metrics_addr),
             http_addr: top.http_addr.or(file.http_addr),
+            public_url: match top.public_url {
+                Some(url) => Some(check_public_url(&url).map_err(SettingsError::Value)?),
+                None => file.public_url,
+            },
             api_tokens: top.api_tokens.or(file.api_tokens).unwrap_or_default(),
             lease: match top.lease.or(file.lease) {
                 Some(lease) if lease < MIN_LEASE => {
@@ -284,6 +292,7 @@ pub fn parse(
         "log_format",
         "metrics_addr",
         "http_addr",
+        "public_url",
         "api_tokens",
         "lease",
         "stop_grace",
@@ -335,6 +344,10 @@ pub fn parse(
                 settings.http_addr =
                     report.read(&value, |n| n.string().and_then(|a| parse_addr(&a)))
             }
+            "public_url" => {
+                settings.public_url =
+                    report.read(&value, |n| n.string().and_then(|u| check_public_url(&u)))
+            }
             "lease" => settings.lease = report.read(&value, positive_duration),
             "containment" => {
                 settings.containment = report.read(&value, |n| {
@@ -349,6 +362,19 @@ pub fn parse(
         }
     }
     report.finish().map(|_| settings)
+}
+
+/// The dashboard's address: an http(s) URL, kept without a trailing slash.
+fn check_public_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    if (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.contains(char::is_whitespace)
+    {
+        return Ok(url.to_string());
+    }
+    Err(format!(
+        "public_url expects the dashboard's http:// or https:// address, such as https://cron.example.com; found `{url}`"
+    ))
 }
 
 /// A prefix needs a `{hash tag}` so that cronq's multi-key scripts run on Redis Cluster.

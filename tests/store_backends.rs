@@ -602,6 +602,9 @@ async fn a_version_7_database_is_migrated_with_every_job_healthy() {
         .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path, 1024).unwrap();
-    let change = store.record_health("j", "r1", true, None).await.unwrap();
+    let change = store
+        .record_health("j", Some("r1"), true, None)
+        .await
+        .unwrap();
     assert_eq!(change, Some(cronq::store::HealthChange::Failing));
 }

@@ -32,6 +32,8 @@ mod health;
 mod leases;
 #[path = "store_conformance/locks.rs"]
 mod locks;
+#[path = "store_conformance/notices.rs"]
+mod notices;
 #[path = "store_conformance/output.rs"]
 mod output;
 #[path = "store_conformance/pages.rs"]
@@ -182,4 +184,9 @@ conformance! {
     health::a_run_recorded_twice_is_counted_once,
     health::a_reminder_comes_once_remind_has_passed,
     health::of_concurrent_recorders_each_change_goes_to_one,
+    notices::a_notice_is_recorded_once_and_claimed_by_one,
+    notices::an_expired_claim_is_taken_over_with_the_targets_that_took_it,
+    notices::a_health_change_and_a_timer_reminder_go_into_the_outbox,
+    notices::of_eight_senders_claiming_at_once_each_notice_goes_to_one,
+    notices::a_targets_failure_is_kept_until_it_takes_a_message,
 }

@@ -544,7 +544,8 @@ impl Cli {
             stop_grace,
             containment,
             metrics_addr,
-            http
+            http,
+            public_url
         )
     }
 }

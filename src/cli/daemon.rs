@@ -42,6 +42,7 @@ pub fn run(args: &DaemonArgs, loaded: Loaded) -> anyhow::Result<()> {
             workers,
             lease: settings.lease,
             host: worker::hostname(),
+            public_url: settings.public_url.clone(),
         };
         tracing::info!(store = %settings.store, schedule = %config.schedule_path.display(), "cronq daemon");
         let fired = daemon::run(store, schedule, config, stop.clone(), reload).await;

@@ -131,6 +131,14 @@ pub struct Http {
         hide_env_values = true
     )]
     pub http: Option<SocketAddr>,
+    /// The dashboard's address as users reach it: notifications link to a run's page under it [default: no link]
+    #[arg(
+        long,
+        env = "CRONQ_PUBLIC_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub public_url: Option<String>,
 }
 
 /// `--log-format` alone: `serve`, a long-running process that runs no jobs.
@@ -237,6 +245,7 @@ impl Apply for Running {
 impl Apply for Http {
     fn apply(&self, to: &mut SettingsArgs) {
         set(&mut to.http, &self.http);
+        set(&mut to.public_url, &self.public_url);
     }
 }
 
@@ -299,6 +308,8 @@ pub struct SettingsArgs {
     pub metrics_addr: Option<SocketAddr>,
     #[arg(long, value_name = "ADDR", hide = true)]
     pub http: Option<SocketAddr>,
+    #[arg(long, value_name = "URL", hide = true)]
+    pub public_url: Option<String>,
 }
 
 /// The value of `--workers`, one argument holding every queue.
@@ -322,6 +333,7 @@ impl SettingsArgs {
                 log_format: self.log_format,
                 metrics_addr: self.metrics_addr,
                 http_addr: self.http,
+                public_url: self.public_url.clone(),
                 api_tokens: None,
                 lease: self.lease,
                 stop_grace: self.stop_grace,

@@ -78,6 +78,7 @@ pub async fn fire(
             let why = if skip.is_some() {
                 SkipReason::missed
             } else {
+                crate::notify::skipped(store, job, run, None);
                 SkipReason::overlap
             };
             observed.skipped(run, why);

@@ -61,6 +61,8 @@ pub struct DaemonConfig {
     pub lease: Duration,
     /// This host's name, for the daemon registry.
     pub host: String,
+    /// The dashboard's address: notifications link to a run's page under it.
+    pub public_url: Option<String>,
 }
 
 /// Runs the daemon until `stop` is cancelled; `reload` asks it to re-read the schedule.
@@ -88,6 +90,13 @@ pub async fn run(
         stop.clone(),
     ));
     tasks.spawn(prune(Arc::clone(&store), copies.clone(), stop.clone()));
+    let sender = crate::notify::sender(&config.host, config.lease, config.public_url.clone());
+    tasks.spawn(crate::notify::run(
+        Arc::clone(&store),
+        copies.clone(),
+        sender,
+        stop.clone(),
+    ));
     tasks.spawn(announce(
         Arc::clone(&store),
         copies.clone(),
@@ -800,6 +809,7 @@ mod tests {
             workers: Vec::new(),
             lease: std::time::Duration::from_secs(30),
             host: "h".into(),
+            public_url: None,
         };
         let stop = tokio_util::sync::CancellationToken::new();
         let future = super::run(store, schedule, config, stop, Default::default());

@@ -125,6 +125,7 @@ pub async fn pass(
     {
         Some(run) => {
             observed().skipped(&run, SkipReason::paused);
+            crate::notify::skipped(store, job, &run, Some(pause.since));
             tracing::info!(
                 job = %job.name, run = %run.id, instant = %instant.to_rfc3339(), reason, "skipped"
             );

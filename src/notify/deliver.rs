@@ -11,6 +11,7 @@ use tokio::time::{Instant, timeout};
 
 use super::message::Message;
 use crate::schedule::{Command, Target};
+use crate::store::Run;
 
 /// How long one try may take.
 const TRY_LIMIT: Duration = Duration::from_secs(10);
@@ -21,11 +22,18 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 /// No try starts this long after the first.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(10 * 60);
 
-/// Sends `message` to `target`, trying again until it is taken or ten minutes passed.
-pub async fn deliver(target: &Target, message: &Message) {
+/// Sends `message` to `target`, trying again until it is taken or ten minutes passed;
+/// `failed` hears of the first failed try. The error of the last try when none took it.
+pub async fn deliver(
+    target: &Target,
+    message: &Message,
+    failed: impl FnOnce(&str),
+) -> Result<(), String> {
     let first = Instant::now();
     let mut pause = FIRST_PAUSE;
     let mut tries = 0;
+    let mut failed = Some(failed);
+    let name = target_name(target);
     loop {
         tries += 1;
         let sent = match timeout(TRY_LIMIT, send(target, message)).await {
@@ -34,37 +42,50 @@ pub async fn deliver(target: &Target, message: &Message) {
         };
         let error = match sent {
             Ok(()) => {
-                tracing::info!(job = %message.job, event = message.event, target = %kind(target), "notification sent");
-                return;
+                tracing::info!(job = %message.job, event = message.event, target = %name, "notification sent");
+                return Ok(());
             }
             Err(error) => error,
         };
+        if let Some(failed) = failed.take() {
+            failed(&error);
+            tracing::info!(job = %message.job, event = message.event, target = %name, %error, "a notification was not taken; trying again");
+        }
         if first.elapsed() + pause >= GIVE_UP_AFTER {
             tracing::warn!(
                 job = %message.job,
-                run = %message.run.id,
                 event = message.event,
-                target = %kind(target),
+                target = %name,
                 tries,
                 %error,
                 "a notification was not delivered; tried for ten minutes",
             );
-            return;
-        }
-        if tries == 1 {
-            tracing::info!(job = %message.job, event = message.event, target = %kind(target), %error, "a notification was not taken; trying again");
+            return Err(error);
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_PAUSE);
     }
 }
 
-fn kind(target: &Target) -> &'static str {
+/// A target as `status` and the log name it: its kind and host (the program of a
+/// `command`, the domains of an `email`), never a URL's path, which may be a secret.
+pub fn target_name(target: &Target) -> String {
+    let host = |url: &str| match expand(url).map(|url| reqwest::Url::parse(&url)) {
+        Ok(Ok(url)) => url.host_str().unwrap_or_default().to_string(),
+        _ => "(an address that does not parse)".into(),
+    };
     match target {
-        Target::Webhook(_) => "webhook",
-        Target::Slack(_) => "slack",
-        Target::Command(_) => "command",
-        Target::Email(_) => "email",
+        Target::Webhook(url) => format!("webhook {}", host(url)),
+        Target::Slack(url) => format!("slack {}", host(url)),
+        Target::Command(Command::Argv(argv)) => format!("command {}", argv[0]),
+        Target::Command(Command::Shell(_)) => "command /bin/sh".into(),
+        Target::Email(to) => {
+            let domains: Vec<&str> = to
+                .split(',')
+                .map(|one| one.trim().rsplit_once('@').map_or("localhost", |(_, d)| d))
+                .collect();
+            format!("email {}", domains.join(","))
+        }
     }
 }
 
@@ -123,20 +144,26 @@ pub(super) fn redact(url: &str) -> String {
     }
 }
 
-/// The `CRONQ_*` variables a `command` target gets.
+/// The `CRONQ_*` variables a `command` target gets; the run's are empty without one.
 fn env(message: &Message) -> Vec<(String, String)> {
-    let run = &message.run;
+    let run = message.run.as_ref();
     let text = |value: Option<i32>| value.map(|v| v.to_string()).unwrap_or_default();
+    let of = |part: fn(&Run) -> String| run.map(part).unwrap_or_default();
     [
         ("CRONQ_EVENT", message.event.to_string()),
         ("CRONQ_REMINDER", message.reminder.to_string()),
         ("CRONQ_JOB", message.job.clone()),
-        ("CRONQ_RUN_ID", run.id.clone()),
-        ("CRONQ_STATUS", run.status.to_string()),
-        ("CRONQ_EXIT_CODE", text(run.exit_code)),
-        ("CRONQ_SIGNAL", text(run.signal)),
-        ("CRONQ_ATTEMPT", run.attempt.to_string()),
-        ("CRONQ_REASON", run.reason.clone().unwrap_or_default()),
+        ("CRONQ_RUN_ID", of(|run| run.id.clone())),
+        ("CRONQ_STATUS", of(|run| run.status.to_string())),
+        ("CRONQ_EXIT_CODE", text(run.and_then(|run| run.exit_code))),
+        ("CRONQ_SIGNAL", text(run.and_then(|run| run.signal))),
+        ("CRONQ_ATTEMPT", of(|run| run.attempt.to_string())),
+        (
+            "CRONQ_REASON",
+            of(|run| run.reason.clone().unwrap_or_default()),
+        ),
+        ("CRONQ_DETAIL", message.detail.clone().unwrap_or_default()),
+        ("CRONQ_LINK", message.link.clone().unwrap_or_default()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -226,6 +253,14 @@ mod tests {
         let missing = expand("${CRONQ_SURELY_UNSET_VARIABLE}").unwrap_err();
         assert!(missing.contains("CRONQ_SURELY_UNSET_VARIABLE"), "{missing}");
         assert!(expand("${OPEN").is_err());
+    }
+
+    #[test]
+    fn a_target_is_named_by_its_kind_and_host() {
+        let slack = Target::Slack("https://hooks.slack.com/services/T0/B0/secret".into());
+        assert_eq!(target_name(&slack), "slack hooks.slack.com");
+        let mail = Target::Email("ops@example.com, root".into());
+        assert_eq!(target_name(&mail), "email example.com,localhost");
     }
 
     #[test]

@@ -37,6 +37,13 @@ pub enum NotifyEvent {
     Recovered,
     /// Every last attempt that failed, timed out or was lost, as cron's MAILTO did.
     EveryFailure,
+    /// The watchdog: an instant the job expected passed without a fire; once per stall.
+    Stalled,
+    /// A run past twice its job's median duration, or at 90 % of its `timeout`; once
+    /// per run.
+    Overdue,
+    /// `concurrency: forbid` or a pause skipped an instant; coalesced (see the README).
+    Skipped,
 }
 
 impl NotifyEvent {
@@ -44,7 +51,18 @@ impl NotifyEvent {
         ("failing", NotifyEvent::Failing),
         ("recovered", NotifyEvent::Recovered),
         ("every_failure", NotifyEvent::EveryFailure),
+        ("stalled", NotifyEvent::Stalled),
+        ("overdue", NotifyEvent::Overdue),
+        ("skipped", NotifyEvent::Skipped),
     ];
+
+    /// The event named `word`, as a notice of the outbox names it.
+    pub fn parse(word: &str) -> Option<NotifyEvent> {
+        Self::CHOICES
+            .iter()
+            .find(|(name, _)| *name == word)
+            .map(|(_, event)| *event)
+    }
 
     pub fn as_str(self) -> &'static str {
         Self::CHOICES
@@ -57,9 +75,6 @@ impl NotifyEvent {
 /// The events a target hears of when it names none.
 const DEFAULT_EVENTS: [NotifyEvent; 2] = [NotifyEvent::Failing, NotifyEvent::Recovered];
 const TARGET_KEYS: &[&str] = &["webhook", "slack", "command", "email", "on"];
-/// Events of the list that this cronq does not send: refused by name, so that
-/// no one waits for a message that never comes.
-const NOT_SENT: &[&str] = &["stalled", "overdue", "skipped"];
 
 /// `notify: [{webhook: URL, on: [failing]}, ...]`; every problem reported at its place.
 pub fn read_notify(report: &mut Report, node: &Node, what: &str) -> Option<Vec<NotifyTarget>> {
@@ -147,19 +162,14 @@ fn read_events(report: &mut Report, node: &Node) -> Option<Vec<NotifyEvent>> {
     if items.is_empty() {
         report.error(
             node.at,
-            "`on` names no event; expected failing, recovered or every_failure",
+            "`on` names no event; expected failing, recovered, every_failure, stalled, overdue or skipped",
         );
         return None;
     }
     let mut events = Vec::with_capacity(items.len());
     let mut ok = true;
     for item in items {
-        let event = report.read(item, |item| match &item.value {
-            Value::Str(word) if NOT_SENT.contains(&word.as_str()) => Err(format!(
-                "`{word}` is not sent by this cronq yet; expected failing, recovered or every_failure"
-            )),
-            _ => item.choice(NotifyEvent::CHOICES),
-        });
+        let event = report.read(item, |item| item.choice(NotifyEvent::CHOICES));
         match event {
             Some(event) if !events.contains(&event) => events.push(event),
             Some(_) => {}

@@ -444,8 +444,7 @@ jobs:
         [
             "crontab.yaml:5:13: the duration must be longer than zero",
             "crontab.yaml:7:18: `webhook` expects an http:// or https:// URL, or ${VAR} to read one from the environment; found `ftp://example.com`",
-            "crontab.yaml:9:23: `stalled` is not sent by this cronq yet; expected failing, recovered or every_failure",
-            "crontab.yaml:9:32: `sometimes` is not one of failing, recovered, every_failure",
+            "crontab.yaml:9:32: `sometimes` is not one of failing, recovered, every_failure, stalled, overdue, skipped",
             "crontab.yaml:10:16: `email` expects mail addresses such as ops@example.com, separated by commas, or ${VAR}; found `no body@x`",
             "crontab.yaml:11:9: unknown key `pager` in a `notify` target of job `a`; expected one of: webhook, slack, command, email, on",
             "crontab.yaml:11:9: a `notify` target needs one of webhook, slack, command or email",

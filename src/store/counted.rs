@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HealthChange, HistoryFilter, HistoryPage, KeyClaim,
-    LastRuns, Lease, NewRun, Outcome, Output, Pause, PauseScope, Paused, PublishedJson,
-    PublishedSchedule, QueuedRun, Result, Retention, Run, RunBrief, RunId, Store, StoreError,
-    WorkerInfo, WorkerRef,
+    LastRuns, Lease, NewNotice, NewRun, Notice, Outcome, Output, Pause, PauseScope, Paused,
+    PublishedJson, PublishedSchedule, QueuedRun, Result, Retention, Run, RunBrief, RunId, Store,
+    StoreError, TargetFailure, WorkerInfo, WorkerRef,
 };
 
 /// [`Store`] with its failures reported to `on_error`.
@@ -202,12 +202,50 @@ impl Store for Counted {
     async fn record_health(
         &self,
         job: &str,
-        run: &str,
+        run: Option<&str>,
         failed: bool,
         remind: Option<Duration>,
     ) -> Result<Option<HealthChange>> {
         let recorded = self.inner.record_health(job, run, failed, remind).await;
         self.counted("record_health", recorded)
+    }
+
+    async fn add_notice(&self, notice: &NewNotice) -> Result<bool> {
+        self.counted("add_notice", self.inner.add_notice(notice).await)
+    }
+
+    async fn claim_notices(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Notice>> {
+        let claimed = self.inner.claim_notices(owner, lease, limit).await;
+        self.counted("claim_notices", claimed)
+    }
+
+    async fn notice_progress(
+        &self,
+        key: &str,
+        owner: &str,
+        sent: Option<u32>,
+        done: bool,
+        lease: Duration,
+    ) -> Result<bool> {
+        let moved = self
+            .inner
+            .notice_progress(key, owner, sent, done, lease)
+            .await;
+        self.counted("notice_progress", moved)
+    }
+
+    async fn record_target(&self, job: &str, target: &str, error: Option<&str>) -> Result<()> {
+        let recorded = self.inner.record_target(job, target, error).await;
+        self.counted("record_target", recorded)
+    }
+
+    async fn target_failures(&self) -> Result<Vec<TargetFailure>> {
+        self.counted("target_failures", self.inner.target_failures().await)
     }
 
     async fn queue_lengths(&self) -> Result<Vec<(String, u64)>> {

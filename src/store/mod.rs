@@ -12,6 +12,7 @@
 
 mod counted;
 mod health;
+mod notice;
 mod output;
 mod pause;
 pub mod redis;
@@ -20,6 +21,7 @@ pub mod unreadable;
 
 pub use counted::Counted;
 pub use health::{Health, HealthChange};
+pub use notice::{NOTICE_KEEP, NewNotice, Notice, TargetFailure, parse_sent};
 pub use output::{Chunk, Output, Stream};
 pub(crate) use output::{cut_front, push_merged};
 pub use pause::{ALL_JOBS, Pause, PauseScope, Paused};
@@ -805,14 +807,52 @@ pub trait Store: Send + Sync {
     /// in one atomic step: `Failing` when the job was healthy, `Recovered` at its first
     /// success after, `Reminder` while it keeps failing once `remind` has passed since
     /// the last message; `None` otherwise, and for a run recorded already. However many
-    /// processes record runs of one job at once, each change goes to one of them.
+    /// processes record runs of one job at once, each change goes to one of them. With
+    /// `run` `None` (the timer's look), nothing is recorded but a `Reminder` when one is
+    /// due. In the same step, the change is added to the outbox ([`Store::add_notice`])
+    /// under the key `health:JOB:CHANGE:RUN` (a timer's reminder: `...:reminder:@MS`),
+    /// about the run given, else the job's last recorded run.
     async fn record_health(
         &self,
         job: &str,
-        run: &str,
+        run: Option<&str>,
         failed: bool,
         remind: Option<Duration>,
     ) -> Result<Option<HealthChange>>;
+
+    /// Adds `notice` to the outbox, unclaimed, unless a notice with its key was added in
+    /// the last [`NOTICE_KEEP`]: so the first of any number of callers records a change.
+    /// True when this call added it.
+    async fn add_notice(&self, notice: &NewNotice) -> Result<bool>;
+
+    /// Claims for `owner` up to `limit` notices not yet sent whose claim is free or
+    /// expired, earliest due first (a new one is due when added, one whose claim
+    /// expired at the expiry), until now + `lease`: each goes to one caller at a time.
+    async fn claim_notices(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Notice>>;
+
+    /// Renews `owner`'s claim on notice `key` for `lease`, noting target `sent` as having
+    /// taken it; with `done`, the notice is sent and is never claimed again. False (and
+    /// nothing changed) when the claim is no longer `owner`'s or the notice is sent.
+    async fn notice_progress(
+        &self,
+        key: &str,
+        owner: &str,
+        sent: Option<u32>,
+        done: bool,
+        lease: Duration,
+    ) -> Result<bool>;
+
+    /// Records that `target` of `job` failed with `error` (the newest failure replaces
+    /// the one before), or with `None` that it took a message, which clears its failure.
+    async fn record_target(&self, job: &str, target: &str, error: Option<&str>) -> Result<()>;
+
+    /// The targets whose last try failed, by job and target.
+    async fn target_failures(&self) -> Result<Vec<TargetFailure>>;
 }
 
 impl RunStatus {

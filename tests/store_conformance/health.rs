@@ -15,28 +15,46 @@ pub async fn a_failing_job_is_told_once_and_its_recovery_once(env: &Env) {
     let store = &*env.store;
     let other = env.handle().await;
     assert_eq!(
-        store.record_health("j", "r1", false, None).await.unwrap(),
+        store
+            .record_health("j", Some("r1"), false, None)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.record_health("j", "r2", true, None).await.unwrap(),
+        store
+            .record_health("j", Some("r2"), true, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Failing)
     );
     // Another process sees the job failing already.
     assert_eq!(
-        other.record_health("j", "r3", true, None).await.unwrap(),
+        other
+            .record_health("j", Some("r3"), true, None)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        other.record_health("j", "r4", false, None).await.unwrap(),
+        other
+            .record_health("j", Some("r4"), false, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Recovered)
     );
     assert_eq!(
-        store.record_health("j", "r5", false, None).await.unwrap(),
+        store
+            .record_health("j", Some("r5"), false, None)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.record_health("j", "r6", true, None).await.unwrap(),
+        store
+            .record_health("j", Some("r6"), true, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Failing),
         "a job that broke again is failing again"
     );
@@ -45,19 +63,31 @@ pub async fn a_failing_job_is_told_once_and_its_recovery_once(env: &Env) {
 pub async fn each_job_has_a_health_of_its_own(env: &Env) {
     let store = &*env.store;
     assert_eq!(
-        store.record_health("a", "r1", true, None).await.unwrap(),
+        store
+            .record_health("a", Some("r1"), true, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Failing)
     );
     assert_eq!(
-        store.record_health("b", "r2", true, None).await.unwrap(),
+        store
+            .record_health("b", Some("r2"), true, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Failing)
     );
     assert_eq!(
-        store.record_health("b", "r3", false, None).await.unwrap(),
+        store
+            .record_health("b", Some("r3"), false, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Recovered)
     );
     assert_eq!(
-        store.record_health("a", "r4", true, None).await.unwrap(),
+        store
+            .record_health("a", Some("r4"), true, None)
+            .await
+            .unwrap(),
         None
     );
 }
@@ -65,20 +95,32 @@ pub async fn each_job_has_a_health_of_its_own(env: &Env) {
 pub async fn a_run_recorded_twice_is_counted_once(env: &Env) {
     let store = &*env.store;
     assert_eq!(
-        store.record_health("j", "r1", true, None).await.unwrap(),
+        store
+            .record_health("j", Some("r1"), true, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Failing)
     );
     assert_eq!(
-        store.record_health("j", "r1", true, None).await.unwrap(),
+        store
+            .record_health("j", Some("r1"), true, None)
+            .await
+            .unwrap(),
         None
     );
     // The same run cannot be a success as well: the second record changes nothing.
     assert_eq!(
-        store.record_health("j", "r1", false, None).await.unwrap(),
+        store
+            .record_health("j", Some("r1"), false, None)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.record_health("j", "r2", false, None).await.unwrap(),
+        store
+            .record_health("j", Some("r2"), false, None)
+            .await
+            .unwrap(),
         Some(HealthChange::Recovered)
     );
 }
@@ -87,21 +129,33 @@ pub async fn a_reminder_comes_once_remind_has_passed(env: &Env) {
     let store = &*env.store;
     let remind = Some(SHORT);
     assert_eq!(
-        store.record_health("j", "r1", true, remind).await.unwrap(),
+        store
+            .record_health("j", Some("r1"), true, remind)
+            .await
+            .unwrap(),
         Some(HealthChange::Failing)
     );
     assert_eq!(
-        store.record_health("j", "r2", true, remind).await.unwrap(),
+        store
+            .record_health("j", Some("r2"), true, remind)
+            .await
+            .unwrap(),
         None,
         "too soon for a reminder"
     );
     tokio::time::sleep(SHORT + Duration::from_millis(50)).await;
     assert_eq!(
-        store.record_health("j", "r3", true, remind).await.unwrap(),
+        store
+            .record_health("j", Some("r3"), true, remind)
+            .await
+            .unwrap(),
         Some(HealthChange::Reminder)
     );
     assert_eq!(
-        store.record_health("j", "r4", true, remind).await.unwrap(),
+        store
+            .record_health("j", Some("r4"), true, remind)
+            .await
+            .unwrap(),
         None,
         "the reminder restarts the wait"
     );
@@ -123,7 +177,10 @@ pub async fn of_concurrent_recorders_each_change_goes_to_one(env: &Env) {
             let run = format!("fail-{round}-{index}");
             records.spawn(async move {
                 start.wait().await;
-                handle.record_health("j", &run, true, None).await.unwrap()
+                handle
+                    .record_health("j", Some(&run), true, None)
+                    .await
+                    .unwrap()
             });
         }
         let failing = changes(records).await;
@@ -135,7 +192,10 @@ pub async fn of_concurrent_recorders_each_change_goes_to_one(env: &Env) {
             let run = format!("ok-{round}-{index}");
             records.spawn(async move {
                 start.wait().await;
-                handle.record_health("j", &run, false, None).await.unwrap()
+                handle
+                    .record_health("j", Some(&run), false, None)
+                    .await
+                    .unwrap()
             });
         }
         let recovered = changes(records).await;

@@ -1,5 +1,6 @@
 //! Job health in Redis: the hash `P health:JOB` (`failing`, `notified_at`, `last_run`),
-//! read and changed by one script, so of any number of callers one gets each change.
+//! read and changed by one script, so of any number of callers one gets each change;
+//! the same script puts the change in the outbox.
 
 use std::time::Duration;
 
@@ -12,13 +13,13 @@ impl RedisStore {
     pub(super) async fn record_job_health(
         &self,
         job: &str,
-        run: &str,
+        run: Option<&str>,
         failed: bool,
         remind: Option<Duration>,
     ) -> Result<Option<HealthChange>> {
         let mut call = self.invocation(&self.scripts.record_health, now_ms());
         call.arg(job)
-            .arg(run)
+            .arg(run.unwrap_or_default())
             .arg(if failed { "1" } else { "0" })
             .arg(
                 remind
@@ -35,6 +36,6 @@ impl RedisStore {
     }
 }
 
-fn unexpected(reply: Value) -> StoreError {
+pub(super) fn unexpected(reply: Value) -> StoreError {
     StoreError::Corrupt(format!("an unexpected reply to a health record: {reply:?}"))
 }

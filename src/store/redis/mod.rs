@@ -41,6 +41,7 @@ mod fire;
 mod health;
 mod last_runs;
 mod lost_fires;
+mod notices;
 mod pages;
 mod pauses;
 mod queries;
@@ -810,11 +811,43 @@ impl Store for RedisStore {
     async fn record_health(
         &self,
         job: &str,
-        run: &str,
+        run: Option<&str>,
         failed: bool,
         remind: Option<Duration>,
     ) -> Result<Option<crate::store::HealthChange>> {
         self.record_job_health(job, run, failed, remind).await
+    }
+
+    async fn add_notice(&self, notice: &crate::store::NewNotice) -> Result<bool> {
+        self.add_one_notice(notice).await
+    }
+
+    async fn claim_notices(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<crate::store::Notice>> {
+        self.claim_some_notices(owner, lease, limit).await
+    }
+
+    async fn notice_progress(
+        &self,
+        key: &str,
+        owner: &str,
+        sent: Option<u32>,
+        done: bool,
+        lease: Duration,
+    ) -> Result<bool> {
+        self.notice_moved_on(key, owner, sent, done, lease).await
+    }
+
+    async fn record_target(&self, job: &str, target: &str, error: Option<&str>) -> Result<()> {
+        self.set_target(job, target, error).await
+    }
+
+    async fn target_failures(&self) -> Result<Vec<crate::store::TargetFailure>> {
+        self.read_target_failures().await
     }
 }
 

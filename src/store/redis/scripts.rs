@@ -9,6 +9,7 @@ use crate::store::unreadable::{MAX_FIELD_BYTES, MAX_PAYLOAD_BYTES};
 
 const PRELUDE: &str = include_str!("scripts/lib.lua");
 const TRANSITIONS: &str = include_str!("scripts/transitions.lua");
+const NOTICES: &str = include_str!("scripts/notice_lib.lua");
 
 /// Every script the backend runs, compiled once per store.
 pub(super) struct Scripts {
@@ -37,10 +38,18 @@ pub(super) struct Scripts {
     pub resume: Script,
     pub pass_paused: Script,
     pub record_health: Script,
+    pub add_notice: Script,
+    pub claim_notices: Script,
+    pub notice_progress: Script,
 }
 
 fn with_prelude(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
+}
+
+/// A script that adds notices to the outbox.
+fn with_notices(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}\n{NOTICES}\n{body}"))
 }
 
 fn with_transitions(body: &str) -> Script {
@@ -77,7 +86,10 @@ impl Scripts {
             pause: with_prelude(include_str!("scripts/pause.lua")),
             resume: with_prelude(include_str!("scripts/resume.lua")),
             pass_paused: with_prelude(include_str!("scripts/pass_paused.lua")),
-            record_health: with_prelude(include_str!("scripts/record_health.lua")),
+            record_health: with_notices(include_str!("scripts/record_health.lua")),
+            add_notice: with_notices(include_str!("scripts/add_notice.lua")),
+            claim_notices: with_prelude(include_str!("scripts/claim_notices.lua")),
+            notice_progress: with_prelude(include_str!("scripts/notice_progress.lua")),
         }
     }
 }

@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::{Result, StoreError};
 
-pub(super) const SCHEMA_VERSION: i64 = 8;
+pub(super) const SCHEMA_VERSION: i64 = 9;
 
 /// Version 1; a new file gets it, then each later version in turn. The partial index
 /// `runs_ready` lets a reserve read the head of one queue without sorting the queue.
@@ -167,9 +167,36 @@ CREATE TABLE job_health (
 ) WITHOUT ROWID;
 ";
 
+/// Version 9: the outbox of notifications (each change to tell, its claim by a sender,
+/// the targets that took it, when it was sent), and each target's last failure.
+const VERSION_9: &str = "
+CREATE TABLE notices (
+    key      TEXT PRIMARY KEY,
+    job      TEXT NOT NULL,
+    event    TEXT NOT NULL,
+    reminder INTEGER NOT NULL,
+    run_id   TEXT,
+    detail   TEXT,
+    created  INTEGER NOT NULL,
+    sent     TEXT NOT NULL DEFAULT '',
+    owner    TEXT,
+    until    INTEGER NOT NULL DEFAULT 0,
+    done_at  INTEGER
+) WITHOUT ROWID;
+CREATE INDEX notices_due ON notices (until) WHERE done_at IS NULL;
+CREATE TABLE target_failures (
+    job    TEXT NOT NULL,
+    target TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    error  TEXT NOT NULL,
+    PRIMARY KEY (job, target)
+) WITHOUT ROWID;
+";
+
 /// Each version's changes; a file at version N gets the ones after the Nth.
 const VERSIONS: [&str; SCHEMA_VERSION as usize] = [
     VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5, VERSION_6, VERSION_7, VERSION_8,
+    VERSION_9,
 ];
 
 /// A database newer than this cronq is refused rather than misread.
