@@ -38,8 +38,17 @@ impl Setup {
     }
 
     fn daemon(&self, name: &str, hook: &str) -> Process {
+        self.daemon_with(name, &[("OPS_WEBHOOK", hook)], None)
+    }
+
+    /// A daemon with two built-in workers, these variables and this lease (which is the
+    /// outbox's claim too), once it has started.
+    fn daemon_with(&self, name: &str, env: &[(&str, &str)], lease: Option<&str>) -> Process {
         let store_args = self.store_args();
         let mut args: Vec<&str> = vec!["--workers", "default=2", "--stop-grace", "1s"];
+        if let Some(lease) = lease {
+            args.extend(["--lease", lease]);
+        }
         args.extend(store_args.iter().map(String::as_str));
         args.push("daemon");
         let path = format!(
@@ -47,7 +56,8 @@ impl Setup {
             self.dir().join("bin").display(),
             std::env::var("PATH").unwrap()
         );
-        let env = [("PATH", path.as_str()), ("OPS_WEBHOOK", hook)];
+        let mut env = env.to_vec();
+        env.push(("PATH", path.as_str()));
         let daemon = Process::start_with_env(self.dir(), name, &args, &env);
         let deadline = Instant::now() + PATIENCE;
         while !daemon.logs().contains("daemon started") {
@@ -55,6 +65,22 @@ impl Setup {
             std::thread::sleep(Duration::from_millis(20));
         }
         daemon
+    }
+
+    /// `cronq run JOB`: the run's id.
+    fn run(&self, job: &str) -> String {
+        let queued = self.cronq(&["run", job]);
+        assert_eq!(
+            queued.status.code(),
+            Some(0),
+            "{:?}",
+            common::texts(&queued)
+        );
+        String::from_utf8(queued.stdout).unwrap().trim().to_string()
+    }
+
+    fn status_json(&self) -> Value {
+        serde_json::from_slice(&self.cronq(&["status", "--json"]).stdout).unwrap()
     }
 }
 
@@ -267,11 +293,13 @@ async fn reminders_repeat_failing_while_it_lasts(backend: Backend) {
             "reminders {apart:?} apart"
         );
     }
+    // A reminder names the job's last run: the one that just failed, or, from the
+    // timer between two runs, the one before.
     let ids: std::collections::HashSet<&str> = bodies
         .iter()
         .map(|b| b["run"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids.len(), bodies.len(), "each message is of another run");
+    assert!(ids.len() >= 2, "the reminders follow the runs: {bodies:?}");
 }
 
 /// `ping:`: `URL/start` as each run starts, then `URL` for a success and `URL/fail` for
@@ -390,9 +418,367 @@ async fn a_lost_run_is_failing_and_pings_fail(backend: Backend) {
     );
 }
 
+/// A job that failed once and never runs again, `remind: 2s`: the daemons' timer
+/// repeats `failing` while it lasts, about that one run, once per two seconds across
+/// two daemons; then a success ends it with one `recovered`, and the reminders stop.
+async fn reminders_come_on_a_timer_with_no_runs(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    let flag = setup.dir().join("fixed");
+    let schedule = format!(
+        r#"jobs:
+  once:
+    command: ["sh", "-c", "test -e {flag}"]
+    remind: 2s
+    notify:
+      - webhook: {hook}
+"#,
+        flag = flag.display(),
+        hook = sink.url("/hook"),
+    );
+    setup.scratch.write("crontab.yaml", &schedule);
+    let mut first = setup.daemon("daemon-a", "unused");
+    let mut second = setup.daemon("daemon-b", "unused");
+    let id = setup.run("once");
+    eventually("three reminders", PATIENCE, || {
+        let done = sink.json_bodies("/hook").len() >= 4;
+        async move { done }
+    })
+    .await;
+    std::fs::write(&flag, "").unwrap();
+    let fixed = setup.run("once");
+    eventually("the recovery", PATIENCE, || {
+        let done = events(&sink.json_bodies("/hook")).contains(&"recovered".to_string());
+        async move { done }
+    })
+    .await;
+    // Time for a reminder, had the recovery not ended them.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    first.stop(Duration::from_secs(10));
+    second.stop(Duration::from_secs(10));
+    let logs = format!("{}\n{}", first.logs(), second.logs());
+    let bodies = sink.json_bodies("/hook");
+    let requests = sink.requests("/hook");
+    let (recovered, failing) = bodies.split_last().unwrap();
+    assert_eq!(recovered["event"], "recovered", "{bodies:?}");
+    assert_eq!(recovered["run"]["id"], fixed.as_str());
+    assert_eq!(failing[0]["reminder"], false);
+    for body in failing {
+        assert_eq!(body["event"], "failing", "{bodies:?}");
+        assert_eq!(body["run"]["id"], id.as_str(), "about the one failed run");
+    }
+    assert!(failing[1..].iter().all(|body| body["reminder"] == true));
+    // Two daemons, one timer's worth: never two reminders within the two seconds.
+    let reminders = &requests[1..failing.len()];
+    for pair in reminders.windows(2) {
+        let apart = pair[1].at - pair[0].at;
+        assert!(
+            apart >= Duration::from_millis(1800),
+            "reminders {apart:?} apart\n{logs}"
+        );
+    }
+}
+
+/// The watchdog on two daemons: a job whose fires the store refuses (a trigger that
+/// aborts its inserts in SQLite; a key of its history clobbered with a string in Redis)
+/// misses its instants: one `stalled`, however long the stall lasts.
+async fn a_stall_is_told_once_across_two_daemons(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    let schedule = format!(
+        r#"jobs:
+  tick:
+    schedule: "@every 1s"
+    command: ["true"]
+    notify:
+      - webhook: {hook}
+        on: [stalled]
+"#,
+        hook = sink.url("/hook"),
+    );
+    setup.scratch.write("crontab.yaml", &schedule);
+    let mut first = setup.daemon("daemon-a", "unused");
+    let mut second = setup.daemon("daemon-b", "unused");
+    eventually("a fire of tick", PATIENCE, || {
+        let history = setup.cronq(&["history", "--job", "tick", "--json"]);
+        let fired = serde_json::from_slice::<Value>(&history.stdout)
+            .is_ok_and(|h| !h["runs"].as_array().unwrap().is_empty());
+        async move { fired }
+    })
+    .await;
+    break_fires_of(&setup, "tick");
+    eventually("the stalled message", PATIENCE, || {
+        let done = !sink.json_bodies("/hook").is_empty();
+        async move { done }
+    })
+    .await;
+    // The stall goes on: more instants pass, and nothing more is said.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    first.stop(Duration::from_secs(10));
+    second.stop(Duration::from_secs(10));
+    let logs = format!("{}\n{}", first.logs(), second.logs());
+    let bodies = sink.json_bodies("/hook");
+    assert_eq!(events(&bodies), ["stalled"], "{bodies:?}\n{logs}");
+    assert_eq!(bodies[0]["job"], "tick");
+    assert!(bodies[0]["run"].is_null());
+    let detail = bodies[0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("expected a fire at "), "{detail}");
+    assert!(detail.ends_with(", and none came"), "{detail}");
+}
+
+/// Makes the store refuse every fire of `job` from now on, as a broken store would.
+fn break_fires_of(setup: &Setup, job: &str) {
+    let done = match &setup.redis {
+        None => {
+            let db = setup.dir().join("state/cronq/cronq.db");
+            let trigger = format!(
+                "CREATE TRIGGER broken BEFORE INSERT ON runs WHEN NEW.job = '{job}' \
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+            );
+            std::process::Command::new("sqlite3")
+                .args(["-cmd", ".timeout 10000"])
+                .arg(&db)
+                .arg(trigger)
+                .output()
+                .unwrap()
+        }
+        Some((server, prefix)) => std::process::Command::new("redis-cli")
+            .args([
+                "-u",
+                &server.url(),
+                "SET",
+                &format!("{prefix}history:{job}"),
+                "x",
+            ])
+            .output()
+            .unwrap(),
+    };
+    assert!(done.status.success(), "{:?}", common::texts(&done));
+}
+
+/// A run near its `timeout` (which it outlives by its `kill_grace`, deaf to SIGTERM) is
+/// `overdue` once, with a link to its page under
+/// `public_url` (CRONQ_PUBLIC_URL), in the JSON and in Slack's text.
+async fn an_overdue_run_is_told_once_with_its_link(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    let schedule = format!(
+        r#"jobs:
+  slow:
+    command: ["sh", "-c", "trap '' TERM; echo started; sleep 30"]
+    timeout: 12s
+    kill_grace: 3s
+    notify:
+      - webhook: {hook}
+        on: [overdue]
+      - slack: {slack}
+        on: [overdue]
+"#,
+        hook = sink.url("/hook"),
+        slack = sink.url("/slack"),
+    );
+    setup.scratch.write("crontab.yaml", &schedule);
+    let env = [("CRONQ_PUBLIC_URL", "https://cron.example.com/")];
+    let mut first = setup.daemon_with("daemon-a", &env, None);
+    let mut second = setup.daemon_with("daemon-b", &env, None);
+    let id = setup.run("slow");
+    eventually("the run timed out", PATIENCE, || {
+        let shown = setup.cronq(&["show", &id, "--json"]);
+        let done = serde_json::from_slice::<Value>(&shown.stdout)
+            .is_ok_and(|run| run["status"] == "timed_out");
+        async move { done }
+    })
+    .await;
+    eventually("the overdue message", PATIENCE, || {
+        let done = !sink.json_bodies("/slack").is_empty();
+        async move { done }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    first.stop(Duration::from_secs(10));
+    second.stop(Duration::from_secs(10));
+    let bodies = sink.json_bodies("/hook");
+    assert_eq!(events(&bodies), ["overdue"], "{bodies:?}");
+    let body = &bodies[0];
+    assert_eq!(body["run"]["id"], id.as_str());
+    assert_eq!(body["run"]["status"], "running", "told while it runs");
+    let link = format!("https://cron.example.com/runs/{id}");
+    assert_eq!(body["link"], link.as_str());
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.ends_with("near its timeout of 12s"), "{detail}");
+    let slack = sink.json_bodies("/slack");
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    let text = slack[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "cronq: run {id} of job slow is overdue: running for "
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n{link}")), "{text}");
+}
+
+/// `concurrency: forbid` skips the instants that come while a run goes on: the first
+/// skip is told, the others of the hour are not.
+async fn skips_for_overlap_are_told_once_an_hour(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    let schedule = format!(
+        r#"jobs:
+  long:
+    schedule: "@every 1s"
+    concurrency: forbid
+    command: ["sleep", "30"]
+    notify:
+      - webhook: {hook}
+        on: [skipped]
+"#,
+        hook = sink.url("/hook"),
+    );
+    setup.scratch.write("crontab.yaml", &schedule);
+    let mut first = setup.daemon("daemon-a", "unused");
+    let mut second = setup.daemon("daemon-b", "unused");
+    eventually("three skipped instants", PATIENCE, || {
+        let history = setup.cronq(&["history", "--job", "long", "--status", "skipped", "--json"]);
+        let done = serde_json::from_slice::<Value>(&history.stdout)
+            .is_ok_and(|h| h["runs"].as_array().unwrap().len() >= 3);
+        async move { done }
+    })
+    .await;
+    eventually("the skipped message", PATIENCE, || {
+        let done = !sink.json_bodies("/hook").is_empty();
+        async move { done }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    first.stop(Duration::from_secs(10));
+    second.stop(Duration::from_secs(10));
+    let bodies = sink.json_bodies("/hook");
+    assert_eq!(events(&bodies), ["skipped"], "{bodies:?}");
+    assert_eq!(bodies[0]["run"]["status"], "skipped");
+    assert_eq!(bodies[0]["detail"], bodies[0]["run"]["reason"]);
+}
+
+/// A daemon killed with `kill -9` while it sends (to a target that takes the connection
+/// and never answers) leaves its claim to expire: another daemon, whose target works,
+/// sends the message, once.
+async fn a_message_whose_sender_was_killed_is_sent_once_by_another(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = taken.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let schedule = r#"jobs:
+  broken:
+    command: ["false"]
+    notify:
+      - webhook: ${OPS_WEBHOOK}
+        on: [failing]
+"#;
+    setup.scratch.write("crontab.yaml", schedule);
+    let mut doomed = setup.daemon_with("daemon-a", &[("OPS_WEBHOOK", &silent_url)], Some("2s"));
+    let id = setup.run("broken");
+    eventually("a try at the silent target", PATIENCE, || {
+        let done = taken.load(std::sync::atomic::Ordering::SeqCst) > 0;
+        async move { done }
+    })
+    .await;
+    doomed.kill();
+    let hook = sink.url("/hook");
+    let mut heir = setup.daemon_with("daemon-b", &[("OPS_WEBHOOK", &hook)], Some("2s"));
+    eventually("the message from the other daemon", PATIENCE, || {
+        let done = !sink.json_bodies("/hook").is_empty();
+        async move { done }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    heir.stop(Duration::from_secs(10));
+    let bodies = sink.json_bodies("/hook");
+    assert_eq!(events(&bodies), ["failing"], "{bodies:?}\n{}", heir.logs());
+    assert_eq!(bodies[0]["run"]["id"], id.as_str());
+    assert!(
+        !heir.logs().contains("notification was not taken"),
+        "{}",
+        heir.logs()
+    );
+}
+
+/// A target that refuses is shown in `status` (text and `--json`) by its kind and host,
+/// never its path, until it takes the message.
+async fn a_failing_target_is_shown_in_status_until_it_takes_a_message(backend: Backend) {
+    let setup = Setup::new(backend);
+    let sink = HttpSink::start();
+    sink.fail_first("/secret-path", 3);
+    let schedule = format!(
+        r#"jobs:
+  broken:
+    command: ["false"]
+    notify:
+      - webhook: {hook}
+        on: [failing]
+"#,
+        hook = sink.url("/secret-path"),
+    );
+    setup.scratch.write("crontab.yaml", &schedule);
+    let mut daemon = setup.daemon("daemon", "unused");
+    setup.run("broken");
+    eventually("the target's failure in status", PATIENCE, || {
+        let shown = !setup.status_json()["notify_failures"]
+            .as_array()
+            .unwrap()
+            .is_empty();
+        async move { shown }
+    })
+    .await;
+    let status = setup.status_json();
+    let failure = &status["notify_failures"][0];
+    assert_eq!(failure["job"], "broken");
+    assert_eq!(failure["target"], "webhook 127.0.0.1");
+    assert!(
+        failure["error"].as_str().unwrap().contains("500"),
+        "{failure}"
+    );
+    let text = String::from_utf8(setup.cronq(&["status"]).stdout).unwrap();
+    assert!(
+        text.contains("notify target failing: webhook 127.0.0.1 of job `broken`"),
+        "{text}"
+    );
+    assert!(!text.contains("secret-path"), "{text}");
+    let check = setup.cronq(&["status", "--check"]);
+    assert_eq!(check.status.code(), Some(1), "a problem for --check");
+    eventually(
+        "the message taken and the failure cleared",
+        PATIENCE,
+        || {
+            let cleared = setup.status_json()["notify_failures"]
+                .as_array()
+                .unwrap()
+                .is_empty();
+            let taken = !sink.json_bodies("/secret-path").is_empty();
+            async move { cleared && taken }
+        },
+    )
+    .await;
+    daemon.stop(Duration::from_secs(10));
+}
+
 both_stores!(
     one_failing_and_one_recovered_across_two_daemons,
     reminders_repeat_failing_while_it_lasts,
     pings_mark_each_start_and_end,
     a_lost_run_is_failing_and_pings_fail,
+    reminders_come_on_a_timer_with_no_runs,
+    a_stall_is_told_once_across_two_daemons,
+    an_overdue_run_is_told_once_with_its_link,
+    skips_for_overlap_are_told_once_an_hour,
+    a_message_whose_sender_was_killed_is_sent_once_by_another,
+    a_failing_target_is_shown_in_status_until_it_takes_a_message,
 );

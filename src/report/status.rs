@@ -17,7 +17,7 @@ use crate::schedule::{Job, Schedule, parse_zone};
 use crate::settings::Settings;
 use crate::store::{
     HistoryFilter, Paused, PublishedJob, PublishedSchedule, QueuedRun, Run, RunStatus, Store,
-    StoreError, WorkerInfo,
+    StoreError, TargetFailure, WorkerInfo,
 };
 
 /// Jobs whose last runs all failed, this many of them, are `failing`.
@@ -101,10 +101,12 @@ pub struct Report {
     /// The pauses in force, the pause of every job first.
     pub paused: Vec<Paused>,
     pub problems: Vec<Problem>,
+    /// The notify targets whose last try failed; each is a `notify_target` problem too.
+    pub target_failures: Vec<TargetFailure>,
 }
 
 /// One of the watchdog's problems: `stalled`, `failing`, `dead_letters`,
-/// `mixed_schedules`, `unknown_to_daemon`.
+/// `notify_target`, `mixed_schedules`, `unknown_to_daemon`.
 pub struct Problem {
     pub kind: &'static str,
     pub job: Option<String>,
@@ -216,6 +218,21 @@ pub async fn gather(
             ),
         });
     }
+    // A target that does not take messages: the alerts themselves are not getting out.
+    let target_failures = store.target_failures().await?;
+    for failure in &target_failures {
+        problems.push(Problem {
+            kind: "notify_target",
+            job: Some(failure.job.clone()),
+            text: format!(
+                "notify target failing: {} of job `{}` failed at {}: {}",
+                failure.target,
+                failure.job,
+                instant(&failure.at),
+                failure.error
+            ),
+        });
+    }
     Ok(Report {
         now,
         running,
@@ -224,6 +241,7 @@ pub async fn gather(
         next,
         paused,
         problems,
+        target_failures,
     })
 }
 
@@ -448,6 +466,11 @@ impl Report {
             .iter()
             .map(|p| json!({"kind": p.kind, "job": p.job, "message": p.text}))
             .collect();
-        json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems})
+        let target_failures: Vec<Value> = self
+            .target_failures
+            .iter()
+            .map(|f| json!({"job": f.job, "target": f.target, "at": instant(&f.at), "error": f.error}))
+            .collect();
+        json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems, "notify_failures": target_failures})
     }
 }
