@@ -97,6 +97,37 @@ fn kept(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Waits for a message at `path`, gives a duplicate `settle` to come, had one been
+/// sent, stops `daemons` and returns the messages at `path`.
+async fn after_a_message(
+    sink: &HttpSink,
+    path: &str,
+    settle: Duration,
+    daemons: &mut [&mut Process],
+) -> Vec<Value> {
+    eventually(&format!("a message at {path}"), PATIENCE, || {
+        let done = !sink.json_bodies(path).is_empty();
+        async move { done }
+    })
+    .await;
+    tokio::time::sleep(settle).await;
+    for daemon in daemons {
+        daemon.stop(Duration::from_secs(10));
+    }
+    sink.json_bodies(path)
+}
+
+/// The runs `cronq history ARGS --json` lists.
+fn history(setup: &Setup, args: &[&str]) -> Vec<Value> {
+    let mut args = [&["history", "--json"], args].concat();
+    args.push("--limit");
+    args.push("1000");
+    let listed = setup.cronq(&args);
+    serde_json::from_slice::<Value>(&listed.stdout).map_or(Vec::new(), |h| {
+        h["runs"].as_array().cloned().unwrap_or_default()
+    })
+}
+
 fn events(bodies: &[Value]) -> Vec<String> {
     bodies
         .iter()
@@ -500,24 +531,15 @@ async fn a_stall_is_told_once_across_two_daemons(backend: Backend) {
     let mut first = setup.daemon("daemon-a", "unused");
     let mut second = setup.daemon("daemon-b", "unused");
     eventually("a fire of tick", PATIENCE, || {
-        let history = setup.cronq(&["history", "--job", "tick", "--json"]);
-        let fired = serde_json::from_slice::<Value>(&history.stdout)
-            .is_ok_and(|h| !h["runs"].as_array().unwrap().is_empty());
+        let fired = !history(&setup, &["--job", "tick"]).is_empty();
         async move { fired }
     })
     .await;
     break_fires_of(&setup, "tick");
-    eventually("the stalled message", PATIENCE, || {
-        let done = !sink.json_bodies("/hook").is_empty();
-        async move { done }
-    })
-    .await;
     // The stall goes on: more instants pass, and nothing more is said.
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    first.stop(Duration::from_secs(10));
-    second.stop(Duration::from_secs(10));
+    let settle = Duration::from_secs(8);
+    let bodies = after_a_message(&sink, "/hook", settle, &mut [&mut first, &mut second]).await;
     let logs = format!("{}\n{}", first.logs(), second.logs());
-    let bodies = sink.json_bodies("/hook");
     assert_eq!(events(&bodies), ["stalled"], "{bodies:?}\n{logs}");
     assert_eq!(bodies[0]["job"], "tick");
     assert!(bodies[0]["run"].is_null());
@@ -589,14 +611,8 @@ async fn an_overdue_run_is_told_once_with_its_link(backend: Backend) {
         async move { done }
     })
     .await;
-    eventually("the overdue message", PATIENCE, || {
-        let done = !sink.json_bodies("/slack").is_empty();
-        async move { done }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    first.stop(Duration::from_secs(10));
-    second.stop(Duration::from_secs(10));
+    let settle = Duration::from_secs(2);
+    let slack = after_a_message(&sink, "/slack", settle, &mut [&mut first, &mut second]).await;
     let bodies = sink.json_bodies("/hook");
     assert_eq!(events(&bodies), ["overdue"], "{bodies:?}");
     let body = &bodies[0];
@@ -606,7 +622,6 @@ async fn an_overdue_run_is_told_once_with_its_link(backend: Backend) {
     assert_eq!(body["link"], link.as_str());
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.ends_with("near its timeout of 12s"), "{detail}");
-    let slack = sink.json_bodies("/slack");
     assert_eq!(slack.len(), 1, "{slack:?}");
     let text = slack[0]["text"].as_str().unwrap();
     assert!(
@@ -639,21 +654,12 @@ async fn skips_for_overlap_are_told_once_an_hour(backend: Backend) {
     let mut first = setup.daemon("daemon-a", "unused");
     let mut second = setup.daemon("daemon-b", "unused");
     eventually("three skipped instants", PATIENCE, || {
-        let history = setup.cronq(&["history", "--job", "long", "--status", "skipped", "--json"]);
-        let done = serde_json::from_slice::<Value>(&history.stdout)
-            .is_ok_and(|h| h["runs"].as_array().unwrap().len() >= 3);
+        let done = history(&setup, &["--job", "long", "--status", "skipped"]).len() >= 3;
         async move { done }
     })
     .await;
-    eventually("the skipped message", PATIENCE, || {
-        let done = !sink.json_bodies("/hook").is_empty();
-        async move { done }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    first.stop(Duration::from_secs(10));
-    second.stop(Duration::from_secs(10));
-    let bodies = sink.json_bodies("/hook");
+    let settle = Duration::from_secs(2);
+    let bodies = after_a_message(&sink, "/hook", settle, &mut [&mut first, &mut second]).await;
     assert_eq!(events(&bodies), ["skipped"], "{bodies:?}");
     assert_eq!(bodies[0]["run"]["status"], "skipped");
     assert_eq!(bodies[0]["detail"], bodies[0]["run"]["reason"]);
@@ -694,14 +700,8 @@ async fn a_message_whose_sender_was_killed_is_sent_once_by_another(backend: Back
     doomed.kill();
     let hook = sink.url("/hook");
     let mut heir = setup.daemon_with("daemon-b", &[("OPS_WEBHOOK", &hook)], Some("2s"));
-    eventually("the message from the other daemon", PATIENCE, || {
-        let done = !sink.json_bodies("/hook").is_empty();
-        async move { done }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    heir.stop(Duration::from_secs(10));
-    let bodies = sink.json_bodies("/hook");
+    let settle = Duration::from_secs(4);
+    let bodies = after_a_message(&sink, "/hook", settle, &mut [&mut heir]).await;
     assert_eq!(events(&bodies), ["failing"], "{bodies:?}\n{}", heir.logs());
     assert_eq!(bodies[0]["run"]["id"], id.as_str());
     assert!(
