@@ -22,6 +22,9 @@ use crate::store::{NewNotice, RunId, Store, StoreError};
 
 /// How often the watchdog looks.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// How often it looks for stalls: every job's last fire is read then, and a stall's
+/// grace is 5 s at least.
+const STALL_LOOK_EVERY: Duration = Duration::from_secs(5);
 /// A job's median duration is read again after this long.
 const MEDIAN_FOR: Duration = Duration::from_secs(60);
 /// A job with `remind` is looked at every quarter of it, within these bounds.
@@ -34,6 +37,7 @@ struct Seen {
     added: HashSet<String>,
     medians: HashMap<String, (Instant, Option<f64>)>,
     next_remind: HashMap<String, Instant>,
+    next_stall_look: Option<Instant>,
 }
 
 /// The jobs of one schedule that ask for the watchdog's events, found once per
@@ -107,7 +111,9 @@ async fn look(store: &dyn Store, interest: &Interest, seen: &mut Seen) -> Result
     let jobs = &interest.schedule.jobs;
     remind(store, interest, seen).await?;
     let now = Utc::now();
-    if !interest.stalling.is_empty() {
+    let stall_look_due = seen.next_stall_look.is_none_or(|at| at <= Instant::now());
+    if !interest.stalling.is_empty() && stall_look_due {
+        seen.next_stall_look = Some(Instant::now() + STALL_LOOK_EVERY);
         let last_fires = store.last_fires().await?;
         let pauses = Pauses::new(store.pauses().await?);
         for job in interest.stalling.iter().map(|n| &jobs[*n]) {
