@@ -202,7 +202,9 @@ impl Settings {
             metrics_addr: top.metrics_addr.or(file.metrics_addr),
             http_addr: top.http_addr.or(file.http_addr),
             public_url: match top.public_url {
-                Some(url) => Some(check_public_url(&url).map_err(SettingsError::Value)?),
+                Some(url) => Some(check_public_url(&url).map_err(|e| {
+                    SettingsError::Value(format!("--public-url (CRONQ_PUBLIC_URL): {e}"))
+                })?),
                 None => file.public_url,
             },
             api_tokens: top.api_tokens.or(file.api_tokens).unwrap_or_default(),
@@ -687,6 +689,38 @@ containment: subreaper
                 "cronq.yaml:4:20: expected at least 1 worker; leave the queue out to serve it nowhere",
                 "cronq.yaml:5:14: `jail` is not one of auto, cgroup, subreaper",
             ]
+        );
+    }
+
+    #[test]
+    fn public_url_is_an_http_address_without_its_trailing_slash() {
+        let file = parse(
+            "public_url: https://cron.example.com/\n",
+            "c.yaml",
+            &env_of(&[]),
+        );
+        assert_eq!(
+            file.unwrap().public_url.as_deref(),
+            Some("https://cron.example.com")
+        );
+        let errors = parse("public_url: cron.example.com\n", "c.yaml", &env_of(&[])).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "c.yaml:1:13: public_url expects the dashboard's http:// or https:// address, such as https://cron.example.com; found `cron.example.com`"
+        );
+        let flag = Overrides {
+            layer: Layer {
+                public_url: Some("ftp://x".into()),
+                ..Layer::default()
+            },
+            ..Overrides::default()
+        };
+        let refused = Settings::resolve(flag, &env_of(&[("HOME", "/h")])).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .starts_with("--public-url (CRONQ_PUBLIC_URL): public_url expects"),
+            "{refused}"
         );
     }
 
