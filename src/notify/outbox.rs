@@ -22,8 +22,11 @@ use crate::store::{Notice, Store};
 
 /// How often the outbox is looked at when nothing wakes the sender earlier.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
-/// Notices claimed per look.
+/// Notices claimed per look...
 const CLAIM_LIMIT: usize = 16;
+/// ...while fewer than this many are being sent (to a target that is down, each is for
+/// ten minutes): the rest wait in the store, for this daemon or another.
+const IN_FLIGHT_LIMIT: usize = 256;
 
 /// What the sender needs besides the store and the schedule.
 #[derive(Clone, Debug)]
@@ -61,7 +64,7 @@ pub async fn send(
         while sending.try_join_next().is_some() {}
         interest.update(&schedule.borrow().clone());
         // A schedule without targets has nothing to send: no store call for it.
-        let claimed = match interest.any {
+        let claimed = match interest.any && sending.len() < IN_FLIGHT_LIMIT {
             true => {
                 store
                     .claim_notices(&sender.owner, sender.lease, CLAIM_LIMIT)
