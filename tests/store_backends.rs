@@ -102,7 +102,7 @@ async fn a_version_1_database_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
 }
 
 /// Output as versions 1 and 2 kept it, in place of version 3's tables.
@@ -121,7 +121,11 @@ const VERSION_3_WORKERS: &str = "ALTER TABLE workers DROP COLUMN concurrency;";
 /// Version 7's changes undone: who asked for a run, and the Idempotency-Keys; and
 /// version 8's, each job's health.
 const VERSION_6_REQUESTS: &str = "ALTER TABLE runs DROP COLUMN requested_by; \
-    DROP TABLE idempotency_keys; DROP TABLE job_health;";
+    DROP TABLE idempotency_keys; DROP TABLE job_health; DROP TABLE notices; \
+    DROP TABLE target_failures;";
+
+/// The tables version 9 added: the outbox of notifications and the targets' failures.
+const VERSION_8_OUTBOX: &str = "DROP TABLE notices; DROP TABLE target_failures;";
 
 /// Runs as versions 1 to 4 kept them, without `forced` and its index of queued runs;
 /// and no pauses, which version 6 added.
@@ -193,7 +197,7 @@ async fn a_version_2_database_is_migrated_keeping_its_output_as_stdout() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -233,11 +237,11 @@ async fn a_database_newer_than_cronq_is_refused() {
     let path = dir.path().join("cronq.db");
     drop(SqliteStore::open(&path, 1024).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA user_version = 9;").unwrap();
+    conn.execute_batch("PRAGMA user_version = 10;").unwrap();
     drop(conn);
     let error = SqliteStore::open(&path, 1024).unwrap_err();
     assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
-    assert!(error.to_string().contains("schema version 9"), "{error}");
+    assert!(error.to_string().contains("schema version 10"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -598,8 +602,10 @@ async fn a_version_7_database_is_migrated_with_every_job_healthy() {
     let path = dir.path().join("cronq.db");
     drop(SqliteStore::open(&path, 1024).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE job_health; PRAGMA user_version = 7;")
-        .unwrap();
+    conn.execute_batch(&format!(
+        "DROP TABLE job_health; {VERSION_8_OUTBOX} PRAGMA user_version = 7;"
+    ))
+    .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path, 1024).unwrap();
     let change = store
@@ -607,4 +613,36 @@ async fn a_version_7_database_is_migrated_with_every_job_healthy() {
         .await
         .unwrap();
     assert_eq!(change, Some(cronq::store::HealthChange::Failing));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_8_database_is_migrated_with_an_empty_outbox_and_its_health_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cronq.db");
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    store
+        .record_health("j", Some("r1"), true, None)
+        .await
+        .unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!("{VERSION_8_OUTBOX} PRAGMA user_version = 8;"))
+        .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, 1024).unwrap();
+    assert_eq!(
+        store
+            .record_health("j", Some("r2"), false, None)
+            .await
+            .unwrap(),
+        Some(cronq::store::HealthChange::Recovered),
+        "the job was failing before the upgrade"
+    );
+    let claimed = store
+        .claim_notices("a", std::time::Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = claimed.iter().map(|n| n.notice.key.as_str()).collect();
+    assert_eq!(keys, ["health:j:recovered:r2"]);
+    assert!(store.target_failures().await.unwrap().is_empty());
 }
