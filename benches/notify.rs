@@ -1,6 +1,8 @@
 //! What notifications cost the store: `record_health` (one per run's last attempt, in
-//! one atomic step) per second on both backends, beside `enqueue` (also one atomic
-//! write) on the same store in the same run, with as many concurrent callers.
+//! one atomic step with the outbox entry of its change) per second on both backends,
+//! beside `enqueue` (also one atomic write) on the same store in the same run, with as
+//! many concurrent callers; then the outbox drained by as many senders, each claiming
+//! 16 at a time and marking each sent.
 //!
 //! Run with `cargo bench --bench notify`. `CRONQ_BENCH_RUNS` (default 20,000) sets the
 //! calls per figure. Needs `redis-server`.
@@ -31,8 +33,8 @@ async fn main() {
     println!("notify benchmark: {runs} calls per figure, {CALLERS} callers, {JOBS} jobs");
     println!();
     println!(
-        "{:<8} {:>12} {:>17} {:>8}",
-        "backend", "enqueue/s", "record_health/s", "ratio"
+        "{:<8} {:>12} {:>17} {:>8} {:>12}",
+        "backend", "enqueue/s", "record_health/s", "ratio", "sent/s"
     );
     let sqlite: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("bench.db"), DEFAULT_OUTPUT_TAIL_BYTES).expect("open"),
@@ -77,10 +79,46 @@ async fn row(backend: &str, store: Arc<dyn Store>, runs: usize) {
         }
     })
     .await;
+    let sent = drain(&store).await;
     println!(
-        "{backend:<8} {enqueue:>12.0} {record:>17.0} {:>7.0}%",
+        "{backend:<8} {enqueue:>12.0} {record:>17.0} {:>7.0}% {sent:>12.0}",
         record / enqueue * 100.0
     );
+}
+
+/// Claims and marks sent every notice in the outbox from [`CALLERS`] senders; notices
+/// per second.
+async fn drain(store: &Arc<dyn Store>) -> f64 {
+    let lease = std::time::Duration::from_secs(60);
+    let started = Instant::now();
+    let senders: Vec<_> = (0..CALLERS)
+        .map(|sender| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move {
+                let owner = format!("sender-{sender}");
+                let mut sent = 0usize;
+                loop {
+                    let claimed = store.claim_notices(&owner, lease, 16).await.expect("claim");
+                    if claimed.is_empty() {
+                        return sent;
+                    }
+                    for notice in claimed {
+                        let key = &notice.notice.key;
+                        store
+                            .notice_progress(key, &owner, None, true, lease)
+                            .await
+                            .expect("progress");
+                        sent += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for sender in senders {
+        sent += sender.await.expect("a sender");
+    }
+    sent as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Calls `work(i)` for i in 0..count on [`CALLERS`] tasks; calls per second.
