@@ -184,6 +184,7 @@ CREATE TABLE notices (
     done_at  INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX notices_due ON notices (until) WHERE done_at IS NULL;
+CREATE INDEX notices_done ON notices (done_at) WHERE done_at IS NOT NULL;
 CREATE TABLE target_failures (
     job    TEXT NOT NULL,
     target TEXT NOT NULL,
