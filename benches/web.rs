@@ -1,7 +1,8 @@
 //! The dashboard's server render times, over a real `cronq serve --http` on loopback
 //! and a SQLite store of `CRONQ_BENCH_HISTORY` runs (default 1,000,000) spread over
 //! `CRONQ_BENCH_JOBS` jobs (default 10,000), each beside a baseline from the same run:
-//! the jobs page (target < 300 ms) beside `GET /api/v1/jobs` and `/healthz`; the history
+//! the jobs page, every job on it (target < 300 ms), beside `GET /api/v1/jobs` and
+//! `/healthz`, and its size; the history
 //! page, first and deep after a cursor (target < 100 ms), beside the store's own
 //! `history --limit 50` query on a fresh handle.
 //!
@@ -118,14 +119,14 @@ async fn main() {
             "GET /api/v1/jobs (baseline: the jobs as JSON)",
             "/api/v1/jobs".to_string(),
         ),
-        ("GET / (the jobs page, target < 300)", "/".to_string()),
+        ("GET / (every job's row, target < 300)", "/".to_string()),
         (
-            "GET /?sort=status (every job's last status)",
+            "GET /?sort=status (sorted by last status)",
             "/?sort=status".to_string(),
         ),
         (
-            "GET /?page=20 (the last page of jobs)",
-            "/?page=20".to_string(),
+            "GET /?status=failed (no row matches)",
+            "/?status=failed".to_string(),
         ),
         (
             "GET /history (first page, target < 100)",
@@ -140,6 +141,13 @@ async fn main() {
             "/history?status=failed&job=job-1".to_string(),
         ),
     ];
+    let page = client.get(format!("{base}/")).send().await.expect("GET /");
+    let page = page.bytes().await.expect("the jobs page");
+    println!(
+        "{:<44} {:>10.1}",
+        "size of the jobs page (MB, not ms)",
+        page.len() as f64 / 1e6
+    );
     for (label, path) in rows {
         let took = median(ROUNDS, get(path)).await;
         println!("{label:<44} {:>10.1}", took.as_secs_f64() * 1e3);

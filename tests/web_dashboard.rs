@@ -658,6 +658,27 @@ api_tokens:
   - {name: ops, scope: admin, token: "${TOKEN_ADMIN}"}
 "#;
 
+/// A daemon serving the dashboard with `settings` (its tokens from the environment):
+/// the scratch dir, the daemon, and its address.
+fn daemon_with(settings: &str) -> (Scratch, Process, String) {
+    let scratch = Scratch::new();
+    scratch.write("crontab.yaml", &schedule());
+    scratch.write("settings.yaml", settings);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let daemon = Process::start_with_env(
+        scratch.path(),
+        "daemon",
+        &["daemon", "--settings", "settings.yaml", "--http", &addr],
+        &[
+            ("TOKEN_READ", "read-0123456789"),
+            ("TOKEN_RUN", "run-0123456789"),
+            ("TOKEN_ADMIN", "admin-0123456789"),
+        ],
+    );
+    wait_http(&format!("http://{addr}"));
+    (scratch, daemon, addr)
+}
+
 /// Logs `tab` in with `token` through the login form, as a person types it.
 fn log_in(browser: &mut Browser, tab: &common::browser::Tab, token: &str) {
     browser.wait_for(
@@ -680,23 +701,8 @@ fn log_in(browser: &mut Browser, tab: &common::browser::Tab, token: &str) {
 #[test]
 fn buttons_follow_the_token_and_forms_need_the_session_and_its_csrf_token() {
     let Some(chromium) = chromium() else { return };
-    let scratch = Scratch::new();
-    scratch.write("crontab.yaml", &schedule());
-    scratch.write("tokens.yaml", TOKENS);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let addr = format!("127.0.0.1:{port}");
-    let _daemon = Process::start_with_env(
-        scratch.path(),
-        "daemon",
-        &["daemon", "--settings", "tokens.yaml", "--http", &addr],
-        &[
-            ("TOKEN_READ", "read-0123456789"),
-            ("TOKEN_RUN", "run-0123456789"),
-            ("TOKEN_ADMIN", "admin-0123456789"),
-        ],
-    );
-    wait_http(&base);
+    let (scratch, _daemon, addr) = daemon_with(TOKENS);
+    let base = format!("http://{addr}");
     let mut browser = Browser::start(&chromium);
 
     // A read token: the pages, but no button that changes anything.
@@ -865,22 +871,8 @@ fn click(browser: &mut Browser, tab: &common::browser::Tab, label: &str) {
 #[test]
 fn queued_runs_wait_in_place_and_cancel_and_run_again_are_clicked() {
     let Some(chromium) = chromium() else { return };
-    let scratch = Scratch::new();
-    scratch.write("crontab.yaml", &schedule());
-    scratch.write("settings.yaml", TOKENS_AND_A_NARROW_QUEUE);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let addr = format!("127.0.0.1:{port}");
-    let _daemon = Process::start_with_env(
-        scratch.path(),
-        "daemon",
-        &["daemon", "--settings", "settings.yaml", "--http", &addr],
-        &[
-            ("TOKEN_READ", "read-0123456789"),
-            ("TOKEN_RUN", "run-0123456789"),
-        ],
-    );
-    wait_http(&base);
+    let (scratch, _daemon, addr) = daemon_with(TOKENS_AND_A_NARROW_QUEUE);
+    let base = format!("http://{addr}");
     // One run of `tick` to go by, then `hold` takes the queue's one slot and two more
     // runs of `tick` wait behind it.
     let first = run(&scratch, "tick");
@@ -1037,21 +1029,7 @@ fn session(addr: &str, token: &str, path: &str) -> (String, String) {
 
 #[test]
 fn pause_and_resume_are_for_an_admin_token_only() {
-    let scratch = Scratch::new();
-    scratch.write("crontab.yaml", &schedule());
-    scratch.write("tokens.yaml", TOKENS);
-    let addr = format!("127.0.0.1:{}", free_port());
-    let _daemon = Process::start_with_env(
-        scratch.path(),
-        "daemon",
-        &["daemon", "--settings", "tokens.yaml", "--http", &addr],
-        &[
-            ("TOKEN_READ", "read-0123456789"),
-            ("TOKEN_RUN", "run-0123456789"),
-            ("TOKEN_ADMIN", "admin-0123456789"),
-        ],
-    );
-    wait_http(&format!("http://{addr}"));
+    let (scratch, _daemon, addr) = daemon_with(TOKENS);
     let page = "/jobs/nightly-backup";
     // A run token sees Run now but no Pause…, and its pause post is refused.
     let (cookie, csrf) = session(&addr, "run-0123456789", page);
