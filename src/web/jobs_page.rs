@@ -20,7 +20,6 @@ use super::{Dashboard, PageError};
 use crate::eta;
 use crate::http::jobs::jobs as job_list;
 use crate::pause::Pauses;
-use crate::report::status::Timed;
 use crate::store::{PublishedJob, RunBrief, RunStatus};
 
 /// Runs in each job's strip, and those its rate and median are taken over.
@@ -97,10 +96,9 @@ pub async fn jobs(
 ) -> Result<Markup, PageError> {
     let api = &dashboard.api;
     let now = Utc::now();
-    let views = job_list(api)
-        .await
-        .map_err(|e| PageError::new(e.status, e.message))?;
-    let pauses = Pauses::new(api.store.pauses().await?);
+    let (views, pauses) = tokio::join!(job_list(api), api.store.pauses());
+    let views = views.map_err(|e| PageError::new(e.status, e.message))?;
+    let pauses = Pauses::new(pauses?);
     let total = views.len();
     let mut queues: Vec<String> = views.iter().map(|v| v.job.queue.clone()).collect();
     queues.sort();
@@ -119,7 +117,8 @@ pub async fn jobs(
         .into_iter()
         .zip(strips)
         .map(|(view, runs)| {
-            let next = Timed::from_published_job(&view.job).and_then(|t| (t.next)(now));
+            // The schedule as job_list parsed it, not parsed again.
+            let next = view.next_fire(now);
             let paused = pauses.holding(&view.job.name, now).map(|(_, pause)| {
                 pause
                     .reason
