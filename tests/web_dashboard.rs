@@ -520,6 +520,28 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
         )
         .expect("the strips");
     assert_eq!(strips, Value::from(0), "a strip without words or shapes");
+    // The search box narrows the rows as one types, before the form is sent.
+    let visible = "[...document.querySelectorAll('tr[data-job]')].filter(r => !r.hidden).map(r => r.dataset.job)";
+    browser
+        .eval(
+            &jobs_tab,
+            "const box = document.querySelector('input[name=q]'); box.value = 'NOIS'; \
+             box.dispatchEvent(new Event('input')); true",
+        )
+        .expect("typed");
+    assert_eq!(
+        browser.eval(&jobs_tab, visible).expect("the rows"),
+        serde_json::json!(["noisy"])
+    );
+    browser
+        .eval(
+            &jobs_tab,
+            "const again = document.querySelector('input[name=q]'); again.value = ''; \
+             again.dispatchEvent(new Event('input')); true",
+        )
+        .expect("cleared");
+    let all = browser.eval(&jobs_tab, visible).expect("the rows");
+    assert_eq!(all.as_array().map(Vec::len), Some(12), "{all}");
 
     // Dark mode when the system asks for it.
     let background = "getComputedStyle(document.body).backgroundColor";
