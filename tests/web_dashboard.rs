@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::Scratch;
-use common::browser::{self, Browser};
+use common::browser::{self, Browser, Scheme};
 use common::daemon::Process;
 use serde_json::Value;
 
@@ -55,6 +55,18 @@ jobs:
   paused-job:
     schedule: "0 3 * * *"
     command: ["true"]
+  dst-sundays:
+    schedule: "30 2 * 3,10 0"
+    timezone: Europe/Berlin
+    command: ["true"]
+  tick:
+    queue: narrow
+    command: ["true"]
+    concurrency: allow
+  hold:
+    queue: narrow
+    command: ["sh", "-c", "{cronq} progress 10 holding; sleep 300"]
+    kill_grace: 1s
 "#
     )
 }
@@ -230,9 +242,9 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
         failing.contains("✗</span> failed"),
         "a word and a shape: {failing}"
     );
-    assert_eq!(
-        failing.matches("class=\"cell st-failed\"").count(),
-        3,
+    // The strip: its three failed runs as one group of shapes, counted in its title.
+    assert!(
+        failing.contains("title=\"3 failed\"><b class=\"st-failed\">✗✗✗</b></span>"),
         "{failing}"
     );
     assert!(
@@ -341,6 +353,7 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
         "{running}"
     );
     assert!(running.contains("copying files"));
+    assert!(!running.contains(">Cancel<"), "read-only: no Cancel");
     let failed = dom(&format!("/runs/{}", filled.failed));
     let failed_output = part(&failed, "<pre id=\"output\"", "</pre>");
     assert!(
@@ -412,6 +425,26 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
     );
     let fires = part(&job, "<ol class=\"fires\"", "</ol>");
     assert_eq!(fires.matches("<li>").count(), 10, "{fires}");
+    // Sundays of March and October at 02:30 in Berlin: ten fires from any day hold the
+    // last Sunday of both months, whose 02:30 is skipped and repeated.
+    let dst = dom("/jobs/dst-sundays");
+    let fires = part(&dst, "<ol class=\"fires\"", "</ol>");
+    assert_eq!(fires.matches("<li>").count(), 10, "{fires}");
+    assert_eq!(
+        fires.matches("02:30 does not exist on ").count(),
+        1,
+        "the spring gap: {fires}"
+    );
+    assert!(
+        fires.contains("in Europe/Berlin (clocks go forward); runs at 03:00"),
+        "{fires}"
+    );
+    assert_eq!(
+        fires.matches("02:30 happens twice on ").count(),
+        1,
+        "the autumn fold: {fires}"
+    );
+    assert!(fires.contains("this is the first pass, and it runs on the first pass only"));
     let chart = dom("/jobs/failing");
     assert!(chart.contains("<svg class=\"chart\""), "{chart}");
     assert_eq!(chart.matches("class=\"fail-mark\"").count(), 3, "{chart}");
@@ -452,6 +485,141 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
         title.as_str().expect("a title").ends_with(" UTC"),
         "{title}"
     );
+
+    // Colour is never the only sign: every status says its word, every strip counts
+    // its runs in words and draws each run as a shape.
+    let jobs_tab = browser.open(&format!("{base}/"));
+    browser.wait_for(
+        &jobs_tab,
+        "the jobs",
+        "!!document.querySelector('tr[data-job=\"failing\"]')",
+        PATIENCE,
+    );
+    let words = browser
+        .eval(
+            &jobs_tab,
+            "[...document.querySelectorAll('[data-status]')].map(e => [e.dataset.status, e.textContent])",
+        )
+        .expect("the statuses");
+    let words = words.as_array().expect("a list");
+    assert!(words.len() >= 6, "{words:?}");
+    for pair in words {
+        let (status, text) = (
+            pair[0].as_str().expect("a status"),
+            pair[1].as_str().expect("text"),
+        );
+        assert!(
+            text.contains(&status.replace('_', " ")),
+            "{status} shown as {text:?}"
+        );
+    }
+    let strips = browser
+        .eval(
+            &jobs_tab,
+            "[...document.querySelectorAll('.strip')].filter(s => s.children.length > 0 &&              (!/^\\d+ [a-z ]+(, \\d+ [a-z ]+)*$/.test(s.title) ||              [...s.children].some(b => b.textContent.length === 0))).length",
+        )
+        .expect("the strips");
+    assert_eq!(strips, Value::from(0), "a strip without words or shapes");
+    // The search box narrows the rows as one types, before the form is sent.
+    let visible = "[...document.querySelectorAll('tr[data-job]')].filter(r => !r.hidden).map(r => r.dataset.job)";
+    browser
+        .eval(
+            &jobs_tab,
+            "const box = document.querySelector('input[name=q]'); box.value = 'NOIS'; \
+             box.dispatchEvent(new Event('input')); true",
+        )
+        .expect("typed");
+    assert_eq!(
+        browser.eval(&jobs_tab, visible).expect("the rows"),
+        serde_json::json!(["noisy"])
+    );
+    browser
+        .eval(
+            &jobs_tab,
+            "const again = document.querySelector('input[name=q]'); again.value = ''; \
+             again.dispatchEvent(new Event('input')); true",
+        )
+        .expect("cleared");
+    let all = browser.eval(&jobs_tab, visible).expect("the rows");
+    assert_eq!(all.as_array().map(Vec::len), Some(12), "{all}");
+
+    // Dark mode when the system asks for it.
+    let background = "getComputedStyle(document.body).backgroundColor";
+    let light = browser.eval(&jobs_tab, background).expect("a colour");
+    assert_eq!(light, "rgb(255, 255, 255)");
+    browser.prefer_dark(&jobs_tab);
+    let dark = browser.eval(&jobs_tab, background).expect("a colour");
+    let channels: Vec<u32> = dark
+        .as_str()
+        .expect("a colour")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(", ")
+        .map(|c| c.parse().expect("a channel"))
+        .collect();
+    assert!(channels.iter().all(|c| *c < 60), "not dark: {dark}");
+
+    // Live refresh patches the page in place: the row read, the selection in it and the
+    // scroll position stay through a refresh that changed the page ("As of" moves).
+    let now_tab = browser.open(&format!("{base}/now"));
+    browser.resize(&now_tab, (390, 500));
+    let row = format!(
+        "document.querySelector('tr[data-run=\"{}\"]')",
+        filled.running
+    );
+    browser.wait_for(&now_tab, "the running row", &format!("!!{row}"), PATIENCE);
+    let refreshed = "(() => { const t = [...document.querySelectorAll('#now time')].pop(); \
+        return Number(document.documentElement.dataset.refreshes || 0) > window.seen \
+        && t.getAttribute('datetime') !== window.asOf; })()";
+    let remember = "window.seen = Number(document.documentElement.dataset.refreshes || 0); \
+        window.asOf = [...document.querySelectorAll('#now time')].pop().getAttribute('datetime'); true";
+    browser
+        .eval(
+            &now_tab,
+            &format!(
+                "const row = {row}; row.kept = true; \
+                 const range = document.createRange(); range.selectNodeContents(row.querySelector('a[href^=\"/jobs/\"]')); \
+                 getSelection().removeAllRanges(); getSelection().addRange(range); \
+                 window.scrollTo(0, 120); {remember}"
+            ),
+        )
+        .expect("marked");
+    let scrolled = browser.eval(&now_tab, "window.scrollY").expect("scrolled");
+    assert_eq!(scrolled, Value::from(120), "the page scrolls at 390x500");
+    browser.wait_for(
+        &now_tab,
+        "a refresh that changed the page",
+        refreshed,
+        PATIENCE,
+    );
+    let kept = browser
+        .eval(
+            &now_tab,
+            &format!("[{row}.kept === true, getSelection().toString(), window.scrollY]"),
+        )
+        .expect("after");
+    assert_eq!(
+        kept,
+        serde_json::json!([true, "copying", 120]),
+        "the same node, selection and scroll"
+    );
+    // A focused control keeps the focus, and the page around it still refreshes.
+    browser
+        .eval(
+            &now_tab,
+            &format!(
+                "window.focused = {row}.querySelector('a'); window.focused.focus(); {remember}"
+            ),
+        )
+        .expect("focused");
+    browser.wait_for(&now_tab, "a refresh around the focus", refreshed, PATIENCE);
+    let focus = browser
+        .eval(
+            &now_tab,
+            "document.activeElement === window.focused && window.focused.isConnected",
+        )
+        .expect("the focus");
+    assert_eq!(focus, Value::Bool(true), "the focus stays");
     drop(browser);
 
     // Screenshots of every page at both sizes, for a reviewer.
@@ -464,14 +632,21 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
         ("run", format!("/runs/{}", filled.noisy)),
         ("run-failed", format!("/runs/{}", filled.failed)),
     ];
+    let sizes = [
+        ((1280, 800), "1280x800", Scheme::Light),
+        ((390, 844), "390x844", Scheme::Light),
+        ((1280, 800), "1280x800-dark", Scheme::Dark),
+        ((390, 844), "390x844-dark", Scheme::Dark),
+    ];
     for (name, path) in &pages {
-        for (size, label) in [((1280, 800), "1280x800"), ((390, 844), "390x844")] {
+        for (size, label, scheme) in sizes {
             let file = shots.join(format!("{name}-{label}.png"));
             browser::screenshot(
                 &chromium,
                 profile.path(),
                 &format!("{base}{path}"),
                 size,
+                scheme,
                 &file,
             );
         }
@@ -479,9 +654,14 @@ fn every_page_shows_the_store_escaped_and_read_only_without_tokens() {
     // The README's pictures come from here, when asked for.
     if std::env::var_os("CRONQ_DOCS_SCREENSHOTS").is_some() {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-        for name in ["jobs", "run"] {
+        for name in ["jobs", "run", "now", "jobs-dark"] {
+            let (page, label) = name
+                .split_once('-')
+                .map_or((name, "1280x800".to_string()), |(page, scheme)| {
+                    (page, format!("1280x800-{scheme}"))
+                });
             std::fs::copy(
-                shots.join(format!("{name}-1280x800.png")),
+                shots.join(format!("{page}-{label}.png")),
                 docs.join(format!("dashboard-{name}.png")),
             )
             .expect("copy a screenshot to docs/");
@@ -499,6 +679,27 @@ api_tokens:
   - {name: deploy-bot, scope: run, token: "${TOKEN_RUN}"}
   - {name: ops, scope: admin, token: "${TOKEN_ADMIN}"}
 "#;
+
+/// A daemon serving the dashboard with `settings` (its tokens from the environment):
+/// the scratch dir, the daemon, and its address.
+fn daemon_with(settings: &str) -> (Scratch, Process, String) {
+    let scratch = Scratch::new();
+    scratch.write("crontab.yaml", &schedule());
+    scratch.write("settings.yaml", settings);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let daemon = Process::start_with_env(
+        scratch.path(),
+        "daemon",
+        &["daemon", "--settings", "settings.yaml", "--http", &addr],
+        &[
+            ("TOKEN_READ", "read-0123456789"),
+            ("TOKEN_RUN", "run-0123456789"),
+            ("TOKEN_ADMIN", "admin-0123456789"),
+        ],
+    );
+    wait_http(&format!("http://{addr}"));
+    (scratch, daemon, addr)
+}
 
 /// Logs `tab` in with `token` through the login form, as a person types it.
 fn log_in(browser: &mut Browser, tab: &common::browser::Tab, token: &str) {
@@ -522,23 +723,8 @@ fn log_in(browser: &mut Browser, tab: &common::browser::Tab, token: &str) {
 #[test]
 fn buttons_follow_the_token_and_forms_need_the_session_and_its_csrf_token() {
     let Some(chromium) = chromium() else { return };
-    let scratch = Scratch::new();
-    scratch.write("crontab.yaml", &schedule());
-    scratch.write("tokens.yaml", TOKENS);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let addr = format!("127.0.0.1:{port}");
-    let _daemon = Process::start_with_env(
-        scratch.path(),
-        "daemon",
-        &["daemon", "--settings", "tokens.yaml", "--http", &addr],
-        &[
-            ("TOKEN_READ", "read-0123456789"),
-            ("TOKEN_RUN", "run-0123456789"),
-            ("TOKEN_ADMIN", "admin-0123456789"),
-        ],
-    );
-    wait_http(&base);
+    let (scratch, _daemon, addr) = daemon_with(TOKENS);
+    let base = format!("http://{addr}");
     let mut browser = Browser::start(&chromium);
 
     // A read token: the pages, but no button that changes anything.
@@ -684,6 +870,162 @@ fn buttons_follow_the_token_and_forms_need_the_session_and_its_csrf_token() {
     );
 }
 
+/// The tokens, and one worker slot for queue `narrow`, so its runs wait their turn.
+const TOKENS_AND_A_NARROW_QUEUE: &str = r#"
+api_tokens:
+  - {name: viewer, scope: read, token: "${TOKEN_READ}"}
+  - {name: deploy-bot, scope: run, token: "${TOKEN_RUN}"}
+workers: {default: 2, narrow: 1}
+"#;
+
+/// Clicks the button whose text is `label`.
+fn click(browser: &mut Browser, tab: &common::browser::Tab, label: &str) {
+    browser
+        .eval(
+            tab,
+            &format!(
+                "[...document.querySelectorAll('button')].find(b => b.textContent === '{label}').click(); true"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("no {label} button to click: {e}"));
+}
+
+#[test]
+fn queued_runs_wait_in_place_and_cancel_and_run_again_are_clicked() {
+    let Some(chromium) = chromium() else { return };
+    let (scratch, _daemon, addr) = daemon_with(TOKENS_AND_A_NARROW_QUEUE);
+    let base = format!("http://{addr}");
+    // One run of `tick` to go by, then `hold` takes the queue's one slot and two more
+    // runs of `tick` wait behind it.
+    let first = run(&scratch, "tick");
+    wait_status(&scratch, &first, "succeeded");
+    let hold = run(&scratch, "hold");
+    let deadline = Instant::now() + PATIENCE;
+    while show(&scratch, &hold)["progress"] != 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the hold run never reported progress"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let waiting = [run(&scratch, "tick"), run(&scratch, "tick")];
+    for id in &waiting {
+        assert_eq!(show(&scratch, id)["status"], "queued");
+    }
+
+    let mut browser = Browser::start(&chromium);
+    // A read token: the pages, and neither Cancel nor Run again.
+    let reader = browser.open(&format!("{base}/runs/{hold}"));
+    log_in(&mut browser, &reader, "read-0123456789");
+    browser.wait_for(
+        &reader,
+        "the running run",
+        "!!document.querySelector('#run-head [data-status=\"running\"]')",
+        PATIENCE,
+    );
+    let buttons = "[...document.querySelectorAll('main button')].map(b => b.textContent)";
+    assert_eq!(
+        browser.eval(&reader, buttons).expect("buttons"),
+        serde_json::json!([])
+    );
+
+    // Now: the queued runs with their place in the queue and when they should start.
+    let runner = browser.open(&format!("{base}/now"));
+    log_in(&mut browser, &runner, "run-0123456789");
+    let queued = |id: &str| format!("document.querySelector('table.queued tr[data-run=\"{id}\"]')");
+    browser.wait_for(
+        &runner,
+        "the queued runs",
+        &format!("!!{}", queued(&waiting[1])),
+        PATIENCE,
+    );
+    for (place, id) in waiting.iter().enumerate() {
+        let cells = browser
+            .eval(
+                &runner,
+                &format!("[...{}.cells].map(c => c.textContent)", queued(id)),
+            )
+            .expect("the row");
+        let cells: Vec<&str> = cells
+            .as_array()
+            .expect("cells")
+            .iter()
+            .map(|c| c.as_str().expect("text"))
+            .collect();
+        assert_eq!(cells[1], "tick", "{cells:?}");
+        assert_eq!(cells[2], "narrow", "{cells:?}");
+        assert_eq!(cells[3], format!("#{}", place + 1), "its place: {cells:?}");
+        assert!(
+            cells[4].starts_with("in about "),
+            "an expected start: {cells:?}"
+        );
+    }
+
+    // Cancel, reached by the keyboard and clicked, ends the running run.
+    browser
+        .eval(&runner, &format!("location.href = '/runs/{hold}'; true"))
+        .expect("to the run");
+    browser.wait_for(
+        &runner,
+        "the Cancel button",
+        "[...document.querySelectorAll('button')].some(b => b.textContent === 'Cancel')",
+        PATIENCE,
+    );
+    let mut reached = false;
+    for _ in 0..30 {
+        browser.press_tab(&runner);
+        let focused = browser
+            .eval(&runner, "document.activeElement.textContent")
+            .expect("the focus");
+        if focused == "Cancel" {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached Cancel");
+    click(&mut browser, &runner, "Cancel");
+    wait_status(&scratch, &hold, "cancelled");
+    browser.wait_for(
+        &runner,
+        "the page to show it cancelled",
+        "!!document.querySelector('#run-head [data-status=\"cancelled\"]')",
+        PATIENCE,
+    );
+    for id in &waiting {
+        wait_status(&scratch, id, "succeeded");
+    }
+
+    // Run again, on an ended run: a new run, trigger rerun, linked to the old one.
+    browser
+        .eval(&runner, &format!("location.href = '/runs/{first}'; true"))
+        .expect("to the run");
+    browser.wait_for(
+        &runner,
+        "the Run again button",
+        "[...document.querySelectorAll('button')].some(b => b.textContent === 'Run again')",
+        PATIENCE,
+    );
+    click(&mut browser, &runner, "Run again");
+    browser.wait_for(
+        &runner,
+        "the new run's page",
+        &format!("location.pathname.startsWith('/runs/') && location.pathname !== '/runs/{first}'"),
+        PATIENCE,
+    );
+    let path = browser.eval(&runner, "location.pathname").expect("a path");
+    let again = path
+        .as_str()
+        .expect("a path")
+        .trim_start_matches("/runs/")
+        .to_string();
+    let rerun = wait_status(&scratch, &again, "succeeded");
+    assert_eq!(rerun["job"], "tick");
+    assert_eq!(rerun["trigger"], "rerun");
+    assert_eq!(rerun["rerun_of"], Value::String(first.clone()));
+    assert_eq!(rerun["by"], "web:deploy-bot");
+    browser.wait_for(&runner, "the link to the run it reruns", &format!("!!document.querySelector('[data-field=\"rerun_of\"]') && document.querySelector('[data-field=\"rerun_of\"]').textContent.includes('{first}')"), PATIENCE);
+}
+
 /// Logs in with `token` over plain HTTP; the session's cookie and the CSRF token of
 /// the page at `path`.
 fn session(addr: &str, token: &str, path: &str) -> (String, String) {
@@ -709,21 +1051,7 @@ fn session(addr: &str, token: &str, path: &str) -> (String, String) {
 
 #[test]
 fn pause_and_resume_are_for_an_admin_token_only() {
-    let scratch = Scratch::new();
-    scratch.write("crontab.yaml", &schedule());
-    scratch.write("tokens.yaml", TOKENS);
-    let addr = format!("127.0.0.1:{}", free_port());
-    let _daemon = Process::start_with_env(
-        scratch.path(),
-        "daemon",
-        &["daemon", "--settings", "tokens.yaml", "--http", &addr],
-        &[
-            ("TOKEN_READ", "read-0123456789"),
-            ("TOKEN_RUN", "run-0123456789"),
-            ("TOKEN_ADMIN", "admin-0123456789"),
-        ],
-    );
-    wait_http(&format!("http://{addr}"));
+    let (scratch, _daemon, addr) = daemon_with(TOKENS);
     let page = "/jobs/nightly-backup";
     // A run token sees Run now but no Pause…, and its pause post is refused.
     let (cookie, csrf) = session(&addr, "run-0123456789", page);

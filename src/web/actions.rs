@@ -18,8 +18,13 @@ use super::session::{Viewer, percent_encode};
 use super::{Dashboard, PageError};
 use crate::manual::{self, Refusal, Request};
 use crate::pause;
+use crate::schedule::{Concurrency, Schedule};
 use crate::settings::Scope;
-use crate::store::{NewRun, Pause, PauseScope, StoreError};
+use crate::settings::Settings;
+use crate::store::{NewRun, Pause, PauseScope, PublishedSchedule, StoreError};
+
+/// A run made from a form, with its job's concurrency policy, or why not.
+type Made = Result<(NewRun, Option<Concurrency>), Refusal>;
 
 #[derive(Deserialize)]
 pub struct RunForm {
@@ -82,7 +87,16 @@ pub async fn run_now(
         };
         env.insert(name.trim().to_string(), value.to_string());
     }
-    queue(&dashboard, &viewer, &job, args, env).await
+    let request = Request {
+        job: &job,
+        args,
+        env,
+        by: by(&viewer),
+    };
+    queue(&dashboard, &viewer, |published, local, settings| {
+        manual::new_run(request, published, local, settings)
+    })
+    .await
 }
 
 pub async fn run_again(
@@ -95,20 +109,24 @@ pub async fn run_again(
     if let Err(refusal) = viewer.check_post(Scope::Run, &form.csrf, &headers) {
         return refusal.into_response();
     }
-    let run = match dashboard.api.store.run(&id).await {
+    let old = match dashboard.api.store.run(&id).await {
         Ok(run) => run,
         Err(error) => return PageError::from(error).into_response(),
     };
-    queue(&dashboard, &viewer, &run.job, run.args, run.env).await
+    // As `cronq rerun`: the same args and env, trigger `rerun`, linked to the old run.
+    let by = by(&viewer);
+    queue(&dashboard, &viewer, |published, local, settings| {
+        manual::rerun(&old, by, published, local, settings)
+    })
+    .await
 }
 
-/// Queues a run of `job` as `cronq run` does, and shows it.
+/// Queues the run `make` makes from the schedule (published, and the local file),
+/// by its job's concurrency policy, and shows it; or why not.
 async fn queue(
     dashboard: &Dashboard,
     viewer: &Viewer,
-    job: &str,
-    args: Vec<String>,
-    env: BTreeMap<String, String>,
+    make: impl FnOnce(Option<&PublishedSchedule>, Option<&Schedule>, &Settings) -> Made,
 ) -> Response {
     let api = &dashboard.api;
     let published = match api.published().await {
@@ -116,22 +134,12 @@ async fn queue(
         Err(error) => return PageError::from(error).into_response(),
     };
     let local = api.local_schedule();
-    let request = Request {
-        job,
-        args,
-        env,
-        by: by(viewer),
-    };
-    let new_run: NewRun;
-    let concurrency;
-    match manual::new_run(request, published.as_ref(), local.as_deref(), &api.settings) {
-        Ok((run, policy)) => {
-            new_run = run;
-            concurrency = policy;
-        }
+    let made = make(published.as_ref(), local.as_deref(), &api.settings);
+    let (new_run, concurrency) = match made {
+        Ok(made) => made,
         Err(Refusal::UnknownJob(text)) => return PageError::not_found(text).into_response(),
         Err(Refusal::NotAllowed(text)) => return refused(text),
-    }
+    };
     match manual::queue_by_policy(&*api.store, new_run, concurrency, false).await {
         Ok(queued) => match queued.run {
             Ok(run) => {

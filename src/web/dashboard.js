@@ -15,24 +15,106 @@ function localTimes(root) {
   }
 }
 
-// Parts marked data-live are fetched again every few seconds and replaced only when
-// they changed, so nothing flickers, and scroll and focus stay where they are.
+// Parts marked data-live are fetched again every few seconds and patched in place:
+// only the text and attributes that changed are touched, rows are matched by their key
+// (id, data-job, data-run), so the node a person reads, their selection, the focused
+// control and the scroll position all stay. A page that is slow to refresh (10,000
+// jobs) is refreshed less often: the pause grows with the time a refresh took.
+const REFRESH_MS = 3000;
+let refreshes = 0;
+
+function keyOf(node) {
+  if (node.nodeType !== 1) return "";
+  return node.id || node.getAttribute("data-job") || node.getAttribute("data-run") ||
+    node.getAttribute("data-problem") || "";
+}
+
+function patchAttributes(el, fresh) {
+  for (const { name } of [...el.attributes]) {
+    if (!fresh.hasAttribute(name)) el.removeAttribute(name);
+  }
+  for (const { name, value } of fresh.attributes) {
+    if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+  }
+}
+
+function patch(node, fresh) {
+  if (node.nodeType !== 1) {
+    if (node.nodeValue !== fresh.nodeValue) node.nodeValue = fresh.nodeValue;
+    return;
+  }
+  // What a person is typing into or has chosen stays as they left it.
+  if (node === document.activeElement && /^(INPUT|TEXTAREA|SELECT)$/.test(node.nodeName)) return;
+  patchAttributes(node, fresh);
+  patchChildren(node, fresh);
+}
+
+function patchChildren(el, fresh) {
+  const keyed = new Map();
+  for (const child of el.childNodes) {
+    const key = keyOf(child);
+    if (key) keyed.set(child.nodeName + " " + key, child);
+  }
+  let at = el.firstChild;
+  for (const want of [...fresh.childNodes]) {
+    const key = keyOf(want);
+    let match = null;
+    if (key) match = keyed.get(want.nodeName + " " + key) || null;
+    else if (at && at.nodeName === want.nodeName && !keyOf(at)) match = at;
+    if (!match) {
+      el.insertBefore(document.importNode(want, true), at);
+      continue;
+    }
+    if (match === at) at = at.nextSibling;
+    else el.insertBefore(match, at);
+    patch(match, want);
+  }
+  while (at) {
+    const next = at.nextSibling;
+    el.removeChild(at);
+    at = next;
+  }
+}
+
+// One refresh of the live parts; resolves to how long it took, in ms.
 function refreshLive() {
-  if (!document.querySelector("[data-live]") || document.hidden) return;
-  fetch(location.href, { headers: { "X-Requested-With": "refresh" }, credentials: "same-origin" })
+  const started = performance.now();
+  return fetch(location.href, { headers: { "X-Requested-With": "refresh" }, credentials: "same-origin" })
     .then((r) => (r.ok ? r.text() : null))
     .then((html) => {
-      if (!html) return;
+      if (!html) return 0;
       const fresh = new DOMParser().parseFromString(html, "text/html");
       localTimes(fresh);
       for (const el of document.querySelectorAll("[data-live][id]")) {
         const next = fresh.getElementById(el.id);
-        if (!next || next.innerHTML === el.innerHTML) continue;
-        if (el.contains(document.activeElement)) continue; // never pull focus away
-        el.innerHTML = next.innerHTML;
+        if (next) patchChildren(el, next);
       }
+      filterRows();
+      document.documentElement.dataset.refreshes = String(++refreshes);
+      return performance.now() - started;
     })
-    .catch(() => {});
+    .catch(() => 0);
+}
+
+function scheduleRefresh(ms) {
+  setTimeout(() => {
+    if (!document.querySelector("[data-live]") || document.hidden) return scheduleRefresh(REFRESH_MS);
+    refreshLive().then((took) => scheduleRefresh(Math.max(REFRESH_MS, 10 * took)));
+  }, ms);
+}
+
+// The search box narrows the rows as one types, before the form is sent: a row stays
+// when its data-job holds the text, in any case.
+function filterRows() {
+  for (const input of document.querySelectorAll("input[data-filter]")) {
+    const table = document.getElementById(input.dataset.filter);
+    if (!table) continue;
+    const needle = input.value.trim().toLowerCase();
+    for (const row of table.querySelectorAll("tr[data-job]")) {
+      const hide = !!needle && !row.dataset.job.toLowerCase().includes(needle);
+      if (row.hidden !== hide) row.hidden = hide;
+    }
+  }
 }
 
 // ANSI colours in live output, as the server draws them: SGR to classes, other
@@ -108,5 +190,6 @@ function followOutput() {
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   followOutput();
-  setInterval(refreshLive, 3000);
+  for (const input of document.querySelectorAll("input[data-filter]")) input.addEventListener("input", filterRows);
+  scheduleRefresh(REFRESH_MS);
 });

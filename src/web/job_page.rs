@@ -21,7 +21,6 @@ use crate::cron::Timing;
 use crate::http::jobs::jobs as job_list;
 use crate::pause::Pauses;
 use crate::report::status::Timed;
-use crate::schedule::Job;
 use crate::settings::Scope;
 use crate::store::{HistoryFilter, PublishedJob, RunBrief, RunStatus};
 
@@ -62,7 +61,7 @@ pub async fn job(
         (Some(job), Some(text)) => Some(job_yaml(text, job.at.line)),
         _ => None,
     };
-    let fires = next_fires(&published, local_job.as_ref(), now);
+    let fires = next_fires(&published, now);
     let status = RunStatus::parse(&query.status);
     let chart_runs = api
         .store
@@ -191,25 +190,21 @@ fn controls(viewer: &Viewer, job: &PublishedJob, path: &str, paused: bool) -> Ma
     }
 }
 
-/// The next fires, each with what DST does to it (as `next --explain` says).
-fn next_fires(
-    published: &PublishedJob,
-    local: Option<&Job>,
-    now: DateTime<Utc>,
-) -> Vec<(DateTime<Tz>, Option<String>)> {
+/// The next fires after `now`, each in the job's zone with what DST does to it (the
+/// notes of `next --explain`). From the published job, so a host without the schedule
+/// file explains them too.
+fn next_fires(published: &PublishedJob, now: DateTime<Utc>) -> Vec<(DateTime<Tz>, Option<String>)> {
     let zone: Tz = published.timezone.parse().unwrap_or(Tz::UTC);
     let Some(timed) = Timed::from_published_job(published) else {
         return Vec::new();
     };
-    let explain = local.and_then(|job| {
-        let Some(Timing::Cron(expr)) = job.schedule.as_ref().map(|s| &s.timing) else {
-            return None;
-        };
-        Some((
-            expr.clone(),
-            TimeDelta::from_std(job.jitter_offset()).unwrap_or_default(),
-        ))
-    });
+    let expr = match published.schedule.as_deref().map(str::parse::<Timing>) {
+        Some(Ok(Timing::Cron(expr))) => Some(expr),
+        _ => None,
+    };
+    // Fires are shifted by the job's jitter offset; the note is about the nominal time.
+    let jitter =
+        i64::try_from(published.jitter_ms).map_or(TimeDelta::zero(), TimeDelta::milliseconds);
     let mut fires = Vec::with_capacity(NEXT_FIRES);
     let mut after = now;
     while fires.len() < NEXT_FIRES {
@@ -218,9 +213,9 @@ fn next_fires(
         };
         after = at;
         let local_at = at.with_timezone(&zone);
-        let note = explain
+        let note = expr
             .as_ref()
-            .and_then(|(expr, jitter)| expr.explain(&(local_at - *jitter)));
+            .and_then(|expr| expr.explain(&(local_at - jitter)));
         fires.push((local_at, note));
     }
     fires
@@ -276,7 +271,62 @@ fn published_yaml(job: &PublishedJob) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::job_yaml;
+    use chrono::{DateTime, Utc};
+
+    use super::{job_yaml, next_fires};
+    use crate::store::PublishedJob;
+
+    fn job(schedule: &str, zone: &str) -> PublishedJob {
+        PublishedJob {
+            name: "j".into(),
+            queue: "default".into(),
+            schedule: Some(schedule.into()),
+            timezone: zone.into(),
+            jitter_ms: 0,
+            allow_args: false,
+            allow_env: Vec::new(),
+        }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_next_fires_say_what_dst_does_to_them() {
+        // Sundays of March and October at 02:30 in Berlin: ten fires from any day hold
+        // the last Sunday of both months, when the clocks go forward and back.
+        let fires = next_fires(
+            &job("30 2 * 3,10 0", "Europe/Berlin"),
+            at("2026-12-06T12:00:00Z"),
+        );
+        assert_eq!(fires.len(), 10);
+        let notes: Vec<(String, &str)> = fires
+            .iter()
+            .filter_map(|(at, note)| Some((at.to_rfc3339(), note.as_deref()?)))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                (
+                    "2027-03-28T03:00:00+02:00".to_string(),
+                    "02:30 does not exist on 2027-03-28 in Europe/Berlin (clocks go forward); runs at 03:00"
+                ),
+                (
+                    "2027-10-31T02:30:00+02:00".to_string(),
+                    "02:30 happens twice on 2027-10-31 in Europe/Berlin (clocks go back); this is the first pass, and it runs on the first pass only"
+                ),
+            ]
+        );
+        let plain = next_fires(
+            &job("0 12 * * *", "Europe/Berlin"),
+            at("2026-12-06T12:00:00Z"),
+        );
+        assert!(plain.iter().all(|(_, note)| note.is_none()));
+        assert!(next_fires(&job("@reboot", "UTC"), at("2026-12-06T12:00:00Z")).is_empty());
+    }
 
     #[test]
     fn a_jobs_block_is_cut_from_the_file() {

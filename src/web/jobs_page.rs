@@ -1,7 +1,10 @@
 //! `/`: every job with its schedule in words and in cron, its next fire, its last
 //! status, a strip of its last runs, how often they succeeded and how long they took,
-//! and whether it is paused. Sorted and filtered by name, queue and status from a GET
-//! form, so it works without the script.
+//! and whether it is paused. Every job on one page, sorted and filtered by name, queue
+//! and status from a GET form, so it works without the script. A page holds 10,000
+//! rows, so each is lean: one batched store read for every strip, labels for phones
+//! from the stylesheet rather than on each cell, runs of one status drawn as one
+//! element.
 
 use std::sync::Arc;
 
@@ -17,7 +20,6 @@ use super::{Dashboard, PageError};
 use crate::eta;
 use crate::http::jobs::jobs as job_list;
 use crate::pause::Pauses;
-use crate::report::status::Timed;
 use crate::store::{PublishedJob, RunBrief, RunStatus};
 
 /// Runs in each job's strip, and those its rate and median are taken over.
@@ -36,20 +38,13 @@ pub struct JobsQuery {
     /// `name`, `queue`, `status` or `next`.
     #[serde(default)]
     sort: String,
-    /// Which page of `PAGE_JOBS` jobs, from 1.
-    page: Option<usize>,
 }
-
-/// Jobs a page shows; filters and sorting span every job.
-pub const PAGE_JOBS: usize = 500;
 
 /// One row of the page.
 pub struct JobRow {
     pub job: PublishedJob,
     pub next: Option<DateTime<Utc>>,
-    /// The last run's status, read for every job when the filter or sort needs it.
-    pub last: Option<RunStatus>,
-    /// Newest first; read for the jobs of the page shown only.
+    /// Newest first.
     pub runs: Vec<RunBrief>,
     /// Why it is paused, when it is.
     pub paused: Option<String>,
@@ -57,7 +52,7 @@ pub struct JobRow {
 
 impl JobRow {
     fn last(&self) -> Option<RunStatus> {
-        self.runs.first().map(|run| run.status).or(self.last)
+        self.runs.first().map(|run| run.status)
     }
 
     /// Succeeded runs among the finished ones of the strip, in percent.
@@ -101,14 +96,29 @@ pub async fn jobs(
 ) -> Result<Markup, PageError> {
     let api = &dashboard.api;
     let now = Utc::now();
-    let views = job_list(api)
-        .await
-        .map_err(|e| PageError::new(e.status, e.message))?;
-    let pauses = Pauses::new(api.store.pauses().await?);
-    let mut rows: Vec<JobRow> = views
+    let (views, pauses) = tokio::join!(job_list(api), api.store.pauses());
+    let views = views.map_err(|e| PageError::new(e.status, e.message))?;
+    let pauses = Pauses::new(pauses?);
+    let total = views.len();
+    let mut queues: Vec<String> = views.iter().map(|v| v.job.queue.clone()).collect();
+    queues.sort();
+    queues.dedup();
+    // The name and queue filters need no store; the strips are read in one call for
+    // the jobs they keep, and the status filter and sort go by those.
+    let needle = query.q.trim().to_lowercase();
+    let views: Vec<_> = views
         .into_iter()
-        .map(|view| {
-            let next = Timed::from_published_job(&view.job).and_then(|t| (t.next)(now));
+        .filter(|v| needle.is_empty() || v.job.name.to_lowercase().contains(&needle))
+        .filter(|v| query.queue.is_empty() || v.job.queue == query.queue)
+        .collect();
+    let names: Vec<String> = views.iter().map(|v| v.job.name.clone()).collect();
+    let strips = api.store.recent_runs(&names, STRIP_RUNS).await?;
+    let rows: Vec<JobRow> = views
+        .into_iter()
+        .zip(strips)
+        .map(|(view, runs)| {
+            // The schedule as job_list parsed it, not parsed again.
+            let next = view.next_fire(now);
             let paused = pauses.holding(&view.job.name, now).map(|(_, pause)| {
                 pause
                     .reason
@@ -118,44 +128,13 @@ pub async fn jobs(
             JobRow {
                 job: view.job,
                 next,
-                last: None,
-                runs: Vec::new(),
+                runs,
                 paused,
             }
         })
         .collect();
-    // Every job's last status only when the filter or the sort asks for it; the strips
-    // only for the page shown: one row per job, then 20 per job of the page.
-    if !query.status.is_empty() || query.sort == "status" {
-        let names: Vec<String> = rows.iter().map(|r| r.job.name.clone()).collect();
-        let lasts = api.store.recent_runs(&names, 1).await?;
-        for (row, last) in rows.iter_mut().zip(lasts) {
-            row.last = last.first().map(|run| run.status);
-        }
-    }
-    let total = rows.len();
-    let queues = queues_of(&rows);
-    let mut rows = select(rows, &query);
-    let matching = rows.len();
-    let page_no = query.page.unwrap_or(1).max(1);
-    rows = rows
-        .into_iter()
-        .skip((page_no - 1) * PAGE_JOBS)
-        .take(PAGE_JOBS)
-        .collect();
-    let names: Vec<String> = rows.iter().map(|r| r.job.name.clone()).collect();
-    for (row, runs) in rows
-        .iter_mut()
-        .zip(api.store.recent_runs(&names, STRIP_RUNS).await?)
-    {
-        row.runs = runs;
-    }
-    let shown = Shown {
-        total,
-        matching,
-        page: page_no,
-        queues,
-    };
+    let rows = select(rows, &query);
+    let shown = Shown { total, queues };
     Ok(page(
         "Jobs",
         Nav::Jobs,
@@ -164,30 +143,18 @@ pub async fn jobs(
     ))
 }
 
-/// How the rows of a page stand among all jobs.
+/// How the rows shown stand among all jobs.
 pub struct Shown {
     pub total: usize,
-    pub matching: usize,
-    /// From 1.
-    pub page: usize,
     pub queues: Vec<String>,
 }
 
-fn queues_of(rows: &[JobRow]) -> Vec<String> {
-    let mut queues: Vec<String> = rows.iter().map(|r| r.job.queue.clone()).collect();
-    queues.sort();
-    queues.dedup();
-    queues
-}
-
-/// The rows `query` keeps, in its order.
+/// The rows `query` keeps (name and queue were filtered before the store was read),
+/// in its order.
 fn select(mut rows: Vec<JobRow>, query: &JobsQuery) -> Vec<JobRow> {
-    let needle = query.q.trim().to_lowercase();
-    rows.retain(|row| {
-        (needle.is_empty() || row.job.name.to_lowercase().contains(&needle))
-            && (query.queue.is_empty() || row.job.queue == query.queue)
-            && (query.status.is_empty() || row.status_word() == query.status)
-    });
+    if !query.status.is_empty() {
+        rows.retain(|row| row.status_word() == query.status);
+    }
     match query.sort.as_str() {
         "queue" => {
             rows.sort_by(|a, b| (&a.job.queue, &a.job.name).cmp(&(&b.job.queue, &b.job.name)))
@@ -203,48 +170,35 @@ fn select(mut rows: Vec<JobRow>, query: &JobsQuery) -> Vec<JobRow> {
     rows
 }
 
-/// The page's body: `rows`, one page of the jobs `query` selects.
+/// The statuses the filter offers: a last run's, and the two a job has without one.
+const STATUSES: [&str; 10] = [
+    "succeeded",
+    "failed",
+    "timed_out",
+    "running",
+    "queued",
+    "cancelled",
+    "lost",
+    "skipped",
+    "paused",
+    "never",
+];
+
+/// The page's body: `rows`, the jobs `query` selects.
 pub fn render_jobs(
     rows: &[JobRow],
     shown: &Shown,
     query: &JobsQuery,
     now: DateTime<Utc>,
 ) -> Markup {
-    let queues = &shown.queues;
-    let pages = shown.matching.div_ceil(PAGE_JOBS).max(1);
-    let link = |page: usize| {
-        let mut url = format!(
-            "/?q={}&queue={}&status={}&sort={}",
-            percent_encode(&query.q),
-            percent_encode(&query.queue),
-            percent_encode(&query.status),
-            percent_encode(&query.sort)
-        );
-        if page > 1 {
-            url.push_str(&format!("&page={page}"));
-        }
-        url
-    };
-    let statuses = [
-        "succeeded",
-        "failed",
-        "timed_out",
-        "running",
-        "queued",
-        "cancelled",
-        "lost",
-        "skipped",
-        "paused",
-        "never",
-    ];
     html! {
         h1 { "Jobs" }
         form.filters method="get" action="/" role="search" {
-            label { "Search " input type="search" name="q" value=(query.q) placeholder="job name"; }
+            label { "Search " input type="search" name="q" value=(query.q) placeholder="job name" data-filter="jobs"; }
             label { "Queue "
                 select name="queue" {
                     option value="" { "any" }
-                    @for queue in queues {
+                    @for queue in &shown.queues {
                         option value=(queue) selected[*queue == query.queue] { (queue) }
                     }
                 }
@@ -252,7 +206,7 @@ pub fn render_jobs(
             label { "Status "
                 select name="status" {
                     option value="" { "any" }
-                    @for status in statuses {
+                    @for status in STATUSES {
                         option value=(status) selected[status == query.status] { (status.replace('_', " ")) }
                     }
                 }
@@ -267,10 +221,7 @@ pub fn render_jobs(
             button type="submit" { "Filter" }
         }
         div id="jobs" data-live {
-            p.muted {
-                (shown.matching) " of " (shown.total) " jobs"
-                @if pages > 1 { ", page " (shown.page) " of " (pages) }
-            }
+            p.muted { (rows.len()) " of " (shown.total) " jobs" }
             table.jobs {
                 thead { tr {
                     th scope="col" { "Job" }
@@ -287,26 +238,21 @@ pub fn render_jobs(
                 }
             }
         }
-        @if pages > 1 {
-            nav.pager aria-label="Pages of jobs" {
-                @if shown.page > 1 { a rel="prev" href=(link(shown.page - 1)) { "← Previous" } }
-                @if shown.page < pages { a rel="next" href=(link(shown.page + 1)) { "Next →" } }
-            }
-        }
     }
 }
 
+/// One job's row. The stylesheet labels its cells on a phone, by their place.
 fn job_row(row: &JobRow, now: DateTime<Utc>) -> Markup {
     let job = &row.job;
     html! {
         tr data-job=(job.name) {
-            th scope="row" data-label="Job" {
+            th scope="row" {
                 a href={ "/jobs/" (percent_encode(&job.name)) } { (job.name) }
                 @if let Some(why) = &row.paused {
                     " " span.badge.paused title=(why) { span aria-hidden="true" { "‖" } " paused" }
                 }
             }
-            td data-label="Schedule" {
+            td {
                 @match &job.schedule {
                     Some(text) => {
                         span.words { (describe(text, &job.timezone)) }
@@ -316,22 +262,22 @@ fn job_row(row: &JobRow, now: DateTime<Utc>) -> Markup {
                     None => span.muted { "by hand only" },
                 }
             }
-            td data-label="Queue" { (job.queue) }
-            td data-label="Next fire" class="next" { (maybe_time(row.next.as_ref())) }
-            td data-label="Last" {
+            td { (job.queue) }
+            td { (maybe_time(row.next.as_ref())) }
+            td {
                 @match row.last() {
                     Some(status) => (layout::status(status)),
                     None => span.muted { "no runs" },
                 }
             }
-            td data-label="Runs" { (strip(&row.runs)) }
-            td data-label="Success" {
+            td { (strip_compact(&row.runs)) }
+            td {
                 @match row.success_percent() {
                     Some(p) => { (p) "%" }
                     None => span.muted { "–" },
                 }
             }
-            td data-label="Median" {
+            td {
                 @match row.median_s(now) {
                     Some(s) => (layout::duration(s)),
                     None => span.muted { "–" },
@@ -341,8 +287,50 @@ fn job_row(row: &JobRow, now: DateTime<Utc>) -> Markup {
     }
 }
 
+/// The last runs, oldest left, as shapes coloured by status; runs of one status in a
+/// row share one element, and the title counts them in words. No links: a page holds
+/// 10,000 of these, and the job's page has the linked strip.
+pub fn strip_compact(runs: &[RunBrief]) -> Markup {
+    let mut groups: Vec<(RunStatus, String)> = Vec::new();
+    for run in runs.iter().rev() {
+        match groups.last_mut() {
+            Some((status, shapes)) if *status == run.status => {
+                shapes.push_str(layout::shape(run.status))
+            }
+            _ => groups.push((run.status, layout::shape(run.status).to_string())),
+        }
+    }
+    html! {
+        span.strip title=(strip_words(runs)) {
+            @for (status, shapes) in &groups {
+                b class={ "st-" (status.as_str()) } { (shapes) }
+            }
+        }
+    }
+}
+
+/// `3 failed, 17 succeeded`: the strip's runs counted by status, most first.
+fn strip_words(runs: &[RunBrief]) -> String {
+    let mut counts: Vec<(RunStatus, usize)> = Vec::new();
+    for run in runs {
+        match counts.iter_mut().find(|(status, _)| *status == run.status) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((run.status, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.as_str().cmp(b.0.as_str())));
+    let words: Vec<String> = counts
+        .iter()
+        .map(|(status, count)| format!("{count} {}", status.as_str().replace('_', " ")))
+        .collect();
+    match words.is_empty() {
+        true => "no runs kept".into(),
+        false => words.join(", "),
+    }
+}
+
 /// The last runs, oldest left: one small link per run, coloured and shaped by status,
-/// its status word in the title. Lean on purpose: a page holds 10,000 of them.
+/// its status word in the title.
 pub fn strip(runs: &[RunBrief]) -> Markup {
     html! {
         span.strip {

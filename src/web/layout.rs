@@ -2,7 +2,7 @@
 //! the small pieces pages are made of: an instant as `<time>`, a duration in human
 //! form, a status as a word with a shape and a colour.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::Viewer;
@@ -68,9 +68,13 @@ pub fn page(title: &str, current: Nav, viewer: &Viewer, body: Markup) -> Markup 
 
 /// An instant: UTC in the page, the browser's zone once the script runs, UTC on hover.
 pub fn time(at: &DateTime<Utc>) -> Markup {
-    let utc = at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    // Written by hand, not by `format`: the jobs page writes 10,000 of these.
+    let (date, clock) = (at.date_naive(), at.time());
+    let (y, mo, d) = (date.year(), date.month(), date.day());
+    let (h, mi, s) = (clock.hour(), clock.minute(), clock.second());
+    let utc = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC");
     html! {
-        time datetime=(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) title=(utc) { (utc) }
+        time datetime=(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")) title=(utc) { (utc) }
     }
 }
 
@@ -133,7 +137,16 @@ pub fn status(status: RunStatus) -> Markup {
 
 #[cfg(test)]
 mod tests {
-    use super::duration;
+    use super::{duration, time};
+
+    #[test]
+    fn an_instant_is_utc_in_the_page_and_on_hover() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-06T09:05:03.7+01:00").unwrap();
+        assert_eq!(
+            time(&at.with_timezone(&chrono::Utc)).into_string(),
+            "<time datetime=\"2026-12-06T08:05:03Z\" title=\"2026-12-06 08:05:03 UTC\">2026-12-06 08:05:03 UTC</time>"
+        );
+    }
 
     #[test]
     fn durations_read_as_a_person_says_them() {

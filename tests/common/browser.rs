@@ -1,7 +1,7 @@
 //! A real headless Chromium for the dashboard's tests: `--dump-dom` and `--screenshot`
 //! for a page as it loads, and a DevTools session over `--remote-debugging-pipe` (the
 //! protocol's JSON messages, each ended by a NUL byte, on the browser's fds 3 and 4)
-//! for what needs clicks and typing.
+//! for what needs clicks, keys, an emulated dark mode or a smaller window.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -54,16 +54,29 @@ pub fn dump_dom(chromium: &Path, profile: &Path, url: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// A screenshot of `url` at `width`×`height` into `file`.
+/// The colour scheme a screenshot is taken in, as the system would ask for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Light,
+    Dark,
+}
+
+/// A screenshot of `url` at `width`×`height` in `scheme` into `file`.
 pub fn screenshot(
     chromium: &Path,
     profile: &Path,
     url: &str,
     (width, height): (u32, u32),
+    scheme: Scheme,
     file: &Path,
 ) {
-    let status = Command::new(chromium)
-        .args(base_args(profile))
+    let mut command = Command::new(chromium);
+    command.args(base_args(profile));
+    if scheme == Scheme::Dark {
+        // The system's dark theme, which `prefers-color-scheme` follows.
+        command.arg("--force-dark-mode");
+    }
+    let status = command
         .arg(format!("--window-size={width},{height}"))
         .arg(format!("--screenshot={}", file.display()))
         .arg(url)
@@ -202,6 +215,38 @@ impl Browser {
             return Err(thrown.to_string());
         }
         Ok(result["result"]["value"].clone())
+    }
+
+    /// Emulates the system asking for `prefers-color-scheme: dark` in the tab.
+    pub fn prefer_dark(&mut self, tab: &Tab) {
+        self.call(
+            Some(&tab.session),
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] }),
+        )
+        .expect("dark mode emulated");
+    }
+
+    /// Makes the tab's window `width`×`height` CSS pixels.
+    pub fn resize(&mut self, tab: &Tab, (width, height): (u32, u32)) {
+        self.call(
+            Some(&tab.session),
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .expect("the window resized");
+    }
+
+    /// Presses the Tab key once, as a keyboard user moves to the next control.
+    pub fn press_tab(&mut self, tab: &Tab) {
+        for kind in ["keyDown", "keyUp"] {
+            self.call(
+                Some(&tab.session),
+                "Input.dispatchKeyEvent",
+                json!({ "type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9 }),
+            )
+            .expect("a key press");
+        }
     }
 
     /// Waits until `js` is true in the tab, for up to `patience`.

@@ -123,4 +123,12 @@ pub async fn recent_runs_gives_each_jobs_last_runs_in_order(env: &Env) {
         .map(|runs| runs.iter().map(|run| run.id.clone()).collect())
         .collect();
     assert_eq!(recent, vec![vec![b], of_a[..3].to_vec(), vec![]]);
+    // No count: every run kept, newest first; no jobs: nothing.
+    let every = store
+        .recent_runs(&["a".to_string()], 0)
+        .await
+        .expect("every run");
+    let every: Vec<String> = every[0].iter().map(|run| run.id.clone()).collect();
+    assert_eq!(every, of_a);
+    assert!(store.recent_runs(&[], 3).await.expect("none").is_empty());
 }

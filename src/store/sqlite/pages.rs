@@ -71,39 +71,55 @@ impl SqliteStore {
         jobs: &[String],
         count: usize,
     ) -> Result<Vec<Vec<RunBrief>>> {
-        let jobs = jobs.to_vec();
-        let limit = match count {
-            0 => -1,
-            count => i64::try_from(count).unwrap_or(i64::MAX),
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names = serde_json::Value::from(jobs.to_vec()).to_string();
+        // Each job's runs from its `count`-th newest on: the index by (job, seq) finds
+        // the bound and then the range. No count: an offset past any job's runs, so the
+        // bound is 0 and every run is read.
+        let offset = match count {
+            0 => i64::MAX,
+            count => i64::try_from(count - 1).unwrap_or(i64::MAX),
         };
+        let wanted = jobs.len();
         self.call(move |conn, _| {
+            // One statement for every job (not one a job): 10,000 jobs' strips.
             let mut statement = conn.prepare_cached(
-                "SELECT id, status, queued_at, started_at, finished_at FROM runs \
-                 WHERE job = ?1 ORDER BY seq DESC LIMIT ?2",
+                "SELECT j.key, r.seq, r.id, r.status, r.queued_at, r.started_at, r.finished_at \
+                 FROM json_each(?1) j JOIN runs r ON r.job = j.value AND r.seq >= coalesce( \
+                   (SELECT seq FROM runs WHERE job = j.value ORDER BY seq DESC LIMIT 1 OFFSET ?2), 0)",
             )?;
-            let mut all = Vec::with_capacity(jobs.len());
-            for job in &jobs {
-                let mut briefs = Vec::new();
-                let mut rows = statement.query(rusqlite::params![job, limit])?;
-                while let Some(row) = rows.next()? {
-                    let id: String = row.get(0)?;
-                    let status: String = row.get(1)?;
-                    let status = RunStatus::parse(&status).ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "run {id} has status `{status}`, which is none"
-                        ))
-                    })?;
-                    briefs.push(RunBrief {
-                        id,
-                        status,
-                        queued_at: from_ms(row.get(2)?)?,
-                        started_at: opt_from_ms(row.get(3)?)?,
-                        finished_at: opt_from_ms(row.get(4)?)?,
-                    });
+            let mut all: Vec<Vec<(i64, RunBrief)>> = (0..wanted).map(|_| Vec::new()).collect();
+            let mut rows = statement.query(rusqlite::params![names, offset])?;
+            while let Some(row) = rows.next()? {
+                let index = usize::try_from(row.get::<_, i64>(0)?).unwrap_or(usize::MAX);
+                let id: String = row.get(2)?;
+                let status = row.get_ref(3)?.as_str().unwrap_or_default();
+                let status = RunStatus::parse(status).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "run {id} has status `{status}`, which is none"
+                    ))
+                })?;
+                let brief = RunBrief {
+                    id,
+                    status,
+                    queued_at: from_ms(row.get(4)?)?,
+                    started_at: opt_from_ms(row.get(5)?)?,
+                    finished_at: opt_from_ms(row.get(6)?)?,
+                };
+                if let Some(runs) = all.get_mut(index) {
+                    runs.push((row.get(1)?, brief));
                 }
-                all.push(briefs);
             }
-            Ok(all)
+            // Newest first, whatever order the join gave.
+            Ok(all
+                .into_iter()
+                .map(|mut runs| {
+                    runs.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+                    runs.into_iter().map(|(_, brief)| brief).collect()
+                })
+                .collect())
         })
         .await
     }
