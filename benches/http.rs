@@ -14,6 +14,10 @@
 //! - the RSS the API adds to an idle daemon: `cronq daemon` idle without `--http`, and
 //!   with it after 200 requests (target: under 5 MB).
 //!
+//! The triggers are sent by a small HTTP/1.1 client of a few socket calls a request
+//! (`Trigger`), so that the load leaves the cores to the server; the status requests by
+//! `reqwest`.
+//!
 //! Run with `cargo bench --bench http` (about a minute). `CRONQ_BENCH_TRIGGERS` (5,000)
 //! sets the triggers per figure, `CRONQ_BENCH_STATUS` (200) the status requests. Needs
 //! `redis-server` and `redis-benchmark` (Debian: redis-server, redis-tools).
@@ -198,8 +202,11 @@ async fn main() {
             BENCH,
         );
         let (_server, base) = place.start(&["serve"], &client).await;
-        let url = format!("{base}/api/v1/jobs/bench/runs");
-        let http = one_at_a_time(triggers, || trigger(&client, &url)).await;
+        let connection = tokio::sync::Mutex::new(Trigger::connect(&base, "bench").await);
+        let http = one_at_a_time(triggers, || async {
+            connection.lock().await.send().await;
+        })
+        .await;
         println!(
             "{name:<8} {:>14.0} {:>16.0} {:>7.0}% {:>9.2} ms",
             http.rate,
@@ -216,8 +223,7 @@ async fn main() {
             BENCH,
         );
         let (_server, base) = place.start(&["serve"], &client).await;
-        let url = format!("{base}/api/v1/jobs/bench/runs");
-        concurrent.push((name, from_clients(triggers, &url).await));
+        concurrent.push((name, from_clients(triggers, &base).await));
     }
 
     let lpush = redis_benchmark_lpush(redis.port());
@@ -295,28 +301,86 @@ where
     }
 }
 
-async fn trigger(client: &reqwest::Client, url: &str) {
-    let response = client
-        .post(url)
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("the API answers");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
-    response.bytes().await.expect("the run");
+/// A keep-alive HTTP/1.1 connection that sends one trigger at a time: a few writes and
+/// reads of a socket, so that the load the bench makes leaves the cores to the server
+/// (`reqwest` cost about as much CPU a request as the server's own work).
+struct Trigger {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    request: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl Trigger {
+    async fn connect(base: &str, job: &str) -> Trigger {
+        let addr = base.strip_prefix("http://").expect("an http:// base");
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("the API accepts");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let request = format!(
+            "POST /api/v1/jobs/{job}/runs HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 0\r\n\r\n"
+        );
+        Trigger {
+            stream: tokio::io::BufReader::new(stream),
+            request: request.into_bytes(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Sends the trigger and reads its answer, which must be 201 Created.
+    async fn send(&mut self) {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        self.stream
+            .get_mut()
+            .write_all(&self.request)
+            .await
+            .expect("the request is sent");
+        let mut line = String::new();
+        self.stream
+            .read_line(&mut line)
+            .await
+            .expect("a status line");
+        assert!(
+            line.starts_with("HTTP/1.1 201"),
+            "the trigger answered {line:?}"
+        );
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("a header");
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("a content-length");
+            }
+        }
+        self.body.resize(length, 0);
+        self.stream
+            .read_exact(&mut self.body)
+            .await
+            .expect("the run");
+    }
 }
 
 /// Triggers per second from `CLIENTS` tasks, each with a keep-alive connection of its
 /// own, `count` in all.
-async fn from_clients(count: usize, url: &str) -> f64 {
+async fn from_clients(count: usize, base: &str) -> f64 {
+    let mut connections = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        connections.push(Trigger::connect(base, "bench").await);
+    }
     let start = Instant::now();
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|task| {
-            let url = url.to_string();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .enumerate()
+        .map(|(task, mut connection)| {
             tokio::spawn(async move {
-                let client = reqwest::Client::new();
                 for _ in (task..count).step_by(CLIENTS) {
-                    trigger(&client, &url).await;
+                    connection.send().await;
                 }
             })
         })

@@ -578,7 +578,34 @@ async fn rerun_and_backfill_answer_as_the_cli(backend: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
 }
 
+/// The jobs the API lists follow the schedule the daemon publishes: after a change to
+/// the file, the daemon's new schedule, not the one the API read before.
+async fn the_jobs_follow_a_new_published_schedule(backend: Backend) {
+    let first = "jobs:\n  before:\n    command: [\"true\"]\n";
+    let api = Api::start_on(backend, false, first).await;
+    let names = || async {
+        let (status, listed) = api.get("/api/v1/jobs", None).await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        let jobs = listed["jobs"].as_array().cloned().unwrap_or_default();
+        jobs.iter()
+            .filter_map(|job| job["name"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    eventually("the first schedule to be listed", PATIENCE, || async {
+        names().await == ["before"]
+    })
+    .await;
+    api.setup
+        .scratch
+        .write("crontab.yaml", "jobs:\n  after:\n    command: [\"true\"]\n");
+    eventually("the new schedule to be listed", PATIENCE, || async {
+        names().await == ["after"]
+    })
+    .await;
+}
+
 both_stores!(
+    the_jobs_follow_a_new_published_schedule,
     rerun_and_backfill_answer_as_the_cli,
     a_forbid_job_that_runs_refuses_another_run_with_409,
     reads_answer_as_the_cli_and_writes_are_refused_without_tokens,

@@ -40,7 +40,7 @@ const KEY_MAX: usize = 255;
 
 /// The jobs, from the published schedule, else from the local file.
 pub(crate) async fn jobs(api: &Api) -> Result<Vec<JobView>, ApiError> {
-    if let Some(published) = api.published().await? {
+    if let Some(published) = api.published_shared().await? {
         return Ok(JobView::of_published(&published));
     }
     Ok(api
@@ -51,8 +51,8 @@ pub(crate) async fn jobs(api: &Api) -> Result<Vec<JobView>, ApiError> {
 
 /// The job named `name`: from the published schedule, else from the local file.
 pub(super) async fn find(api: &Api, name: &str) -> Result<Option<JobView>, ApiError> {
-    let published = api.published().await?;
-    let in_published = published.as_ref().and_then(|published| {
+    let published = api.published_shared().await?;
+    let in_published = published.as_deref().and_then(|published| {
         JobView::of_published(published)
             .into_iter()
             .find(|view| view.job.name == name)
@@ -185,7 +185,7 @@ async fn queue(
     body: TriggerBody,
     force: bool,
 ) -> Result<Run, ApiError> {
-    let published = api.published().await?;
+    let published = api.published_shared().await?;
     let local = api.local_schedule();
     let request = Request {
         job: name,
@@ -193,7 +193,12 @@ async fn queue(
         env: body.env,
         by: caller.by(),
     };
-    let made = manual::new_run(request, published.as_ref(), local.as_deref(), &api.settings);
+    let made = manual::new_run(
+        request,
+        published.as_deref(),
+        local.as_deref(),
+        &api.settings,
+    );
     queue_made(api, name, made, force).await
 }
 

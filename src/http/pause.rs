@@ -104,9 +104,9 @@ async fn known(api: &Api, name: &str) -> Result<JobView, ApiError> {
 
 /// 404, in the words `cronq pause` uses for a job it does not know.
 async fn unknown(api: &Api, name: &str) -> ApiError {
-    let published = api.published().await.ok().flatten();
+    let published = api.published_shared().await.ok().flatten();
     let local = api.local_schedule();
-    let refusal = manual::unknown_job(name, published.as_ref(), local.as_deref(), &api.settings);
+    let refusal = manual::unknown_job(name, published.as_deref(), local.as_deref(), &api.settings);
     ApiError::not_found(refusal.to_string())
 }
 

@@ -39,12 +39,12 @@ pub async fn rerun(
         }
         found => found?,
     };
-    let published = api.published().await?;
+    let published = api.published_shared().await?;
     let local = api.local_schedule();
     let made = manual::rerun(
         &old,
         caller.by(),
-        published.as_ref(),
+        published.as_deref(),
         local.as_deref(),
         &api.settings,
     );

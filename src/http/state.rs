@@ -1,5 +1,6 @@
-//! What every request reads: the store, the settings, and the local schedule file,
-//! loaded again only when it changes.
+//! What every request reads: the store, the settings, the local schedule file, loaded
+//! again only when it changes, and the published schedule, read whole again only when
+//! its hash changes.
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -19,6 +20,8 @@ pub struct Api {
     /// Cancelled when the process stops: long waits and streams end then.
     pub stop: CancellationToken,
     local: Mutex<Option<Loaded>>,
+    /// The published schedule as last read whole.
+    published: Mutex<Option<Arc<PublishedSchedule>>>,
 }
 
 /// The local schedule as last loaded, and the file's mtime and length then.
@@ -40,6 +43,7 @@ impl Api {
             host_zone,
             stop,
             local: Mutex::new(None),
+            published: Mutex::new(None),
         }
     }
 
@@ -80,6 +84,35 @@ impl Api {
 
     /// The schedule the daemons published, if any.
     pub async fn published(&self) -> Result<Option<PublishedSchedule>, StoreError> {
-        self.store.published().await
+        Ok(self.published_shared().await?.map(Arc::unwrap_or_clone))
+    }
+
+    /// The schedule the daemons published, if any, shared: each request reads its hash
+    /// (the first bytes), and the whole of it (megabytes for 10,000 jobs, and their
+    /// parsing) only when that differs from the copy kept.
+    pub async fn published_shared(&self) -> Result<Option<Arc<PublishedSchedule>>, StoreError> {
+        let Some(hash) = self.store.published_hash().await? else {
+            return Ok(None);
+        };
+        if let Some(kept) = self
+            .kept_published()
+            .as_ref()
+            .filter(|kept| kept.hash == hash)
+        {
+            return Ok(Some(Arc::clone(kept)));
+        }
+        let Some(read) = self.store.published().await? else {
+            return Ok(None);
+        };
+        // Kept by its own hash: another publish may have come between the two reads.
+        let read = Arc::new(read);
+        *self.kept_published() = Some(Arc::clone(&read));
+        Ok(Some(read))
+    }
+
+    fn kept_published(&self) -> std::sync::MutexGuard<'_, Option<Arc<PublishedSchedule>>> {
+        self.published
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -69,13 +69,13 @@ pub async fn status(
     // agree: then only its hash is read, not the whole of it (megabytes for 10,000 jobs).
     let published = match &local {
         Some(local) if api.store.published_hash().await?.as_ref() == Some(&local.hash) => None,
-        _ => api.published().await?,
+        _ => api.published_shared().await?,
     };
-    let timed = Timed::of(local.as_deref(), published.as_ref());
+    let timed = Timed::of(local.as_deref(), published.as_deref());
     let mut report = gather(&*api.store, &timed, &api.settings, grace).await?;
     let file = api.settings.schedule.0.display().to_string();
-    report
-        .problems
-        .extend(compare_schedules(&file, local.as_deref(), published.as_ref(), &*api.store).await?);
+    report.problems.extend(
+        compare_schedules(&file, local.as_deref(), published.as_deref(), &*api.store).await?,
+    );
     Ok(Json(report.json()))
 }

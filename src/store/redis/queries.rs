@@ -101,16 +101,10 @@ impl RedisStore {
         ))
     }
 
-    /// A `ZRANGEBYLEX` of `ids`, after building that index from `history` if it holds
-    /// fewer runs (a store written before it existed).
+    /// A `ZRANGEBYLEX` of `ids`, after indexing there the runs recorded since the last
+    /// look-up (`index_ids.lua`).
     pub(super) async fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<RunId>> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZCARD").arg(self.key("ids"));
-        pipe.cmd("ZCARD").arg(self.key("history"));
-        let (indexed, recorded): (u64, u64) = self.connection.pipeline(&pipe).await?;
-        if indexed < recorded {
-            self.index_ids().await?;
-        }
+        self.index_ids().await?;
         self.connection
             .query(
                 redis::cmd("ZRANGEBYLEX")
@@ -124,13 +118,13 @@ impl RedisStore {
             .await
     }
 
-    /// Copies every run id of `history` into `ids`, a page per script.
+    /// Copies into `ids` every run id `history` holds beyond the last one indexed, a
+    /// page per script.
     async fn index_ids(&self) -> Result<()> {
         const PAGE: u64 = 1000;
-        let mut start = 0;
         loop {
             let mut call = self.invocation(&self.scripts.index_ids, now_ms());
-            call.arg(start).arg(PAGE);
+            call.arg(PAGE);
             let copied = match self.connection.script(&call).await? {
                 Value::Int(n) => n as u64,
                 other => {
@@ -142,7 +136,6 @@ impl RedisStore {
             if copied < PAGE {
                 return Ok(());
             }
-            start += PAGE;
         }
     }
 

@@ -93,6 +93,37 @@ impl SqliteStore {
         answer.get().await
     }
 
+    /// Runs `work`, a read of a row by its key, on the calling thread, as a small write
+    /// is made in place: a WAL reader waits for no writer, and where it would wait (the
+    /// rare lock of another process's WAL recovery) it is run off the thread instead.
+    /// What a request of the HTTP API reads each time saves handing the thread's other
+    /// tasks to another thread.
+    pub(super) async fn read_in_place<T: Send + 'static>(
+        &self,
+        work: impl Fn(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let held = self.hold().await;
+        let answer = {
+            let conn = lock(&self.inner);
+            match conn.busy_timeout(Duration::ZERO) {
+                Ok(()) => {
+                    let answer = work(&conn);
+                    conn.busy_timeout(BUSY_TIMEOUT).map(|()| answer)
+                }
+                Err(error) => Err(error),
+            }
+        };
+        let answer = match answer {
+            Ok(Err(error)) if is_busy(&error) => {
+                off_thread(&self.inner, move |conn, _| Ok(work(conn)?)).await
+            }
+            Ok(answer) => answer.map_err(StoreError::from),
+            Err(error) => Err(error.into()),
+        };
+        write_queued(held).await;
+        answer
+    }
+
     /// The connection, once the calls before this one are done with it.
     async fn hold(&self) -> Held<'_> {
         let turn = self

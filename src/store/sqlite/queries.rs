@@ -242,16 +242,17 @@ impl SqliteStore {
     }
 
     pub(super) async fn read_published_hash(&self) -> Result<Option<String>> {
-        self.call(|conn, _| {
-            let head: Option<String> = conn
-                .query_row(
+        let head: Option<String> = self
+            .read_in_place(|conn| {
+                conn.prepare_cached(
                     "SELECT substr(value, 1, ?1) FROM published WHERE name = 'schedule'",
-                    [crate::store::PublishedJson::HEAD_BYTES as i64],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            Ok(head.and_then(|head| crate::store::PublishedJson::hash_in(&head)))
-        })
-        .await
+                )?
+                .query_row([crate::store::PublishedJson::HEAD_BYTES as i64], |row| {
+                    row.get(0)
+                })
+                .optional()
+            })
+            .await?;
+        Ok(head.and_then(|head| crate::store::PublishedJson::hash_in(&head)))
     }
 }

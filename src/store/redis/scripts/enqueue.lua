@@ -16,5 +16,6 @@ if forbid ~= '' then
     return { 'ok', false, busy[1], busy[2] }
   end
 end
-place(id, queue, create_run(id, job, unpack(ARGV, 7)), not_before ~= '' and not_before)
+place(id, queue, create_run(id, job, unpack(ARGV, 7)), not_before ~= '' and not_before,
+  field_of(ARGV, 7, 'lock_name'), field_of(ARGV, 7, 'lock_on_busy'))
 return { 'ok' }

@@ -34,7 +34,8 @@ end
 if skipped == '1' or busy then
   index_finished(id, 'skipped')
 else
-  place(id, queue, seq, not_before ~= '' and not_before)
+  place(id, queue, seq, not_before ~= '' and not_before, field_of(ARGV, 11, 'lock_name'),
+    field_of(ARGV, 11, 'lock_on_busy'))
 end
 local last = redis.call('HGET', P .. 'fired', job)
 if pass == '' and (not last or tonumber(last) < tonumber(instant)) then

@@ -17,16 +17,26 @@ local function wake(queue)
   end
 end
 
--- Records run `id` of `job` from its fields (name, value, ...) and indexes it; returns
--- its seq.
+-- Records run `id` of `job` from its fields (name, value, ...) and indexes it by seq;
+-- returns its seq. `ids`, the index of short ids, is brought up to date from `history`
+-- when a short id is looked up (`index_ids`), which keeps that write off every enqueue.
 local function create_run(id, job, ...)
   local seq = redis.call('INCR', P .. 'seq')
   redis.call('HSET', run_key(id), 'id', id, 'seq', seq, ...)
   redis.call('ZADD', P .. 'history', seq, id)
   redis.call('ZADD', P .. 'history:' .. job, seq, id)
-  -- Every score 0, so the set is ordered by id: a short id is a ZRANGEBYLEX.
-  redis.call('ZADD', P .. 'ids', 0, id)
   return seq
+end
+
+-- The value of field `name` in `list`'s fields (name, value, ...) from index `from` on;
+-- false when it has none. What a script was given, so no read of the run it records.
+local function field_of(list, from, name)
+  for i = from, #list - 1, 2 do
+    if list[i] == name then
+      return list[i + 1]
+    end
+  end
+  return false
 end
 
 -- The runs queued with lock `name` and `lock_on_busy` skip (`concurrency: forbid`),
@@ -67,9 +77,8 @@ local function busy_reason(job, busy)
 end
 
 -- Puts a queued run where reserve finds it: ready now (by seq), or delayed (by not_before,
--- ms, or false for none).
-local function place(id, queue, seq, not_before)
-  local name, on_busy = unpack(redis.call('HMGET', run_key(id), 'lock_name', 'lock_on_busy'))
+-- ms, or false for none). `name` and `on_busy` are the run's lock fields (false for none).
+local function place(id, queue, seq, not_before, name, on_busy)
   if name and on_busy == 'skip' then
     redis.call('SADD', queued_forbid_key(name), id)
   end
@@ -138,7 +147,7 @@ local function queue_retry(id, new_id, not_before)
       fields[#fields + 1] = optional[i + 1]
     end
   end
-  place(new_id, f[2], create_run(new_id, f[1], unpack(fields)), not_before)
+  place(new_id, f[2], create_run(new_id, f[1], unpack(fields)), not_before, f[8], f[9])
   redis.call('HSET', run_key(id), 'retry_id', new_id)
 end
 
