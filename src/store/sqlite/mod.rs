@@ -3,13 +3,15 @@
 //!
 //! Each write is one `BEGIN IMMEDIATE` transaction, so it takes the write lock up front
 //! and never deadlocks on a lock upgrade; `busy_timeout` makes a second process wait its
-//! turn, off the runtime thread (`calls.rs`). A reserve that finds nothing polls every
-//! 50 ms (another process may enqueue) and wakes at once for an enqueue of its own
-//! process. A worker's cancel requests are found the same way, by one short poll per
+//! turn, off the runtime thread (`calls.rs`). A reserve that finds nothing waits without
+//! polling: it wakes at once for an enqueue of its own process, for a commit of any
+//! process on the host (`commits.rs`), and when the earliest delayed run of its queues is
+//! due. A worker's cancel requests are found the same way, by one short poll per
 //! worker (`cancel_requests.rs`).
 
 mod calls;
 mod cancel_requests;
+mod commits;
 mod file_mode;
 mod fire;
 mod group_commit;
@@ -39,7 +41,7 @@ use tokio::sync::Notify;
 
 use cancel_requests::CancelRequests;
 use rows::{duration_ms, from_ms, insert_run, load_run, ms};
-use transitions::{busy, check_lease, end_run, finish_held, take_lock, try_reserve};
+use transitions::{busy, check_lease, end_run, finish_held, next_due, take_lock, try_reserve};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, LastRuns, Lease, NewRun,
@@ -47,7 +49,8 @@ use super::{
     Result, Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
 };
 
-/// The longest a waiting reserve sleeps before it looks again.
+/// The longest a waiting reserve sleeps before it looks again, where commits cannot be
+/// watched.
 const POLL: Duration = Duration::from_millis(50);
 
 /// The embedded SQLite store.
@@ -66,6 +69,8 @@ struct Inner {
     output_tail_bytes: usize,
     /// Wakes this process's waiting reserves when it enqueues.
     enqueued: Notify,
+    /// Wakes them when any process commits.
+    commits: commits::Commits,
     /// The pages in the WAL after the last commit (`calls.rs` checkpoints it).
     wal_pages: Arc<AtomicI32>,
     /// Writes waiting for the connection, made together by whoever holds it.
@@ -137,6 +142,7 @@ impl SqliteStore {
                 turn: tokio::sync::Semaphore::new(1),
                 output_tail_bytes,
                 enqueued: Notify::new(),
+                commits: commits::Commits::default(),
                 wal_pages,
                 queued: Mutex::new(Vec::new()),
                 released: Notify::new(),
@@ -214,19 +220,51 @@ impl Store for SqliteStore {
     ) -> Result<Option<(Run, Lease)>> {
         check::queues(queues)?;
         let deadline = tokio::time::Instant::now() + wait;
+        let commits = match wait.is_zero() {
+            true => None,
+            false => self.inner.commits.watch(&self.inner.path),
+        };
         loop {
-            // Registered before the attempt, so an enqueue during it is not missed.
+            // Registered before the attempt, so an enqueue or a commit during it is not
+            // missed.
             let enqueued = self.inner.enqueued.notified();
+            let committed = commits.as_deref().map(Notify::notified);
             let (queues, worker) = (queues.to_vec(), worker.clone());
-            let taken = self
-                .write(move |tx, _| try_reserve(tx, &queues, &worker, lease_for))
+            let (taken, due) = self
+                .write(
+                    move |tx, _| match try_reserve(tx, &queues, &worker, lease_for)? {
+                        Some(taken) => Ok((Some(taken), None)),
+                        None => Ok((None, next_due(tx, &queues)?)),
+                    },
+                )
                 .await?;
             let now = tokio::time::Instant::now();
             if taken.is_some() || now >= deadline {
                 return Ok(taken);
             }
-            let nap = POLL.min(deadline - now);
-            let _ = tokio::time::timeout(nap, enqueued).await;
+            let mut nap = deadline - now;
+            if let Some(due) = due {
+                let due_in = (due - Utc::now()).to_std().unwrap_or_default();
+                nap = nap.min(due_in.max(Duration::from_millis(1)));
+            }
+            if committed.is_none() {
+                nap = nap.min(POLL);
+            }
+            let committed = async {
+                match committed {
+                    Some(committed) => committed.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = enqueued => {}
+                () = committed => {}
+                () = tokio::time::sleep(nap) => {}
+            }
+            // Spent: the caller's next reserve looks at once, so this one need not.
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
         }
     }
 
@@ -731,6 +769,15 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<i64> {
     // every call, because its bound values could pick another plan.
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    // No checkpoint when the last connection closes: a short-lived CLI call would
+    // otherwise checkpoint, truncate and delete the WAL, four fsyncs, each time no daemon
+    // holds the file open. The WAL stays, and is checkpointed by the writes once it is
+    // long (`calls.rs`). As with `synchronous = NORMAL` while a daemon runs, an OS crash
+    // or power loss may lose the last commits, never the file.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     )?;
     conn.execute_batch(
