@@ -5,8 +5,10 @@
 //! thread's share, beside a `sleep` process watched the same way (the floor: none).
 //!
 //! Run with `cargo bench --bench idle` (about 2 minutes). `CRONQ_BENCH_JOBS` (100,000),
-//! `CRONQ_BENCH_IDLE_S` (30), `CRONQ_BENCH_REDIS=0` skips Redis. Target: at most 2
-//! wake-ups a second and under 0.1% of a core, on both stores.
+//! `CRONQ_BENCH_IDLE_S` (30), `CRONQ_BENCH_REDIS=0` skips Redis;
+//! `CRONQ_BENCH_BASELINE_BINARY` names another build of cronq (an older commit) watched
+//! the same way, in the same run. Target: at most 2 wake-ups a second and under 0.1% of
+//! a core, on both stores.
 
 #[path = "../tests/common/redis_server.rs"]
 mod redis_server;
@@ -45,27 +47,41 @@ fn main() {
     if let Some(server) = &server {
         stores.push(("redis", Some(server.url())));
     }
+    let mut binaries = vec![(
+        "cronq",
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_cronq")),
+    )];
+    if let Ok(baseline) = std::env::var("CRONQ_BENCH_BASELINE_BINARY") {
+        binaries.push(("baseline", baseline.into()));
+    }
     for (name, url) in stores {
-        let state = dir.path().join(name);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cronq"));
-        command
-            .arg("daemon")
-            .arg("--schedule")
-            .arg(&schedule)
-            .arg("--state-dir")
-            .arg(&state)
-            .env_remove("CRONQ_STORE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(url) = &url {
-            command.arg("--store").arg(url);
+        for (which, binary) in &binaries {
+            let state = dir.path().join(format!("{which}-{name}"));
+            let mut command = Command::new(binary);
+            command
+                .arg("daemon")
+                .arg("--schedule")
+                .arg(&schedule)
+                .arg("--state-dir")
+                .arg(&state)
+                .env_remove("CRONQ_STORE")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if let Some(url) = &url {
+                // Each its own keys, so that the two never share a queue.
+                command
+                    .arg("--store")
+                    .arg(url)
+                    .arg("--redis-prefix")
+                    .arg(format!("{{bench-{which}}}:"));
+            }
+            let daemon = Daemon(command.spawn().expect("cronq daemon starts"));
+            let settled = settle(daemon.0.id());
+            let watched = watch(daemon.0.id(), idle);
+            watched.print(&format!(
+                "{which} daemon, {name} (settled after {settled:.1?})"
+            ));
         }
-        let daemon = Daemon(command.spawn().expect("cronq daemon starts"));
-        let settled = settle(daemon.0.id());
-        let watched = watch(daemon.0.id(), idle);
-        watched.print(&format!(
-            "cronq daemon, {name} (settled after {settled:.1?})"
-        ));
     }
 }
 
