@@ -53,6 +53,21 @@ use super::{
 /// watched.
 const POLL: Duration = Duration::from_millis(50);
 
+/// Whether this process's last connection to a file checkpoints the WAL into it and
+/// deletes the WAL and the shared memory as it closes (SQLite's default).
+static CHECKPOINT_ON_CLOSE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
+/// For a process that opens the store for one command: its connections leave the WAL
+/// as it is when they close. Else each such command, when no daemon holds the file
+/// open, checkpoints, truncates and deletes the WAL: four fsyncs. The WAL is
+/// checkpointed by the writes once it is long (`calls.rs`), and by the next daemon,
+/// worker or server to close the file. As with `synchronous = NORMAL` while a daemon
+/// runs, an OS crash or power loss may lose the last commits, never the file.
+pub fn leave_wal_on_close() {
+    CHECKPOINT_ON_CLOSE.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The embedded SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -771,14 +786,9 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<i64> {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )?;
-    // No checkpoint when the last connection closes: a short-lived CLI call would
-    // otherwise checkpoint, truncate and delete the WAL, four fsyncs, each time no daemon
-    // holds the file open. The WAL stays, and is checkpointed by the writes once it is
-    // long (`calls.rs`). As with `synchronous = NORMAL` while a daemon runs, an OS crash
-    // or power loss may lose the last commits, never the file.
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
+        !CHECKPOINT_ON_CLOSE.load(std::sync::atomic::Ordering::Relaxed),
     )?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
