@@ -26,6 +26,8 @@
 
 #[path = "../tests/common/redis_server.rs"]
 mod redis_server;
+#[path = "shared/schedules.rs"]
+mod schedules;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -255,7 +257,7 @@ async fn at_scale(
     idle: Duration,
     marks: &Marks,
 ) -> AtScale {
-    let text = far_future_schedule(jobs);
+    let text = schedules::far_future_schedule(jobs);
     let rss_before_kb = rss_kb();
     let cpu_before = cpu_time().0;
     let seen = marks.started();
@@ -307,19 +309,6 @@ async fn at_scale(
         start_calls,
         idle_calls,
     }
-}
-
-/// Jobs due once a year, on 1 January, at minutes and hours spread over the day.
-fn far_future_schedule(jobs: usize) -> String {
-    let mut text = String::from("defaults:\n  timezone: UTC\njobs:\n");
-    for i in 0..jobs {
-        text.push_str(&format!(
-            "  job-{i}:\n    schedule: \"{} {} 1 1 *\"\n    command: [\"/bin/true\"]\n",
-            i % 60,
-            (i / 60) % 24,
-        ));
-    }
-    text
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use cronq::cli::args::Command;
 use cronq::cli::{self, Cli};
 use cronq::settings::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
@@ -31,6 +32,14 @@ fn main() -> ExitCode {
             Some(settings.log_format)
         });
     init_logging(log_format.unwrap_or_default());
+    // The long-lived processes leave the embedded store's file whole when they stop; a
+    // short command need not (`leave_wal_on_close`).
+    if !matches!(
+        cli.command,
+        Command::Daemon(_) | Command::Worker(_) | Command::Serve(_)
+    ) {
+        cronq::store::sqlite::leave_wal_on_close();
+    }
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -3,13 +3,15 @@
 //!
 //! Each write is one `BEGIN IMMEDIATE` transaction, so it takes the write lock up front
 //! and never deadlocks on a lock upgrade; `busy_timeout` makes a second process wait its
-//! turn, off the runtime thread (`calls.rs`). A reserve that finds nothing polls every
-//! 50 ms (another process may enqueue) and wakes at once for an enqueue of its own
-//! process. A worker's cancel requests are found the same way, by one short poll per
+//! turn, off the runtime thread (`calls.rs`). A reserve that finds nothing waits without
+//! polling: it wakes at once for an enqueue of its own process, for a commit of any
+//! process on the host (`commits.rs`), and when the earliest delayed run of its queues is
+//! due. A worker's cancel requests are found the same way, by one short poll per
 //! worker (`cancel_requests.rs`).
 
 mod calls;
 mod cancel_requests;
+mod commits;
 mod file_mode;
 mod fire;
 mod group_commit;
@@ -40,7 +42,7 @@ use tokio::sync::Notify;
 
 use cancel_requests::CancelRequests;
 use rows::{duration_ms, from_ms, insert_run, load_run, ms};
-use transitions::{busy, check_lease, end_run, finish_held, take_lock, try_reserve};
+use transitions::{busy, check_lease, end_run, finish_held, next_due, take_lock, try_reserve};
 
 use super::{
     Cancelled, Chunk, DaemonInfo, Finished, HistoryFilter, KeyClaim, LastRuns, Lease, NewRun,
@@ -48,8 +50,24 @@ use super::{
     Result, Retention, Run, RunId, RunStatus, Store, StoreError, WorkerInfo, WorkerRef, check,
 };
 
-/// The longest a waiting reserve sleeps before it looks again.
+/// The longest a waiting reserve sleeps before it looks again, where commits cannot be
+/// watched.
 const POLL: Duration = Duration::from_millis(50);
+
+/// Whether this process's last connection to a file checkpoints the WAL into it and
+/// deletes the WAL and the shared memory as it closes (SQLite's default).
+static CHECKPOINT_ON_CLOSE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
+/// For a process that opens the store for one command: its connections leave the WAL
+/// as it is when they close. Else each such command, when no daemon holds the file
+/// open, checkpoints, truncates and deletes the WAL: four fsyncs. The WAL is
+/// checkpointed by the writes once it is long (`calls.rs`), and by the next daemon,
+/// worker or server to close the file. As with `synchronous = NORMAL` while a daemon
+/// runs, an OS crash or power loss may lose the last commits, never the file.
+pub fn leave_wal_on_close() {
+    CHECKPOINT_ON_CLOSE.store(false, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// The embedded SQLite store.
 #[derive(Clone)]
@@ -67,6 +85,8 @@ struct Inner {
     output_tail_bytes: usize,
     /// Wakes this process's waiting reserves when it enqueues.
     enqueued: Notify,
+    /// Wakes them when any process commits.
+    commits: commits::Commits,
     /// The pages in the WAL after the last commit (`calls.rs` checkpoints it).
     wal_pages: Arc<AtomicI32>,
     /// Writes waiting for the connection, made together by whoever holds it.
@@ -138,6 +158,7 @@ impl SqliteStore {
                 turn: tokio::sync::Semaphore::new(1),
                 output_tail_bytes,
                 enqueued: Notify::new(),
+                commits: commits::Commits::default(),
                 wal_pages,
                 queued: Mutex::new(Vec::new()),
                 released: Notify::new(),
@@ -215,19 +236,51 @@ impl Store for SqliteStore {
     ) -> Result<Option<(Run, Lease)>> {
         check::queues(queues)?;
         let deadline = tokio::time::Instant::now() + wait;
+        let commits = match wait.is_zero() {
+            true => None,
+            false => self.inner.commits.watch(&self.inner.path),
+        };
         loop {
-            // Registered before the attempt, so an enqueue during it is not missed.
+            // Registered before the attempt, so an enqueue or a commit during it is not
+            // missed.
             let enqueued = self.inner.enqueued.notified();
+            let committed = commits.as_deref().map(Notify::notified);
             let (queues, worker) = (queues.to_vec(), worker.clone());
-            let taken = self
-                .write(move |tx, _| try_reserve(tx, &queues, &worker, lease_for))
+            let (taken, due) = self
+                .write(
+                    move |tx, _| match try_reserve(tx, &queues, &worker, lease_for)? {
+                        Some(taken) => Ok((Some(taken), None)),
+                        None => Ok((None, next_due(tx, &queues)?)),
+                    },
+                )
                 .await?;
             let now = tokio::time::Instant::now();
             if taken.is_some() || now >= deadline {
                 return Ok(taken);
             }
-            let nap = POLL.min(deadline - now);
-            let _ = tokio::time::timeout(nap, enqueued).await;
+            let mut nap = deadline - now;
+            if let Some(due) = due {
+                let due_in = (due - Utc::now()).to_std().unwrap_or_default();
+                nap = nap.min(due_in.max(Duration::from_millis(1)));
+            }
+            if committed.is_none() {
+                nap = nap.min(POLL);
+            }
+            let committed = async {
+                match committed {
+                    Some(committed) => committed.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = enqueued => {}
+                () = committed => {}
+                () = tokio::time::sleep(nap) => {}
+            }
+            // Spent: the caller's next reserve looks at once, so this one need not.
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
         }
     }
 
@@ -765,6 +818,10 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<i64> {
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
+    )?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        !CHECKPOINT_ON_CLOSE.load(std::sync::atomic::Ordering::Relaxed),
     )?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",

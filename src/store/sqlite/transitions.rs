@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -213,6 +213,26 @@ pub(super) fn try_reserve(
         }
     }
     Ok(None)
+}
+
+/// When the earliest run of `queues` that waits for its `not_before` (a retry's delay)
+/// is due, if one does: a reserve that found nothing looks again then.
+pub(super) fn next_due(tx: &Connection, queues: &[String]) -> Result<Option<DateTime<Utc>>> {
+    let now = ms(Utc::now());
+    let mut earliest: Option<i64> = None;
+    for queue in queues {
+        let due: Option<i64> = tx
+            .prepare_cached(
+                "SELECT min(not_before) FROM runs WHERE status = 'queued' AND queue = ?1 \
+                 AND typeof(not_before) = 'integer' AND not_before > ?2",
+            )?
+            .query_row(params![queue, now], |row| row.get(0))?;
+        earliest = match (earliest, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(earliest.map(from_ms).transpose()?)
 }
 
 /// `concurrency: forbid`: why `run` may not be queued now, as `StoreError::Busy`: the

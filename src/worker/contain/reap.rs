@@ -25,8 +25,10 @@ use super::procfs::{self, Stat};
 /// and each one's scan must spare the others' leaders.
 static LEADERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
-/// The slow timer of the scan, for a SIGCHLD that was missed or coalesced.
-const SCAN_EVERY: Duration = Duration::from_secs(1);
+/// The slow timer of the scan, for a SIGCHLD that was missed: each SIGCHLD brings a
+/// scan, and coalesced ones one scan that finds them all, so this only bounds a rare
+/// miss, without waking an idle worker every second.
+const SCAN_EVERY: Duration = Duration::from_secs(10);
 /// The next scan, while a dead child waits for its second look.
 const RESCAN_AFTER: Duration = Duration::from_millis(100);
 
@@ -99,7 +101,7 @@ pub async fn keep_reaping(contained: Option<String>, stop: CancellationToken) {
     let mut sigchld = match signal(SignalKind::child()) {
         Ok(sigchld) => Some(sigchld),
         Err(error) => {
-            tracing::warn!(%error, "cannot watch SIGCHLD: orphans are reaped every second");
+            tracing::warn!(%error, "cannot watch SIGCHLD: orphans are reaped every 10 seconds");
             None
         }
     };
