@@ -7,6 +7,8 @@
 //! - 10,000 jobs due at the same second, a few rounds, no built-in workers: from each
 //!   run's `queued_at - scheduled_for`, the first fire, p99 of the first 100, p50/p99/max
 //!   and the rate, and from the probe (below) the same at µs precision;
+//! - a job every second with the built-in worker: the instant → the run's process, beside
+//!   a loop of `clock_nanosleep` and spawn (`child.rs`);
 //! - a worker draining 5,000 `/bin/true` runs, next to a baseline measured in the same
 //!   run: `std::process::Command` spawning `/bin/true` as many times from one thread and
 //!   from 8 (the worker's concurrency), with the CPU per run of this process and of its
@@ -16,7 +18,8 @@
 //! (100,000), `CRONQ_BENCH_IDLE_S` (10), `CRONQ_BENCH_FIRE_JOBS` (10,000),
 //! `CRONQ_BENCH_FIRE_ROUNDS` (3), `CRONQ_BENCH_FIRE_GAP_S` (3: between rounds),
 //! `CRONQ_BENCH_LEAD_S` (2: how far ahead, at least, the first round is),
-//! `CRONQ_BENCH_DRAIN` (5,000). `CRONQ_BENCH_ONLY=scale,fire,drain` picks sections;
+//! `CRONQ_BENCH_DRAIN` (5,000), `CRONQ_BENCH_CHILD_FIRES` (60).
+//! `CRONQ_BENCH_ONLY=scale,fire,child,drain` picks sections;
 //! `CRONQ_BENCH_REDIS=0` skips Redis, which needs `redis-server`.
 //!
 //! As in `cronq daemon`: the runtime is `Runtime::new()` (a worker thread per core) and
@@ -28,6 +31,9 @@
 mod redis_server;
 #[path = "shared/schedules.rs"]
 mod schedules;
+
+#[path = "daemon/child.rs"]
+mod child;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -76,6 +82,7 @@ struct Sizes {
     gap_s: usize,
     lead: Duration,
     drain_runs: usize,
+    child_fires: usize,
     redis: bool,
     only: Vec<String>,
 }
@@ -90,9 +97,10 @@ impl Sizes {
             gap_s: env_count("CRONQ_BENCH_FIRE_GAP_S", 3).clamp(1, 5),
             lead: Duration::from_secs(env_count("CRONQ_BENCH_LEAD_S", 2) as u64),
             drain_runs: env_count("CRONQ_BENCH_DRAIN", 5_000),
+            child_fires: env_count("CRONQ_BENCH_CHILD_FIRES", 60).max(1),
             redis: env_count("CRONQ_BENCH_REDIS", 1) != 0,
             only: std::env::var("CRONQ_BENCH_ONLY")
-                .unwrap_or_else(|_| "scale,fire,drain".into())
+                .unwrap_or_else(|_| "scale,fire,child,drain".into())
                 .split(',')
                 .map(str::to_string)
                 .collect(),
@@ -133,6 +141,9 @@ fn main() {
     }
     if sizes.runs("fire") {
         fire_section(&sizes, &stores, &backends, &runtime, &marks);
+    }
+    if sizes.runs("child") {
+        child::section(&sizes, &stores, &backends, &runtime);
     }
     if sizes.runs("drain") {
         drain_section(&sizes, &stores, &backends, &runtime);
@@ -861,7 +872,12 @@ struct Probe {
     pruned_jobs: AtomicU64,
     /// Each fire that recorded a run.
     fires: Mutex<Vec<Fired>>,
+    /// Each run a reserve returned: its instant, and when the call returned.
+    reserved: Mutex<Vec<Reserved>>,
 }
+
+/// A run a reserve returned: the instant it was fired for, and when the call returned.
+type Reserved = (Option<DateTime<Utc>>, DateTime<Utc>);
 
 impl Probe {
     fn new(inner: Arc<dyn Store>) -> Probe {
@@ -870,6 +886,16 @@ impl Probe {
             tallies: Mutex::new(BTreeMap::new()),
             pruned_jobs: AtomicU64::new(0),
             fires: Mutex::new(Vec::new()),
+            reserved: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Notes the run a reserve returned, if any.
+    fn note_reserved(&self, taken: Option<&(Run, Lease)>) {
+        if let Some((run, _)) = taken {
+            let at = Utc::now();
+            let mut reserved = self.reserved.lock().expect("reserves");
+            reserved.push((run.scheduled_for, at));
         }
     }
 
@@ -981,7 +1007,11 @@ impl Store for Probe {
         wait: Duration,
     ) -> StoreResult<Option<(Run, Lease)>> {
         let call = self.inner.reserve(queues, worker, lease_for, wait);
-        self.timed("reserve", call).await
+        let reserved = self.timed("reserve", call).await;
+        if let Ok(taken) = &reserved {
+            self.note_reserved(taken.as_ref());
+        }
+        reserved
     }
 
     async fn extend(&self, lease: &Lease, lease_for: Duration) -> StoreResult<(Lease, bool)> {
@@ -1011,7 +1041,11 @@ impl Store for Probe {
         let call = self
             .inner
             .finish_and_reserve(lease, outcome, retry_in, queues, worker, lease_for);
-        self.timed("finish_and_reserve", call).await
+        let answer = self.timed("finish_and_reserve", call).await;
+        if let Ok((_, taken)) = &answer {
+            self.note_reserved(taken.as_ref());
+        }
+        answer
     }
 
     async fn cancel(&self, id: &str) -> StoreResult<Cancelled> {

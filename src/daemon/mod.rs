@@ -37,6 +37,10 @@ use told::Told;
 /// The longest the timer sleeps without looking at the wall clock: a clock jump or a
 /// suspend is noticed within it, and waking this often costs nothing measurable.
 const MAX_NAP: Duration = Duration::from_secs(1);
+/// How far ahead of an instant the timer's sleep ends. Tokio's timer wakes up to a
+/// millisecond late (its wheel ticks in whole milliseconds) and the pauses are looked at
+/// before a fire: both happen in this lead, and the rest is slept to the microsecond.
+const WAKE_EARLY: Duration = Duration::from_millis(2);
 /// How often the schedule file is checked for a change.
 const FILE_CHECK: Duration = Duration::from_secs(2);
 /// How often each job's history is pruned to its `keep`.
@@ -220,10 +224,10 @@ impl Firing {
         told.ready();
         loop {
             told.tell(&self).await;
-            let nap = self
-                .timer
-                .next_at()
+            let due = self.timer.next_at();
+            let nap = due
                 .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
+                .map(|left| left.saturating_sub(WAKE_EARLY))
                 .unwrap_or(MAX_NAP)
                 .min(told.nap());
             let mut reread = false;
@@ -253,6 +257,9 @@ impl Firing {
             // outage, once the store answers again (`recover`).
             if self.outage.is_none() {
                 self.pauses.look(&*self.store, false).await;
+            }
+            if let Some(at) = due {
+                sleep_to(at);
             }
             self.fire_due(truncate_ms(Utc::now())).await;
         }
@@ -707,6 +714,15 @@ fn should_publish(
         _ if published != Some(mine) => true,
         None => true,
         Some(stored) => stored != mine && !daemons.iter().any(|d| d.schedule_hash == stored),
+    }
+}
+
+/// Sleeps the last stretch to `at` when it is within [`WAKE_EARLY`]: a thread sleep,
+/// precise to the microsecond, holding one runtime thread for at most that long.
+fn sleep_to(at: DateTime<Utc>) {
+    let left = (at - Utc::now()).to_std().unwrap_or_default();
+    if left <= WAKE_EARLY {
+        std::thread::sleep(left);
     }
 }
 

@@ -1,7 +1,9 @@
 //! The schedule's model: jobs and their settings, with cronq's defaults.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -27,6 +29,11 @@ impl Schedule {
 }
 
 /// One entry of `jobs:`: a command and when it runs.
+///
+/// What jobs usually write alike (their zone, queue and every setting from `defaults:`)
+/// sits in [`JobSettings`], one copy shared by all the jobs that have the same, and reads
+/// as the job's own fields: `job.queue`. So do schedules written alike: 100,000 jobs
+/// take a few tens of megabytes.
 #[derive(Clone, Debug)]
 pub struct Job {
     pub name: String,
@@ -35,9 +42,20 @@ pub struct Job {
     /// Where the keys that `check` looks at on this host were written.
     pub keys_at: KeysAt,
     /// `None`: the job runs only when triggered by hand.
-    pub schedule: Option<JobSchedule>,
-    pub timezone: Tz,
+    pub schedule: Option<Arc<JobSchedule>>,
     pub command: Command,
+    pub description: Option<String>,
+    /// A dead-man's-switch URL (healthchecks.io's protocol) each run pings.
+    pub ping: Option<String>,
+    /// The rest of the job's settings, shared with the jobs that have the same.
+    pub settings: Arc<JobSettings>,
+}
+
+/// A job's settings that many jobs share: those `defaults:` may give, less the
+/// description and the ping URL, which are each job's own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JobSettings {
+    pub timezone: Tz,
     pub queue: String,
     pub timeout: Option<Duration>,
     /// Between SIGTERM and SIGKILL when the timeout strikes or the run is cancelled.
@@ -59,13 +77,19 @@ pub struct Job {
     pub keep: Keep,
     pub on_failure: Option<Command>,
     pub stderr: Stderr,
-    pub description: Option<String>,
     /// Who hears of failures and recoveries; empty for no one.
     pub notify: Vec<NotifyTarget>,
     /// How often `failing` is repeated while the job stays failing; `None`: never.
     pub remind: Option<Duration>,
-    /// A dead-man's-switch URL (healthchecks.io's protocol) each run pings.
-    pub ping: Option<String>,
+}
+
+/// A job's shared settings read as its own fields.
+impl Deref for Job {
+    type Target = JobSettings;
+
+    fn deref(&self) -> &JobSettings {
+        &self.settings
+    }
 }
 
 impl Job {
@@ -109,14 +133,14 @@ pub struct KeysAt {
 }
 
 /// A `schedule:` value: the text as written and what it means.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobSchedule {
     pub text: String,
     pub timing: Timing,
 }
 
 /// What a run executes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Command {
     /// An argv, executed directly: no shell, no quoting surprises.
     Argv(Vec<String>),
@@ -125,7 +149,7 @@ pub enum Command {
 }
 
 /// What happens when a run is due while another run of the job is still running.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Concurrency {
     /// Skip the new run and record it as `skipped`.
     Forbid,
@@ -138,7 +162,7 @@ pub enum Concurrency {
 }
 
 /// Where the overlap lock lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Lock {
     /// A file lock in the state dir: one host.
     Host,
@@ -147,7 +171,7 @@ pub enum Lock {
 }
 
 /// Where a run's stderr goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stderr {
     /// A pipe of its own: the store keeps which stream each byte came from, but writes
     /// to both streams microseconds apart may be stored stream by stream.
@@ -158,7 +182,7 @@ pub enum Stderr {
 }
 
 /// What the daemon does with instants it missed while it was down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CatchUp {
     None,
     Once,
@@ -166,7 +190,7 @@ pub enum CatchUp {
 }
 
 /// How much history of a job to keep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Keep {
     pub succeeded: u32,
     pub failed: u32,

@@ -3,15 +3,16 @@
 //! Takes the text and the file's name; reads nothing from disk. The host's time zone
 //! comes in as an argument for jobs that name none.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono_tz::Tz;
 
 use super::diagnostic::{Diagnostic, Report, closest};
 use super::job::{
     CatchUp, Command, Concurrency, DEFAULT_KEEP, DEFAULT_KILL_GRACE, DEFAULT_QUEUE,
-    DEFAULT_STARTING_DEADLINE, Job, JobSchedule, Keep, KeysAt, Lock, Schedule, Stderr,
+    DEFAULT_STARTING_DEADLINE, Job, JobSchedule, JobSettings, Keep, KeysAt, Lock, Schedule, Stderr,
 };
 use super::node::{self, Key, Node, Piece, Position, Value};
 use super::notify::{self, NotifyTarget};
@@ -98,6 +99,35 @@ struct Loader {
     /// Job names read so far and their lines: duplicates are found by hash, not by scan.
     names: HashMap<String, u64>,
     jobs: Vec<Job>,
+    shared: Shared,
+}
+
+/// One copy of each distinct schedule and set of settings, for the jobs to share.
+#[derive(Default)]
+struct Shared {
+    schedules: HashMap<String, Arc<JobSchedule>>,
+    settings: HashSet<Arc<JobSettings>>,
+}
+
+impl Shared {
+    fn schedule(&mut self, schedule: JobSchedule) -> Arc<JobSchedule> {
+        if let Some(same) = self.schedules.get(&schedule.text) {
+            return Arc::clone(same);
+        }
+        let shared = Arc::new(schedule);
+        self.schedules
+            .insert(shared.text.clone(), Arc::clone(&shared));
+        shared
+    }
+
+    fn settings(&mut self, settings: JobSettings) -> Arc<JobSettings> {
+        if let Some(same) = self.settings.get(&settings) {
+            return Arc::clone(same);
+        }
+        let shared = Arc::new(settings);
+        self.settings.insert(Arc::clone(&shared));
+        shared
+    }
 }
 
 impl Loader {
@@ -116,6 +146,7 @@ impl Loader {
             top_keys: Vec::new(),
             names: HashMap::new(),
             jobs: Vec::new(),
+            shared: Shared::default(),
         }
     }
 
@@ -177,6 +208,7 @@ impl Loader {
             name.at,
             command,
             self.host_zone,
+            &mut self.shared,
         );
         self.jobs.push(job);
     }
@@ -522,20 +554,22 @@ impl Spec {
     }
 
     /// The job with cronq's defaults for whatever neither it nor `defaults:` set.
-    fn into_job(self, name: String, at: Position, command: Command, host_zone: Tz) -> Job {
+    fn into_job(
+        self,
+        name: String,
+        at: Position,
+        command: Command,
+        host_zone: Tz,
+        shared: &mut Shared,
+    ) -> Job {
         let keys_at = KeysAt {
             command: self.keys_at.command.unwrap_or(at),
             workdir: self.keys_at.workdir.unwrap_or(at),
             user: self.keys_at.user.unwrap_or(at),
             on_failure: self.keys_at.on_failure.unwrap_or(at),
         };
-        Job {
-            name,
-            at,
-            keys_at,
-            schedule: self.schedule,
+        let settings = JobSettings {
             timezone: self.timezone.unwrap_or(host_zone),
-            command,
             queue: self.queue.unwrap_or_else(|| DEFAULT_QUEUE.to_string()),
             timeout: self.timeout,
             kill_grace: self.kill_grace.unwrap_or(DEFAULT_KILL_GRACE),
@@ -557,10 +591,18 @@ impl Spec {
             },
             on_failure: self.on_failure,
             stderr: self.stderr.unwrap_or(Stderr::Separate),
-            description: self.description,
             notify: self.notify.unwrap_or_default(),
             remind: self.remind,
+        };
+        Job {
+            name,
+            at,
+            keys_at,
+            schedule: self.schedule.map(|schedule| shared.schedule(schedule)),
+            command,
+            description: self.description,
             ping: self.ping,
+            settings: shared.settings(settings),
         }
     }
 }

@@ -11,8 +11,8 @@ pub mod run_env;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use job::{
-    CatchUp, Command, Concurrency, DEFAULT_KILL_GRACE, Job, JobSchedule, Keep, KeysAt, Lock,
-    Schedule, Stderr, fnv1a,
+    CatchUp, Command, Concurrency, DEFAULT_KILL_GRACE, Job, JobSchedule, JobSettings, Keep, KeysAt,
+    Lock, Schedule, Stderr, fnv1a,
 };
 pub use load::{load, parse_zone};
 pub use notify::{NotifyEvent, NotifyTarget, Target};

@@ -7,7 +7,7 @@ use super::job::Command;
 use super::node::{Node, Value};
 
 /// One entry of `notify:`: where a message goes and for which events.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NotifyTarget {
     pub to: Target,
     /// Never empty.
@@ -15,7 +15,7 @@ pub struct NotifyTarget {
 }
 
 /// Where a message goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// A JSON POST to this URL.
     Webhook(String),
@@ -28,7 +28,7 @@ pub enum Target {
 }
 
 /// What a target may ask to hear of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NotifyEvent {
     /// A run failed, timed out or was lost while the job was healthy; repeated by
     /// `remind` while the job stays failing.

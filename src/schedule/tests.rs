@@ -457,3 +457,27 @@ jobs:
         ]
     );
 }
+
+#[test]
+fn jobs_written_alike_share_their_settings_and_schedule_but_not_what_differs() {
+    let schedule = ok("defaults:\n  queue: reports\n  retries: 2\njobs:\n  \
+         a:\n    schedule: \"0 * * * *\"\n    command: [/bin/a]\n    description: first\n  \
+         b:\n    schedule: \"0 * * * *\"\n    command: [/bin/b]\n    ping: https://hc.example/b\n  \
+         c:\n    schedule: \"5 * * * *\"\n    command: [/bin/c]\n    retries: 3\n");
+    let [a, b, c] = [0, 1, 2].map(|i| &schedule.jobs[i]);
+    assert!(std::sync::Arc::ptr_eq(&a.settings, &b.settings));
+    assert!(!std::sync::Arc::ptr_eq(&a.settings, &c.settings));
+    let (sa, sb, sc) = (
+        a.schedule.as_ref(),
+        b.schedule.as_ref(),
+        c.schedule.as_ref(),
+    );
+    assert!(std::sync::Arc::ptr_eq(sa.unwrap(), sb.unwrap()));
+    assert_eq!(sc.unwrap().text, "5 * * * *");
+    // Each job still reads its own values, shared or not.
+    assert_eq!((a.queue.as_str(), a.retries, c.retries), ("reports", 2, 3));
+    assert_eq!(a.description.as_deref(), Some("first"));
+    assert_eq!((b.description.as_deref(), a.ping.as_deref()), (None, None));
+    assert_eq!(b.ping.as_deref(), Some("https://hc.example/b"));
+    assert_eq!(a.command, Command::Argv(vec!["/bin/a".into()]));
+}
