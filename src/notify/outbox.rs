@@ -53,16 +53,16 @@ fn woken() -> &'static Notify {
 /// claims expire for the next sender.
 pub async fn send(
     store: Arc<dyn Store>,
-    schedule: watch::Receiver<Arc<Schedule>>,
+    mut schedule: watch::Receiver<Arc<Schedule>>,
     sender: Sender,
     stop: CancellationToken,
 ) {
     let mut sending = JoinSet::new();
     let mut warned = None::<std::time::Instant>;
-    let mut interest = Interest::of(&schedule.borrow().clone());
+    let mut interest = Interest::of(&schedule.borrow_and_update().clone());
     loop {
         while sending.try_join_next().is_some() {}
-        interest.update(&schedule.borrow().clone());
+        interest.update(&schedule.borrow_and_update().clone());
         // A schedule without targets has nothing to send: no store call for it.
         let claimed = match interest.any && sending.len() < IN_FLIGHT_LIMIT {
             true => {
@@ -86,10 +86,14 @@ pub async fn send(
             }
             Err(_) => {}
         }
+        // Without targets, nothing is sent: no wake-up until the schedule changes.
+        let idle = !interest.any;
         tokio::select! {
             () = stop.cancelled() => break,
-            () = woken().notified() => {}
-            () = tokio::time::sleep(LOOK_EVERY) => {}
+            // The sender gone: the daemon is done.
+            changed = schedule.changed(), if idle => if changed.is_err() { break },
+            () = woken().notified(), if !idle => {}
+            () = tokio::time::sleep(LOOK_EVERY), if !idle => {}
         }
     }
     sending.shutdown().await;

@@ -82,18 +82,22 @@ impl Interest {
 /// Looks each second until `stop`.
 pub async fn watch(
     store: Arc<dyn Store>,
-    schedule: watch::Receiver<Arc<Schedule>>,
+    mut schedule: watch::Receiver<Arc<Schedule>>,
     stop: CancellationToken,
 ) {
     let mut seen = Seen::default();
     let mut warned = None::<std::time::Instant>;
-    let mut interest = Interest::of(&schedule.borrow().clone());
+    let mut interest = Interest::of(&schedule.borrow_and_update().clone());
     loop {
+        // A schedule without targets has nothing to look for: sleep until it changes.
+        let idle = !interest.any;
         tokio::select! {
             () = stop.cancelled() => break,
-            () = tokio::time::sleep(LOOK_EVERY) => {}
+            // The sender gone: the daemon is done.
+            changed = schedule.changed(), if idle => if changed.is_err() { break },
+            () = tokio::time::sleep(LOOK_EVERY), if !idle => {}
         }
-        interest.update(&schedule.borrow().clone());
+        interest.update(&schedule.borrow_and_update().clone());
         if let Err(error) = look(&*store, &interest, &mut seen).await
             && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
         {
