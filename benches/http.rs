@@ -19,7 +19,8 @@
 //! `reqwest`.
 //!
 //! Run with `cargo bench --bench http` (about a minute). `CRONQ_BENCH_TRIGGERS` (5,000)
-//! sets the triggers per figure, `CRONQ_BENCH_STATUS` (200) the status requests. Needs
+//! sets the triggers per figure, `CRONQ_BENCH_STATUS` (200) the status requests;
+//! `CRONQ_BENCH_ONLY=status` runs only the status figures. Needs
 //! `redis-server` and `redis-benchmark` (Debian: redis-server, redis-tools).
 
 #[path = "../tests/common/redis_server.rs"]
@@ -160,12 +161,29 @@ async fn main() {
     let redis = redis_server::RedisServer::start();
     let redis_url = redis.url();
     let client = reqwest::Client::new();
-    const BENCH: &str = "jobs:\n  bench:\n    command: \"true\"\n    concurrency: allow\n";
 
     println!(
         "HTTP API benchmark: {triggers} triggers per figure, {status_requests} status requests"
     );
     println!();
+    let only_status = std::env::var("CRONQ_BENCH_ONLY").is_ok_and(|only| only == "status");
+    if !only_status {
+        triggers_figures(triggers, &redis_url, redis.port(), root.path(), &client).await;
+    }
+    status_table(root.path(), &redis_url, status_requests, &client).await;
+    if !only_status {
+        rss_figure(root.path(), &redis_url, &client).await;
+    }
+}
+
+/// The trigger figures, one client and many, on each store.
+async fn triggers_figures(
+    triggers: usize,
+    redis_url: &str,
+    redis_port: u16,
+    root: &Path,
+    client: &reqwest::Client,
+) {
     println!(
         "trigger, one keep-alive client, one request at a time (target: >= 60% of the store's own enqueue)"
     );
@@ -176,13 +194,7 @@ async fn main() {
     let mut concurrent = Vec::new();
     for backend in [Backend::Sqlite, Backend::Redis] {
         let name = backend.name();
-        let base_place = Place::new(
-            root.path(),
-            &format!("{name}-base"),
-            backend,
-            &redis_url,
-            BENCH,
-        );
+        let base_place = Place::new(root, &format!("{name}-base"), backend, redis_url, BENCH);
         let store = base_place.store().await;
         let enqueue = one_at_a_time(triggers, || {
             let store = Arc::clone(&store);
@@ -194,14 +206,8 @@ async fn main() {
             }
         })
         .await;
-        let place = Place::new(
-            root.path(),
-            &format!("{name}-one"),
-            backend,
-            &redis_url,
-            BENCH,
-        );
-        let (_server, base) = place.start(&["serve"], &client).await;
+        let place = Place::new(root, &format!("{name}-one"), backend, redis_url, BENCH);
+        let (_server, base) = place.start(&["serve"], client).await;
         let connection = tokio::sync::Mutex::new(Trigger::connect(&base, "bench").await);
         let http = one_at_a_time(triggers, || async {
             connection.lock().await.send().await;
@@ -215,18 +221,12 @@ async fn main() {
             http.p50_ms
         );
 
-        let place = Place::new(
-            root.path(),
-            &format!("{name}-many"),
-            backend,
-            &redis_url,
-            BENCH,
-        );
-        let (_server, base) = place.start(&["serve"], &client).await;
+        let place = Place::new(root, &format!("{name}-many"), backend, redis_url, BENCH);
+        let (_server, base) = place.start(&["serve"], client).await;
         concurrent.push((name, from_clients(triggers, &base).await));
     }
 
-    let lpush = redis_benchmark_lpush(redis.port());
+    let lpush = redis_benchmark_lpush(redis_port);
     println!();
     println!(
         "trigger, {CLIENTS} concurrent keep-alive clients (target: >= 50% of redis-benchmark lpush)"
@@ -238,7 +238,15 @@ async fn main() {
             rate / lpush * 100.0
         );
     }
+}
 
+/// The status figures on each store, the runs spread over many jobs and over few.
+async fn status_table(
+    root: &Path,
+    redis_url: &str,
+    status_requests: usize,
+    client: &reqwest::Client,
+) {
     println!();
     println!(
         "GET /api/v1/status with {STATUS_JOBS} jobs, {RUNNING} running, {QUEUED} queued (target: p99 < 50 ms)"
@@ -249,23 +257,18 @@ async fn main() {
     );
     for backend in [Backend::Sqlite, Backend::Redis] {
         for spread in [RUNNING + QUEUED, 10] {
-            status_figures(
-                root.path(),
-                backend,
-                &redis_url,
-                status_requests,
-                spread,
-                &client,
-            )
-            .await;
+            status_figures(root, backend, redis_url, status_requests, spread, client).await;
         }
     }
+}
 
+/// The RSS the API adds to an idle daemon.
+async fn rss_figure(root: &Path, redis_url: &str, client: &reqwest::Client) {
     println!();
     println!("RSS the API adds to an idle daemon (target: < 5 MB)");
-    let place = Place::new(root.path(), "rss", Backend::Sqlite, &redis_url, BENCH);
-    let without = idle_daemon_rss(&place, false, &client).await;
-    let with = idle_daemon_rss(&place, true, &client).await;
+    let place = Place::new(root, "rss", Backend::Sqlite, redis_url, BENCH);
+    let without = idle_daemon_rss(&place, false, client).await;
+    let with = idle_daemon_rss(&place, true, client).await;
     println!(
         "cronq daemon idle: {:.1} MB without --http, {:.1} MB with it after 200 requests: +{:.1} MB",
         without as f64 / 1024.0,
@@ -273,6 +276,9 @@ async fn main() {
         (with as f64 - without as f64) / 1024.0
     );
 }
+
+/// The schedule of the trigger figures: one job that may run many times at once.
+const BENCH: &str = "jobs:\n  bench:\n    command: \"true\"\n    concurrency: allow\n";
 
 /// A rate and the median time of one step.
 struct Paced {

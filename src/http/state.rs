@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
+use crate::report::status::{KeptTimed, Timed};
 use crate::schedule::{self, Schedule};
 use crate::settings::Settings;
 use crate::store::{PublishedSchedule, Store, StoreError};
@@ -22,6 +23,8 @@ pub struct Api {
     local: Mutex<Option<Loaded>>,
     /// The published schedule as last read whole.
     published: Mutex<Option<Arc<PublishedSchedule>>>,
+    /// The jobs' timings of the schedule last reported on.
+    timed: KeptTimed,
 }
 
 /// The local schedule as last loaded, and the file's mtime and length then.
@@ -44,6 +47,7 @@ impl Api {
             stop,
             local: Mutex::new(None),
             published: Mutex::new(None),
+            timed: KeptTimed::default(),
         }
     }
 
@@ -108,6 +112,15 @@ impl Api {
         let read = Arc::new(read);
         *self.kept_published() = Some(Arc::clone(&read));
         Ok(Some(read))
+    }
+
+    /// The jobs whose fires a report looks at (`Timed::of`), kept per schedule hash.
+    pub fn timed(
+        &self,
+        local: Option<&Schedule>,
+        published: Option<&PublishedSchedule>,
+    ) -> Arc<Vec<Timed>> {
+        self.timed.of(local, published)
     }
 
     fn kept_published(&self) -> std::sync::MutexGuard<'_, Option<Arc<PublishedSchedule>>> {

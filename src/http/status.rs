@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::state::Api;
-use crate::report::status::{Timed, compare_schedules, gather};
+use crate::report::status::{compare_schedules, gather};
 use crate::settings::Scope;
 
 /// How long `/readyz` waits for the store before it calls it not ready.
@@ -71,7 +71,7 @@ pub async fn status(
         Some(local) if api.store.published_hash().await?.as_ref() == Some(&local.hash) => None,
         _ => api.published_shared().await?,
     };
-    let timed = Timed::of(local.as_deref(), published.as_deref());
+    let timed = api.timed(local.as_deref(), published.as_deref());
     let mut report = gather(&*api.store, &timed, &api.settings, grace).await?;
     let file = api.settings.schedule.0.display().to_string();
     report.problems.extend(

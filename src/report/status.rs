@@ -4,6 +4,7 @@
 //! among them a local schedule file that is not what the live daemons run.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -27,13 +28,46 @@ const RECENT_FAILURES: usize = 10_000;
 /// Next fires listed.
 const NEXT_FIRES: usize = 10;
 
+/// The next fire after an instant, of one job.
+type NextFire = Box<dyn Fn(DateTime<Utc>) -> Option<DateTime<Utc>> + Send + Sync>;
+
 /// A job as far as its timing goes, from the local file or the published schedule.
 pub struct Timed {
     pub name: String,
-    pub next: Box<dyn Fn(DateTime<Utc>) -> Option<DateTime<Utc>> + Send + Sync>,
+    pub next: NextFire,
+    /// Whether the fires are instants fixed by the schedule (a cron expression), so that
+    /// an answer holds until it passes; an `every` counts from the instant asked.
+    fixed: bool,
+    /// The last answers of `next_fire` after now and after the job's last fire: the
+    /// status asks the same each time until the instant passes or the job fires.
+    after_now: Mutex<Option<Answer>>,
+    after_last: Mutex<Option<Answer>>,
+}
+
+/// The next fire `Timed::next` gave after `asked`.
+#[derive(Clone, Copy)]
+struct Answer {
+    asked: DateTime<Utc>,
+    fire: Option<DateTime<Utc>>,
 }
 
 impl Timed {
+    fn new(name: String, timing: Timing, zone: chrono_tz::Tz, jitter: TimeDelta) -> Timed {
+        Timed {
+            name,
+            fixed: matches!(timing, Timing::Cron(_)),
+            // As `Job::next_fire` shifts the schedule's instants by the offset, without
+            // a copy of the whole job: a status of 10,000 jobs makes one of these each.
+            next: Box::new(move |after| {
+                timing
+                    .next_after(after - jitter, zone)
+                    .map(|at| at.with_timezone(&Utc) + jitter)
+            }),
+            after_now: Mutex::new(None),
+            after_last: Mutex::new(None),
+        }
+    }
+
     /// The jobs whose fires `status` looks at: those of the local schedule file when
     /// there is one, else those the daemons published.
     pub fn of(local: Option<&Schedule>, published: Option<&PublishedSchedule>) -> Vec<Timed> {
@@ -49,18 +83,8 @@ impl Timed {
         if timing == Timing::Reboot {
             return None;
         }
-        let zone = job.timezone;
         let jitter = TimeDelta::from_std(job.jitter_offset()).ok()?;
-        // As `Job::next_fire`, without a copy of the whole job: a status of 10,000 jobs
-        // makes one of these for each.
-        Some(Timed {
-            name: job.name.clone(),
-            next: Box::new(move |after| {
-                timing
-                    .next_after(after - jitter, zone)
-                    .map(|at| at.with_timezone(&Utc) + jitter)
-            }),
-        })
+        Some(Timed::new(job.name.clone(), timing, job.timezone, jitter))
     }
 
     pub fn from_published(schedule: &PublishedSchedule) -> Vec<Timed> {
@@ -76,15 +100,75 @@ impl Timed {
         let timing: Timing = job.schedule.as_deref()?.parse().ok()?;
         let zone = parse_zone(&job.timezone).ok()?;
         let jitter = TimeDelta::milliseconds(i64::try_from(job.jitter_ms).ok()?);
-        // As `Job::next_fire` shifts the schedule's instants by the offset.
-        (timing != Timing::Reboot).then(|| Timed {
-            name: job.name.clone(),
-            next: Box::new(move |after| {
-                timing
-                    .next_after(after - jitter, zone)
-                    .map(|at| at.with_timezone(&Utc) + jitter)
-            }),
-        })
+        (timing != Timing::Reboot).then(|| Timed::new(job.name.clone(), timing, zone, jitter))
+    }
+
+    /// The next fire after `now`, as `next`, kept until it passes.
+    pub fn next_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.kept(&self.after_now, now)
+    }
+
+    /// The fire expected after the job's last one, as `next`, kept until it fires again.
+    fn expected_after(&self, last: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.kept(&self.after_last, last)
+    }
+
+    /// `next(after)`, or the answer kept in `slot` when it still holds: the fires are
+    /// fixed instants, so the first one after `asked` is also the first one after any
+    /// instant between `asked` and it.
+    fn kept(&self, slot: &Mutex<Option<Answer>>, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.fixed {
+            return (self.next)(after);
+        }
+        let mut slot = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(answer) = *slot
+            && answer.asked <= after
+            && answer.fire.is_none_or(|fire| after < fire)
+        {
+            return answer.fire;
+        }
+        let fire = (self.next)(after);
+        *slot = Some(Answer { asked: after, fire });
+        fire
+    }
+}
+
+/// The `Timed` of the schedule last asked for, kept while its hash stays the same: they
+/// and their next fires depend on nothing else.
+#[derive(Default)]
+pub struct KeptTimed(Mutex<Option<Built>>);
+
+/// The `Timed` of one schedule: whether it is the local file's, and its hash.
+type Built = (bool, String, Arc<Vec<Timed>>);
+
+impl KeptTimed {
+    /// As `Timed::of`, built again only when the schedule changed.
+    pub fn of(
+        &self,
+        local: Option<&Schedule>,
+        published: Option<&PublishedSchedule>,
+    ) -> Arc<Vec<Timed>> {
+        let key = match (local, published) {
+            (Some(local), _) => (true, local.hash.as_str()),
+            (None, Some(published)) => (false, published.hash.as_str()),
+            (None, None) => return Arc::new(Vec::new()),
+        };
+        let mut kept = self.lock();
+        if let Some((_, _, timed)) = kept
+            .as_ref()
+            .filter(|(is_local, hash, _)| (*is_local, hash.as_str()) == key)
+        {
+            return Arc::clone(timed);
+        }
+        let timed = Arc::new(Timed::of(local, published));
+        *kept = Some((key.0, key.1.to_string(), Arc::clone(&timed)));
+        timed
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Built>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -156,7 +240,7 @@ pub async fn gather(
         .collect();
     let mut next: Vec<(String, DateTime<Utc>)> = timed
         .iter()
-        .filter_map(|t| Some((t.name.clone(), (t.next)(now)?)))
+        .filter_map(|t| Some((t.name.clone(), t.next_fire(now)?)))
         .collect();
     next.sort_by_key(|(_, at)| *at);
     next.truncate(NEXT_FIRES);
@@ -380,7 +464,7 @@ fn stalled(
     let name = &job.name;
     match last_fire {
         Some(last) => {
-            let expected = (job.next)(*last)?;
+            let expected = job.expected_after(*last)?;
             (expected + grace < now).then(|| {
                 format!(
                     "stalled: job `{name}` expected a fire at {}, and none came",
@@ -472,5 +556,50 @@ impl Report {
             .map(|f| json!({"job": f.job, "target": f.target, "at": instant(&f.at), "error": f.error}))
             .collect();
         json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems, "notify_failures": target_failures})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    /// The kept answers are the ones `next` gives, as now moves across fires, back
+    /// before an earlier question, and for an `every` that counts from the instant asked.
+    #[test]
+    fn kept_next_fires_are_next() {
+        for schedule in ["*/7 * * * *", "30 2 * * *", "@every 90s"] {
+            let text =
+                format!("jobs:\n  j:\n    schedule: \"{schedule}\"\n    command: \"true\"\n");
+            let local = crate::schedule::load(&text, "crontab.yaml", chrono_tz::UTC).unwrap();
+            let timed = Timed::of(Some(&local), None);
+            let start = Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap();
+            let steps = (0..400).map(|i| start + TimeDelta::seconds(i * 37));
+            let back = [start + TimeDelta::hours(5), start];
+            for now in steps.chain(back) {
+                assert_eq!(
+                    timed[0].next_fire(now),
+                    (timed[0].next)(now),
+                    "{schedule} at {now}"
+                );
+                assert_eq!(timed[0].expected_after(now), (timed[0].next)(now));
+            }
+        }
+    }
+
+    /// The timings are built again when the schedule's hash changes, not before.
+    #[test]
+    fn kept_timed_follow_the_schedule_hash() {
+        let one = "jobs:\n  a:\n    schedule: \"0 * * * *\"\n    command: \"true\"\n";
+        let two = "jobs:\n  b:\n    schedule: \"0 * * * *\"\n    command: \"true\"\n";
+        let one = crate::schedule::load(one, "crontab.yaml", chrono_tz::UTC).unwrap();
+        let two = crate::schedule::load(two, "crontab.yaml", chrono_tz::UTC).unwrap();
+        let kept = KeptTimed::default();
+        let first = kept.of(Some(&one), None);
+        assert!(Arc::ptr_eq(&first, &kept.of(Some(&one), None)));
+        let second = kept.of(Some(&two), None);
+        let names: Vec<&str> = second.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
     }
 }

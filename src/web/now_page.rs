@@ -14,7 +14,7 @@ use super::layout::{self, Nav, page};
 use super::session::{Viewer, percent_encode};
 use super::{Dashboard, PageError};
 use crate::eta::{QueuedEta, TimeLeft, WhyUnknown};
-use crate::report::status::{Report, Timed, compare_schedules, gather};
+use crate::report::status::{Report, compare_schedules, gather};
 
 /// How late a fire may come before its job is stalled, as `status`'s default.
 const GRACE: Duration = Duration::from_secs(60);
@@ -25,17 +25,13 @@ pub async fn now(
 ) -> Result<Markup, PageError> {
     let api = &dashboard.api;
     let local = api.local_schedule();
-    let published = api.published().await?;
-    let timed: Vec<Timed> = match (&local, &published) {
-        (Some(local), _) => local.jobs.iter().filter_map(Timed::from_job).collect(),
-        (None, Some(published)) => Timed::from_published(published),
-        (None, None) => Vec::new(),
-    };
+    let published = api.published_shared().await?;
+    let timed = api.timed(local.as_deref(), published.as_deref());
     let mut report = gather(&*api.store, &timed, &api.settings, GRACE).await?;
     let file = api.settings.schedule.0.display().to_string();
-    report
-        .problems
-        .extend(compare_schedules(&file, local.as_deref(), published.as_ref(), &*api.store).await?);
+    report.problems.extend(
+        compare_schedules(&file, local.as_deref(), published.as_deref(), &*api.store).await?,
+    );
     let daemons = api.store.daemons().await?;
     let now = Utc::now();
     let body = html! {
