@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -54,7 +55,7 @@ pub async fn status(
     State(api): State<Arc<Api>>,
     caller: Caller,
     Query(query): Query<StatusQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<impl IntoResponse + use<>, ApiError> {
     caller.need(Scope::Read)?;
     let grace = match &query.grace {
         None => GRACE,
@@ -77,5 +78,9 @@ pub async fn status(
     report.problems.extend(
         compare_schedules(&file, local.as_deref(), published.as_deref(), &*api.store).await?,
     );
-    Ok(Json(report.json()))
+    // Straight to bytes: a tree of values for 1,000 runs costs as much as the writing.
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        report.json_bytes(),
+    ))
 }

@@ -7,10 +7,11 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::eta::{self, TimeLeft};
-use crate::store::{Output, Run, RunStatus, Store, StoreError};
+use crate::store::{Output, Run, RunId, RunStatus, Store, StoreError, Trigger};
 
 /// An instant as cronq prints it: RFC 3339, whole seconds, the zone's offset at that
 /// instant (`+00:00` for UTC, never `Z`).
@@ -26,42 +27,73 @@ where
 /// asked for by hand and `"forced": true` for a run started by `cronq run --force`.
 /// `time_left` is given for running runs.
 pub fn run_json(run: &Run, now: DateTime<Utc>, time_left: Option<TimeLeft>) -> Value {
+    serde_json::to_value(run_doc(run, now, time_left)).expect("a run always serializes")
+}
+
+/// The run object of `run_json`, to serialize straight to bytes: the fields in the
+/// same order.
+#[derive(Serialize)]
+pub struct RunDoc<'a> {
+    id: &'a RunId,
+    job: &'a str,
+    queue: &'a str,
+    status: RunStatus,
+    trigger: &'a Trigger,
+    scheduled_for: Option<String>,
+    attempt: u32,
+    host: Option<&'a str>,
+    worker: Option<&'a str>,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    queued_at: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    duration_s: Option<f64>,
+    progress: Option<u8>,
+    message: Option<&'a str>,
+    /// For a queued run, the time until it is done (`status`).
+    pub eta_s: Option<f64>,
+    overdue: bool,
+    reason: Option<&'a str>,
+    // Only a run asked for by hand has it, so a fired run keeps the fields of DESIGN §6.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a str>,
+    // Only a run started by `cronq run --force` has it, likewise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    forced: bool,
+}
+
+/// `run_json`'s object, borrowing the run.
+pub fn run_doc(run: &Run, now: DateTime<Utc>, time_left: Option<TimeLeft>) -> RunDoc<'_> {
     let (eta_s, overdue) = match time_left {
         Some(TimeLeft::Seconds(secs)) => (Some(secs), false),
         Some(TimeLeft::Overdue) => (None, true),
         Some(TimeLeft::Unknown) | None => (None, false),
     };
-    let mut value = json!({
-        "id": run.id,
-        "job": run.job,
-        "queue": run.queue,
-        "status": run.status,
-        "trigger": run.trigger,
-        "scheduled_for": run.scheduled_for.as_ref().map(instant),
-        "attempt": run.attempt,
-        "host": run.host,
-        "worker": run.worker,
-        "exit_code": run.exit_code,
-        "signal": run.signal,
-        "queued_at": instant(&run.queued_at),
-        "started_at": run.started_at.as_ref().map(instant),
-        "finished_at": run.finished_at.as_ref().map(instant),
-        "duration_s": run.duration_s(now),
-        "progress": run.progress,
-        "message": run.message,
-        "eta_s": eta_s,
-        "overdue": overdue,
-        "reason": run.reason,
-    });
-    // Only a run asked for by hand has it, so a fired run keeps the fields of DESIGN §6.
-    if let Some(by) = &run.by {
-        value["by"] = by.as_str().into();
+    RunDoc {
+        id: &run.id,
+        job: &run.job,
+        queue: &run.queue,
+        status: run.status,
+        trigger: &run.trigger,
+        scheduled_for: run.scheduled_for.as_ref().map(instant),
+        attempt: run.attempt,
+        host: run.host.as_deref(),
+        worker: run.worker.as_deref(),
+        exit_code: run.exit_code,
+        signal: run.signal,
+        queued_at: instant(&run.queued_at),
+        started_at: run.started_at.as_ref().map(instant),
+        finished_at: run.finished_at.as_ref().map(instant),
+        duration_s: run.duration_s(now),
+        progress: run.progress,
+        message: run.message.as_deref(),
+        eta_s,
+        overdue,
+        reason: run.reason.as_deref(),
+        by: run.by.as_deref(),
+        forced: run.forced,
     }
-    // Only a run started by `cronq run --force` has it, likewise.
-    if run.forced {
-        value["forced"] = true.into();
-    }
-    value
 }
 
 /// `{"runs": [run, …]}` as `history --json` prints it, each running run with its time

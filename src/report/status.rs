@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::pause::{pause_json, paused_json};
-use super::{TimeLeftOf, instant, run_json};
+use super::run::{RunDoc, run_doc};
+use super::{TimeLeftOf, instant};
 use crate::cron::Timing;
 use crate::eta::{self, QueuedEta, TimeLeft, Waiting, WhyUnknown};
 use crate::pause::Pauses;
@@ -499,31 +501,69 @@ async fn failing(store: &dyn Store, job: &str) -> Result<Option<String>, StoreEr
     Ok(all_failed.then(|| format!("failing: the last {FAILING_RUNS} runs of job `{job}` failed")))
 }
 
+/// `status --json`, to serialize straight to bytes: no tree of values for 1,000 runs.
+#[derive(Serialize)]
+pub struct StatusDoc<'a> {
+    running: Vec<RunDoc<'a>>,
+    queued: Vec<QueuedDoc<'a>>,
+    workers: Vec<Value>,
+    next: Vec<Value>,
+    paused: Vec<Value>,
+    problems: Vec<Value>,
+    notify_failures: Vec<Value>,
+}
+
+/// A queued run: the run object, its `eta_s` the time until it is done, and its place.
+#[derive(Serialize)]
+struct QueuedDoc<'a> {
+    #[serde(flatten)]
+    run: RunDoc<'a>,
+    position: u64,
+    starts_in_s: Option<f64>,
+    eta_unknown: Option<&'static str>,
+}
+
+/// Bytes a run takes in the JSON, about: to size the buffer once.
+const RUN_BYTES: usize = 512;
+
 impl Report {
     /// `status --json`.
     pub fn json(&self) -> Value {
-        let running: Vec<Value> = self
+        serde_json::to_value(self.document()).expect("a status always serializes")
+    }
+
+    /// `status --json` as the API sends it, compact.
+    pub fn json_bytes(&self) -> Vec<u8> {
+        let runs = self.running.len() + self.queued.len();
+        let mut bytes = Vec::with_capacity((runs + NEXT_FIRES) * RUN_BYTES);
+        serde_json::to_writer(&mut bytes, &self.document()).expect("a status always serializes");
+        bytes
+    }
+
+    fn document(&self) -> StatusDoc<'_> {
+        let running = self
             .running
             .iter()
-            .map(|(run, left)| run_json(run, self.now, Some(*left)))
+            .map(|(run, left)| run_doc(run, self.now, Some(*left)))
             .collect();
-        let queued: Vec<Value> = self
+        let queued = self
             .queued
             .iter()
             .map(|(run, position, estimate)| {
-                let mut value = run_json(run, self.now, None);
-                value["position"] = json!(position);
-                value["starts_in_s"] = json!(estimate.starts_in_s());
-                // The time left until it is done, as for a running run.
-                value["eta_s"] = json!(estimate.done_in_s());
-                value["eta_unknown"] = json!(estimate.why_unknown().map(|why| match why {
-                    WhyUnknown::NoWorker => "no_worker",
-                    WhyUnknown::NoHistory => "no_history",
-                }));
-                value
+                let mut run = run_doc(run, self.now, None);
+                run.eta_s = estimate.done_in_s();
+                QueuedDoc {
+                    run,
+                    position: *position,
+                    starts_in_s: estimate.starts_in_s(),
+                    eta_unknown: estimate.why_unknown().map(|why| match why {
+                        WhyUnknown::NoWorker => "no_worker",
+                        WhyUnknown::NoHistory => "no_history",
+                    }),
+                }
             })
             .collect();
-        let workers: Vec<Value> = self
+        let workers = self
             .workers
             .iter()
             .map(|(w, stale)| {
@@ -536,7 +576,7 @@ impl Report {
             })
             .collect();
         let pauses = Pauses::new(self.paused.clone());
-        let next: Vec<Value> = self
+        let next = self
             .next
             .iter()
             .map(|(job, at)| {
@@ -544,18 +584,25 @@ impl Report {
                 json!({"job": job, "at": instant(at), "paused": paused})
             })
             .collect();
-        let paused = paused_json(&self.paused);
-        let problems: Vec<Value> = self
+        let problems = self
             .problems
             .iter()
             .map(|p| json!({"kind": p.kind, "job": p.job, "message": p.text}))
             .collect();
-        let target_failures: Vec<Value> = self
+        let notify_failures = self
             .target_failures
             .iter()
             .map(|f| json!({"job": f.job, "target": f.target, "at": instant(&f.at), "error": f.error}))
             .collect();
-        json!({"running": running, "queued": queued, "workers": workers, "next": next, "paused": paused, "problems": problems, "notify_failures": target_failures})
+        StatusDoc {
+            running,
+            queued,
+            workers,
+            next,
+            paused: paused_json(&self.paused),
+            problems,
+            notify_failures,
+        }
     }
 }
 
