@@ -482,7 +482,7 @@ async fn status_figures(
         healthz.push(begun.elapsed());
     }
 
-    // The same report in this process: the store's reads and the JSON, no HTTP.
+    // The same report in this process: the store's reads and the API's JSON bytes, no HTTP.
     let settings = Settings::resolve(
         Overrides {
             settings: None,
@@ -511,7 +511,7 @@ async fn status_figures(
                 .await
                 .expect("compare"),
         );
-        let json = report.json().to_string();
+        let json = report.json_bytes();
         assert!(!json.is_empty());
         in_process.push(begun.elapsed());
     }
